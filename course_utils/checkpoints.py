@@ -1,0 +1,47 @@
+"""Saving and loading trained VAEs, with the settings needed to rebuild them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from course_utils.models import VAE
+
+__all__ = ["load_checkpoint", "save_checkpoint"]
+
+FORMAT = "vae-course-checkpoint/1"
+
+
+def save_checkpoint(model: VAE, path: str | Path, **metadata: Any) -> Path:
+    """Save ``model``'s weights, its constructor arguments and ``metadata`` (JSON-like values).
+
+    Writes to a temporary file first, so an interrupted save never leaves a broken checkpoint.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "config": {"nn": model.arch, "name": model.name, "z_dim": model.z_dim},
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": metadata,
+    }
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> VAE:
+    """Rebuild the VAE saved at ``path``, in eval mode; its metadata is in ``model.metadata``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a course checkpoint (expected format {FORMAT!r})")
+    model = VAE(**payload["config"])
+    model.load_state_dict(payload["state_dict"])
+    model.metadata = payload["metadata"]
+    return model.eval()

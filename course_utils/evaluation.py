@@ -1,0 +1,116 @@
+"""Test-set bounds of a trained VAE: NELBO, KL, Rec and -IWAE-k, in bounded memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from course_utils.models import VAE
+from course_utils.training import progress_enabled, set_seed
+
+__all__ = ["Evaluation", "evaluate", "evaluate_elbo", "evaluate_iwae"]
+
+#: The most decoder rows (importance samples x images) evaluated at once:
+#: 50,000 rows of 784 logits are 157 MB in float32.
+MAX_ROWS = 50_000
+
+
+@dataclass
+class Evaluation:
+    """Test-set averages (in nats per image) of a model's bounds.
+
+    Attributes:
+        nelbo, kl, rec: the negative ELBO and its two terms.
+        niwae: k -> the negative IWAE bound with k importance samples.
+        n_images: how many test images were averaged.
+    """
+
+    nelbo: float
+    kl: float
+    rec: float
+    niwae: dict[int, float] = field(default_factory=dict)
+    n_images: int = 0
+
+    def table(self) -> str:
+        """A small plain-text table of the values."""
+        rows = [("NELBO", self.nelbo), ("KL", self.kl), ("Rec", self.rec)]
+        rows += [(f"-IWAE-{k}", v) for k, v in sorted(self.niwae.items())]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"{name:<{width}}  {value:8.2f}" for name, value in rows]
+        return "\n".join([f"({self.n_images} test images, nats)", *lines])
+
+
+def _check_binary_images(x: Tensor) -> None:
+    if x.dim() != 2 or x.size(1) != 784:
+        raise ValueError(f"expected binarized images of shape (n, 784), got {tuple(x.shape)}")
+    if len(x) == 0:
+        raise ValueError("got no images to evaluate")
+    if not torch.all((x == 0) | (x == 1)):
+        raise ValueError(
+            "expected binarized images (values in {0, 1}); binarize test images once with "
+            "course_utils.data.binarize_fixed"
+        )
+
+
+def _batch_means(
+    bound: Callable[[Tensor], tuple[Tensor, Tensor, Tensor]],
+    x: Tensor,
+    batch_size: int,
+    desc: str,
+) -> tuple[float, float, float]:
+    """Image-weighted averages of a bound's three batch means over ``x`` in chunks."""
+    totals = torch.zeros(3, dtype=torch.float64)
+    chunks = range(0, len(x), batch_size)
+    for start in tqdm(chunks, desc=desc, leave=False, disable=not progress_enabled()):
+        chunk = x[start : start + batch_size]
+        values = torch.stack([v.detach().double() for v in bound(chunk)])
+        totals += values.cpu() * len(chunk)
+    nb, kl, rec = (totals / len(x)).tolist()
+    return nb, kl, rec
+
+
+@torch.no_grad()
+def evaluate_elbo(model: VAE, x: Tensor, *, batch_size: int = 1000, seed: int = 0) -> Evaluation:
+    """The negative ELBO and its terms averaged over binarized images ``x (n, 784)``."""
+    _check_binary_images(x)
+    set_seed(seed)
+    model.eval()
+    nelbo, kl, rec = _batch_means(model.negative_elbo_bound, x, batch_size, "NELBO")
+    return Evaluation(nelbo=nelbo, kl=kl, rec=rec, n_images=len(x))
+
+
+@torch.no_grad()
+def evaluate_iwae(
+    model: VAE, x: Tensor, ks: Iterable[int] = (1, 10, 100, 1000), *, seed: int = 0
+) -> dict[int, float]:
+    """-IWAE-k averaged over binarized images ``x (n, 784)``, for each k in ``ks``.
+
+    Images go through ``model.negative_iwae_bound`` in chunks of ``MAX_ROWS // k``,
+    so memory stays bounded for any k up to ``MAX_ROWS``.
+    """
+    _check_binary_images(x)
+    model.eval()
+    result = {}
+    for k in ks:
+        if not 1 <= k <= MAX_ROWS:
+            raise ValueError(f"k must be in [1, {MAX_ROWS}], got {k}")
+        set_seed(seed)
+        batch_size = max(1, MAX_ROWS // k)
+        niwae, _, _ = _batch_means(
+            lambda chunk, k=k: model.negative_iwae_bound(chunk, k), x, batch_size, f"IWAE-{k}"
+        )
+        result[k] = niwae
+    return result
+
+
+def evaluate(
+    model: VAE, x: Tensor, ks: Iterable[int] = (1, 10, 100, 1000), *, seed: int = 0
+) -> Evaluation:
+    """``evaluate_elbo`` and ``evaluate_iwae`` together (pass ``ks=()`` to skip IWAE)."""
+    result = evaluate_elbo(model, x, seed=seed)
+    result.niwae = evaluate_iwae(model, x, ks, seed=seed)
+    return result

@@ -1,0 +1,161 @@
+"""Training a VAE with Adam on dynamically binarized images, with a progress bar."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from course_utils.checkpoints import save_checkpoint
+from course_utils.data import binarize_dynamic
+from course_utils.models import VAE
+
+__all__ = ["TrainingHistory", "progress_enabled", "set_seed", "train"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators (the ones students' code draws from)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def progress_enabled() -> bool:
+    """Progress bars are shown except under nbgrader (``NBGRADER_EXECUTION``) or ``VAE_COURSE_QUIET``."""
+    return not (os.environ.get("NBGRADER_EXECUTION") or os.environ.get("VAE_COURSE_QUIET"))
+
+
+@dataclass
+class TrainingHistory:
+    """What ``train`` measured.
+
+    Attributes:
+        iterations: the iteration at the end of each logging window, ``(n_logs,)``.
+        metrics: summary name (``train/loss``, ``gen/elbo``, ``gen/kl_z``, ``gen/rec``)
+            -> its mean over each logging window, ``(n_logs,)``.
+        seconds: wall-clock training time.
+        images_per_second: training throughput.
+    """
+
+    iterations: list[int] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+
+    def last(self, name: str = "train/loss") -> float:
+        """The latest logged value of ``name``."""
+        if not self.iterations:
+            raise ValueError("no training iterations were logged")
+        return self.metrics[name][-1]
+
+
+def _check_training_images(x: Tensor) -> None:
+    if x.dim() != 2 or x.size(1) != 784:
+        raise ValueError(f"train expects images of shape (n, 784), got {tuple(x.shape)}")
+    if len(x) == 0:
+        raise ValueError("train got an empty training set")
+    low, high = x.min().item(), x.max().item()
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"train expects grey levels in [0, 1] (it binarizes each batch), got values in "
+            f"[{low}, {high}]; divide 8-bit images by 255"
+        )
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator):
+    """Endless minibatch indices: a fresh permutation each epoch, the last partial batch dropped."""
+    while True:
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n - batch_size + 1, batch_size):
+            yield order[start : start + batch_size]
+
+
+def train(
+    model: VAE,
+    x_train: Tensor,
+    *,
+    iterations: int = 20_000,
+    batch_size: int = 100,
+    lr: float = 1e-3,
+    seed: int = 0,
+    log_every: int = 100,
+    checkpoint: str | Path | None = None,
+    progress: bool | None = None,
+) -> TrainingHistory:
+    """Train ``model`` by minimizing ``model.loss`` with Adam (CS236's recipe).
+
+    Each iteration draws a minibatch without replacement and binarizes it afresh
+    (``binarize_dynamic``), so the model never sees the same binary image twice.
+
+    Args:
+        model: the VAE; its ``negative_elbo_bound`` must be implemented.
+        x_train: ``(n, 784)`` grey levels in [0, 1] on the model's device.
+        iterations: the number of Adam steps.
+        batch_size: images per step (at most ``n``).
+        lr: Adam's learning rate.
+        seed: seeds the global generators (and so the sampling in ``loss``) and the batch order.
+        log_every: iterations per logging window of the history.
+        checkpoint: if given, where to save the trained model (``save_checkpoint``).
+        progress: show a progress bar; default ``progress_enabled()``.
+
+    Returns:
+        The ``TrainingHistory``.
+    """
+    _check_training_images(x_train)
+    if not 1 <= batch_size <= len(x_train):
+        raise ValueError(f"batch_size must be in [1, {len(x_train)}], got {batch_size}")
+    if iterations < 1 or log_every < 1:
+        raise ValueError("iterations and log_every must be positive")
+    set_seed(seed)
+    batch_order = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = TrainingHistory()
+    window: dict[str, Tensor] = {}
+    model.train()
+    bar = tqdm(
+        total=iterations,
+        desc=f"training {model.name}",
+        unit="it",
+        disable=not (progress_enabled() if progress is None else progress),
+    )
+    start = time.perf_counter()
+    with bar:
+        for i, index in enumerate(_batches(len(x_train), batch_size, batch_order), start=1):
+            x = binarize_dynamic(x_train[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss, summaries = model.loss(x)
+            loss.backward()
+            optimizer.step()
+            for name, value in summaries.items():
+                window[name] = window.get(name, 0.0) + value.detach()
+            if i % log_every == 0 or i == iterations:
+                steps = (i - 1) % log_every + 1
+                history.iterations.append(i)
+                for name, total in window.items():
+                    history.metrics.setdefault(name, []).append(total.item() / steps)
+                window.clear()
+                bar.set_postfix(loss=f"{history.last():.2f}", refresh=False)
+                bar.update(steps)
+            if i == iterations:
+                break
+    history.seconds = time.perf_counter() - start
+    history.images_per_second = iterations * batch_size / history.seconds
+    model.eval()
+    if checkpoint is not None:
+        save_checkpoint(
+            model,
+            checkpoint,
+            iterations=iterations,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            final_loss=history.last(),
+        )
+    return history
