@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Create (or reuse) the course venv in .venv and install the pinned packages into it.
+# Re-running is cheap: it reinstalls only when requirements.lock or pyproject.toml change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+
+stamp="$VENV/.installed-$(cat requirements.lock pyproject.toml | sha1sum | cut -c1-16)"
+if [ -f "$stamp" ]; then
+    exit 0
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "setup: creating the venv in $VENV with $($PYTHON --version)"
+    "$PYTHON" -m venv "$VENV"
+fi
+echo "setup: installing the pinned packages (requirements.lock); the first time takes a few minutes"
+# pip, not uv: pip honours the machine's pip configuration (local wheel caches, constraints).
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.lock
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    --no-build-isolation -e .
+rm -f "$VENV"/.installed-*
+touch "$stamp"
+echo "setup: done ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
