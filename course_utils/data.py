@@ -118,7 +118,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if zero != 0 or dtype_code != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file")
     shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).copy()
     if array.size != int(np.prod(shape)):
         raise ValueError(f"{path}: header says {shape}, but it holds {array.size} bytes")
     return array.reshape(shape)

@@ -23,12 +23,13 @@ __all__ = ["TrainingHistory", "progress_enabled", "set_seed", "train"]
 def set_seed(seed: int) -> None:
     """Seed Python's, numpy's and torch's global generators (the ones students' code draws from)."""
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (the legacy global generator is what students may use)
     torch.manual_seed(seed)
 
 
 def progress_enabled() -> bool:
-    """Progress bars are shown except under nbgrader (``NBGRADER_EXECUTION``) or ``VAE_COURSE_QUIET``."""
+    """Whether to show progress bars: not under nbgrader (``NBGRADER_EXECUTION``) or when
+    ``VAE_COURSE_QUIET`` is set."""
     return not (os.environ.get("NBGRADER_EXECUTION") or os.environ.get("VAE_COURSE_QUIET"))
 
 

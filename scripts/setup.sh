@@ -17,9 +17,17 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "setup: installing the pinned packages (requirements.lock); the first time takes a few minutes"
 # pip, not uv: pip honours the machine's pip configuration (local wheel caches, constraints).
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.lock
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-    --no-build-isolation -e .
+log="$VENV/setup.log"
+pip_install() {
+    "$VENV/bin/python" -m pip install --disable-pip-version-check "$@" >>"$log" 2>&1 || {
+        tail -n 40 "$log"
+        echo "setup: pip install failed; the whole log is in $log" >&2
+        exit 1
+    }
+}
+: >"$log"
+pip_install -r requirements.lock
+pip_install --no-deps --no-build-isolation -e .
 rm -f "$VENV"/.installed-*
 touch "$stamp"
 echo "setup: done ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"

@@ -1,4 +1,6 @@
-"""A reference implementation of the two bounds, for testing course_utils (never shipped)."""
+"""The reference implementation of the two bounds: the instructor's, never shipped to students.
+
+Used by the tests of course_utils, the smoke run and the benchmark."""
 
 import math
 

@@ -1,0 +1,26 @@
+import pytest
+import torch
+from torch.testing import assert_close
+
+from course_utils.checkpoints import load_checkpoint, save_checkpoint
+from course_utils.models import VAE
+
+
+def test_round_trip_restores_weights_config_and_metadata(tmp_path):
+    model = VAE(nn="v1", name="vae-z3", z_dim=3)
+    path = save_checkpoint(model, tmp_path / "sub" / "model.pt", iterations=7, data="mnist-subset")
+    loaded = load_checkpoint(path)
+    assert (loaded.name, loaded.z_dim, loaded.arch) == ("vae-z3", 3, "v1")
+    assert loaded.metadata == {"iterations": 7, "data": "mnist-subset"}
+    assert not loaded.training
+    for key, value in model.state_dict().items():
+        assert_close(loaded.state_dict()[key], value)
+    assert not list(tmp_path.glob("**/*.partial"))
+
+
+def test_missing_and_foreign_files_get_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "nothing.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="is not a course checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")

@@ -1,0 +1,159 @@
+import math
+
+import pytest
+import torch
+from torch.distributions import Bernoulli, Normal, kl_divergence
+from torch.testing import assert_close
+
+from course_utils.distributions import (
+    duplicate,
+    gaussian_parameters,
+    kl_normal,
+    log_bernoulli_with_logits,
+    log_mean_exp,
+    log_normal,
+    log_sum_exp,
+    sample_gaussian,
+)
+
+
+def random_gaussian(*shape):
+    return torch.randn(shape, dtype=torch.float64), torch.rand(shape, dtype=torch.float64) + 0.1
+
+
+def test_log_normal_matches_torch_distributions():
+    x = torch.randn(5, 3, dtype=torch.float64)
+    m, v = random_gaussian(5, 3)
+    expected = Normal(m, v.sqrt()).log_prob(x).sum(-1)
+    assert_close(log_normal(x, m, v), expected)
+
+
+def test_log_normal_broadcasts_the_prior_parameters():
+    x = torch.randn(4, 2)
+    expected = Normal(0.0, 1.0).log_prob(x).sum(-1)
+    assert_close(log_normal(x, torch.zeros(1), torch.ones(1)), expected)
+
+
+def test_kl_normal_matches_torch_distributions():
+    qm, qv = random_gaussian(6, 4)
+    pm, pv = random_gaussian(6, 4)
+    expected = kl_divergence(Normal(qm, qv.sqrt()), Normal(pm, pv.sqrt())).sum(-1)
+    assert_close(kl_normal(qm, qv, pm, pv), expected)
+
+
+def test_kl_is_zero_at_the_prior():
+    zeros, ones = torch.zeros(3, 10), torch.ones(3, 10)
+    assert_close(kl_normal(zeros, ones, torch.zeros(1), torch.ones(1)), torch.zeros(3))
+
+
+def test_kl_of_shifted_unit_gaussian_is_two_per_dimension():
+    qm = torch.full((2, 5), 2.0)
+    kl = kl_normal(qm, torch.ones(2, 5), torch.zeros(1), torch.ones(1))
+    assert_close(kl, torch.full((2,), 2.0 * 5))
+
+
+def test_kl_is_positive_away_from_the_prior():
+    qm, qv = random_gaussian(100, 3)
+    assert (kl_normal(qm, qv, torch.zeros(1), torch.ones(1)) > 0).all()
+
+
+def test_log_bernoulli_with_zero_logits_is_784_log_half():
+    x = torch.bernoulli(torch.full((3, 784), 0.5))
+    assert_close(
+        log_bernoulli_with_logits(x, torch.zeros(3, 784)), torch.full((3,), -784 * math.log(2))
+    )
+
+
+def test_log_bernoulli_matches_torch_distributions():
+    logits = 3 * torch.randn(4, 784, dtype=torch.float64)
+    x = torch.bernoulli(torch.sigmoid(logits))
+    expected = Bernoulli(logits=logits).log_prob(x).sum(-1)
+    assert_close(log_bernoulli_with_logits(x, logits), expected)
+
+
+def test_log_bernoulli_is_finite_for_extreme_logits():
+    logits = torch.tensor([[1000.0, -1000.0, 1000.0, -1000.0]])
+    x = torch.tensor([[1.0, 0.0, 0.0, 1.0]])
+    assert_close(log_bernoulli_with_logits(x, logits), torch.tensor([-2000.0]))
+
+
+def test_log_bernoulli_broadcasts_samples_against_data():
+    x = torch.bernoulli(torch.full((1, 784), 0.3))
+    logits = torch.randn(5, 784)
+    assert log_bernoulli_with_logits(x, logits).shape == (5,)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0, -1000.0])
+def test_log_sum_exp_and_log_mean_exp_are_stable(scale):
+    x = scale + torch.tensor([[0.0, math.log(3.0)], [0.0, 0.0]], dtype=torch.float64)
+    assert_close(
+        log_sum_exp(x, dim=1),
+        scale + torch.tensor([math.log(4.0), math.log(2.0)], dtype=torch.float64),
+    )
+    assert_close(
+        log_mean_exp(x, dim=1), scale + torch.tensor([math.log(2.0), 0.0], dtype=torch.float64)
+    )
+
+
+def test_log_mean_exp_reduces_the_named_dimension():
+    x = torch.randn(7, 3)
+    assert log_mean_exp(x, dim=0).shape == (3,)
+    assert_close(log_mean_exp(x, dim=0), torch.logsumexp(x, 0) - math.log(7))
+
+
+def test_log_sum_exp_of_all_minus_infinity_is_minus_infinity():
+    assert log_sum_exp(torch.full((3,), -math.inf)).item() == -math.inf
+
+
+def test_sample_gaussian_has_the_requested_moments():
+    m, v = torch.full((200_000, 1), 1.5), torch.full((200_000, 1), 4.0)
+    z = sample_gaussian(m, v)
+    # standard errors: 2 / sqrt(n) for the mean, about v * sqrt(2 / n) for the variance
+    assert abs(z.mean().item() - 1.5) < 5 * 2 / math.sqrt(200_000)
+    assert abs(z.var().item() - 4.0) < 5 * 4 * math.sqrt(2 / 200_000)
+
+
+def test_sample_gaussian_passes_gradients_to_mean_and_variance():
+    m = torch.zeros(10, 2, requires_grad=True)
+    v = torch.ones(10, 2, requires_grad=True)
+    sample_gaussian(m, v).pow(2).sum().backward()
+    assert m.grad.abs().sum() > 0 and v.grad.abs().sum() > 0
+
+
+def test_sample_gaussian_broadcasts_the_prior():
+    z = sample_gaussian(torch.zeros(1), torch.ones(8, 3))
+    assert z.shape == (8, 3)
+
+
+def test_mismatched_shapes_raise_clear_errors():
+    with pytest.raises(ValueError, match=r"log_normal: the shapes \(4, 3\), \(4, 2\)"):
+        log_normal(torch.zeros(4, 3), torch.zeros(4, 2), torch.ones(1))
+    with pytest.raises(ValueError, match="kl_normal"):
+        kl_normal(torch.zeros(2, 3), torch.ones(2, 3), torch.zeros(2, 4), torch.ones(1))
+    with pytest.raises(ValueError, match="log_bernoulli_with_logits"):
+        log_bernoulli_with_logits(torch.zeros(2, 784), torch.zeros(2, 783))
+
+
+def test_gaussian_parameters_gives_a_positive_variance():
+    h = torch.tensor([[0.5, -2.0, -1000.0, 3.0]])
+    m, v = gaussian_parameters(h)
+    assert_close(m, torch.tensor([[0.5, -2.0]]))
+    assert_close(v, torch.nn.functional.softplus(torch.tensor([[-1000.0, 3.0]])) + 1e-8)
+    assert (v > 0).all()
+
+
+def test_gaussian_parameters_rejects_an_odd_split():
+    with pytest.raises(ValueError, match="odd size 3"):
+        gaussian_parameters(torch.zeros(2, 3))
+
+
+def test_duplicate_is_sample_major():
+    x = torch.arange(6.0).reshape(3, 2)
+    d = duplicate(x, 4)
+    assert d.shape == (12, 2)
+    assert_close(d.reshape(4, 3, 2), x.expand(4, 3, 2))
+
+
+def test_duplicate_rejects_zero_copies():
+    with pytest.raises(ValueError, match="rep must be a positive integer"):
+        duplicate(torch.zeros(2, 2), 0)

@@ -1,0 +1,68 @@
+import math
+
+import pytest
+import torch
+
+from course_utils import evaluation
+from course_utils.evaluation import evaluate, evaluate_elbo, evaluate_iwae
+from course_utils.models import VAE
+
+
+@pytest.fixture
+def binary_images():
+    return torch.bernoulli(torch.full((60, 784), 0.2))
+
+
+class Recorder(VAE):
+    """A VAE whose bounds are deterministic per-image values, recording every call."""
+
+    def __init__(self):
+        super().__init__(z_dim=2)
+        self.calls = []
+
+    def negative_elbo_bound(self, x):
+        per_image = x.sum(1)
+        self.calls.append(("elbo", len(x), None))
+        return per_image.mean(), 0.25 * per_image.mean(), 0.75 * per_image.mean()
+
+    def negative_iwae_bound(self, x, iw):
+        self.calls.append(("iwae", len(x), iw))
+        return (x.sum(1) - math.log(iw)).mean(), torch.tensor(0.0), torch.tensor(0.0)
+
+
+def test_chunked_means_are_weighted_by_chunk_size(binary_images, monkeypatch):
+    monkeypatch.setattr(evaluation, "MAX_ROWS", 700)  # 7 images at k=100: chunks 7,7,...,4
+    model = Recorder()
+    result = evaluate_iwae(model, binary_images, ks=(1, 100))
+    exact = binary_images.sum(1).mean().item()
+    assert result[1] == pytest.approx(exact)
+    assert result[100] == pytest.approx(exact - math.log(100))
+    assert max(n * iw for kind, n, iw in model.calls if kind == "iwae") <= 700
+    assert {n for _, n, iw in model.calls if iw == 100} == {7, 4}
+
+
+def test_elbo_terms_are_averaged_over_all_images(binary_images):
+    result = evaluate_elbo(Recorder(), binary_images, batch_size=25)
+    exact = binary_images.sum(1).mean().item()
+    assert (result.nelbo, result.kl, result.rec) == pytest.approx((exact, exact / 4, 3 * exact / 4))
+    assert result.n_images == 60
+
+
+def test_reference_bounds_obey_the_iwae_ordering(reference_vae, binary_images):
+    torch.manual_seed(0)
+    model = VAE(z_dim=2)
+    result = evaluate(model, binary_images, ks=(1, 10, 100))
+    # -IWAE-k is non-increasing in k; IWAE-1 estimates the ELBO (1 sample each, 60 images)
+    assert result.niwae[1] >= result.niwae[10] >= result.niwae[100]
+    assert result.niwae[1] == pytest.approx(result.nelbo, rel=0.02)
+    table = result.table()
+    assert "-IWAE-100" in table and "60 test images" in table
+
+
+def test_evaluation_rejects_grey_or_misshapen_images():
+    with pytest.raises(ValueError, match="binarize_fixed"):
+        evaluate_elbo(Recorder(), torch.full((4, 784), 0.5))
+    with pytest.raises(ValueError, match=r"\(n, 784\)"):
+        evaluate_elbo(Recorder(), torch.zeros(4, 28, 28))
+    with pytest.raises(ValueError, match="k must be in"):
+        evaluate_iwae(Recorder(), torch.zeros(4, 784), ks=(0,))
