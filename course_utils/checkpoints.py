@@ -9,9 +9,17 @@ import torch
 
 from course_utils.models import VAE
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "PRETRAINED_DIR",
+    "load_checkpoint",
+    "load_pretrained",
+    "pretrained_names",
+    "save_checkpoint",
+]
 
 FORMAT = "vae-course-checkpoint/1"
+#: The checkpoints shipped with the package, each ``NAME.pt`` with its provenance ``NAME.json``.
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
 def save_checkpoint(model: VAE, path: str | Path, **metadata: Any) -> Path:
@@ -45,3 +53,22 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     model.load_state_dict(payload["state_dict"])
     model.metadata = payload["metadata"]
     return model.eval()
+
+
+def pretrained_names() -> list[str]:
+    """The names of the shipped checkpoints."""
+    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.pt"))
+
+
+def load_pretrained(name: str) -> VAE:
+    """A shipped checkpoint by name (see ``pretrained_names()``), in eval mode.
+
+    Its provenance (script, seed, data, iterations, versions, test metrics) is in
+    ``model.metadata``, and in ``PRETRAINED_DIR / f"{name}.json"``.
+    """
+    path = PRETRAINED_DIR / f"{name}.pt"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no pretrained checkpoint {name!r}; shipped: {', '.join(pretrained_names()) or 'none'}"
+        )
+    return load_checkpoint(path)

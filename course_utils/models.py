@@ -119,21 +119,34 @@ class VAE(nn.Module):
         """
         raise _not_implemented("negative_iwae_bound")
 
-    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """The training loss (the negative ELBO) and its summaries.
+    def loss(self, x: Tensor, iw: int = 1) -> tuple[Tensor, dict[str, Tensor]]:
+        """The training loss and its summaries: the negative ELBO, or with ``iw > 1``
+        the negative IWAE bound with ``iw`` samples (Burda et al. 2016, sec. 3).
+
+        Args:
+            x: binarized images, shape ``(batch, 784)``.
+            iw: importance samples per image; 1 trains the plain VAE.
 
         Returns:
             ``(loss, summaries)``; summaries has ``train/loss``, ``gen/elbo``,
-            ``gen/kl_z`` and ``gen/rec``, each a scalar tensor.
+            ``gen/kl_z`` and ``gen/rec`` (and ``gen/iwae`` when ``iw > 1``), each a
+            scalar tensor. With ``iw > 1``, ``gen/elbo`` is ``-(kl + rec)`` over the
+            same samples.
         """
-        nelbo, kl, rec = self.negative_elbo_bound(x)
+        if iw == 1:
+            loss, kl, rec = self.negative_elbo_bound(x)
+            extra = {}
+        else:
+            loss, kl, rec = self.negative_iwae_bound(x, iw)
+            extra = {"gen/iwae": -loss}
         summaries = {
-            "train/loss": nelbo,
-            "gen/elbo": -nelbo,
+            "train/loss": loss,
+            "gen/elbo": -(kl + rec),
             "gen/kl_z": kl,
             "gen/rec": rec,
+            **extra,
         }
-        return nelbo, summaries
+        return loss, summaries
 
     def sample_z(self, batch: int) -> Tensor:
         """``batch`` draws from the prior: shape ``(batch, z_dim)``."""

@@ -85,6 +85,7 @@ def train(
     iterations: int = 20_000,
     batch_size: int = 100,
     lr: float = 1e-3,
+    iw: int = 1,
     seed: int = 0,
     log_every: int = 100,
     checkpoint: str | Path | None = None,
@@ -101,6 +102,8 @@ def train(
         iterations: the number of Adam steps.
         batch_size: images per step (at most ``n``).
         lr: Adam's learning rate.
+        iw: importance samples per image: 1 minimizes the negative ELBO, more the
+            negative IWAE bound (``model.loss(x, iw)``).
         seed: seeds the global generators (and so the sampling in ``loss``) and the batch order.
         log_every: iterations per logging window of the history.
         checkpoint: if given, where to save the trained model (``save_checkpoint``).
@@ -112,8 +115,8 @@ def train(
     _check_training_images(x_train)
     if not 1 <= batch_size <= len(x_train):
         raise ValueError(f"batch_size must be in [1, {len(x_train)}], got {batch_size}")
-    if iterations < 1 or log_every < 1:
-        raise ValueError("iterations and log_every must be positive")
+    if iterations < 1 or log_every < 1 or iw < 1:
+        raise ValueError("iterations, log_every and iw must be positive")
     set_seed(seed)
     batch_order = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -131,7 +134,7 @@ def train(
         for i, index in enumerate(_batches(len(x_train), batch_size, batch_order), start=1):
             x = binarize_dynamic(x_train[index])
             optimizer.zero_grad(set_to_none=True)
-            loss, summaries = model.loss(x)
+            loss, summaries = model.loss(x, iw)
             loss.backward()
             optimizer.step()
             for name, value in summaries.items():
@@ -156,6 +159,7 @@ def train(
             iterations=iterations,
             batch_size=batch_size,
             lr=lr,
+            iw=iw,
             seed=seed,
             final_loss=history.last(),
         )

@@ -29,6 +29,14 @@ def test_training_lowers_the_loss_and_logs_windows(reference_vae, grey_images):
     assert history.seconds > 0 and history.images_per_second > 0
 
 
+def test_iwae_objective_trains_and_logs_the_bound(reference_vae, grey_images):
+    history = train(VAE(z_dim=2), grey_images, iterations=200, batch_size=50, iw=5, log_every=100)
+    assert set(history.metrics) == {"train/loss", "gen/elbo", "gen/kl_z", "gen/rec", "gen/iwae"}
+    loss, elbo = history.metrics["train/loss"], history.metrics["gen/elbo"]
+    assert loss[-1] < loss[0]
+    assert all(-bound <= -e + 1e-3 for bound, e in zip(loss, elbo, strict=True))  # IWAE >= ELBO
+
+
 def test_a_partial_last_window_is_averaged_over_its_own_length(reference_vae, grey_images):
     history = train(VAE(z_dim=2), grey_images, iterations=7, batch_size=50, log_every=5)
     assert history.iterations == [5, 7]
@@ -64,6 +72,7 @@ def test_training_without_an_implemented_bound_names_the_exercise(grey_images):
         (torch.rand(0, 784), {}, "empty training set"),
         (torch.rand(10, 784), {"batch_size": 11}, r"batch_size must be in \[1, 10\]"),
         (torch.rand(10, 784), {"iterations": 0}, "must be positive"),
+        (torch.rand(10, 784), {"iw": 0}, "must be positive"),
     ],
 )
 def test_bad_input_is_rejected_before_training(images, kwargs, message):
