@@ -1,170 +1,65 @@
-"""Checks of the students' bounds, used by the notebooks' test cells.
-
-Every check accepts any correct implementation, however it draws its noise, and
-raises an ``AssertionError`` whose message names the likely mistake. They work on
-*probe* models whose encoder and decoder outputs are fixed numbers, so the right
-answers are known exactly (or in closed form with a Monte Carlo standard error):
+"""Checks of ``negative_elbo_bound`` (notebook 02), on probe models with known answers:
 
 - the KL term against the closed form for chosen ``(m, v)``;
 - the reconstruction term for constant decoder logits (zero logits: 784 log 2);
 - the distribution of the ``z`` that reaches the decoder: mean ``m``, variance ``v``;
 - gradients reaching the encoder through the sample (reparameterization).
-
-Values that a hidden test compares with stored references (``check_against_reference``)
-come from ``autograder/reference_values.json``, which is not shipped to students.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from course_utils.distributions import kl_normal, log_bernoulli_with_logits
+from course_utils.grading.common import (
+    Z_SCORE,
+    binary_batch,
+    call_bound,
+    close,
+    diagnose,
+    fail,
+    probe_vae,
+    recorded_latents,
+)
 from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
 
 __all__ = [
-    "binary_batch",
     "check_elbo_gradients",
     "check_elbo_kl",
     "check_elbo_outputs",
     "check_elbo_rec",
     "check_elbo_sampling",
     "check_elbo_sum",
-    "probe_vae",
-    "recorded_latents",
 ]
-
-#: Standard errors a Monte Carlo estimate may stray before a check fails
-#: (a correct answer fails one comparison with probability about 6e-7).
-Z_SCORE = 5.0
-#: Relative tolerance of exact comparisons in float32.
-RTOL = 1e-4
-
-
-def _fail(message: str) -> None:
-    raise AssertionError(message)
-
-
-def _close(value: float, expected: float, atol: float = 0.0) -> bool:
-    return abs(value - expected) <= atol + RTOL * max(1.0, abs(expected))
-
-
-def _diagnose(value: float, mistakes: dict[str, float], atol: float = 0.0) -> str:
-    """The named mistake whose predicted value matches ``value``, or a generic hint."""
-    for mistake, predicted in mistakes.items():
-        if _close(value, predicted, atol):
-            return f"this is what {mistake} gives."
-    return "it matches none of the usual mistakes; print your terms step by step."
-
-
-def binary_batch(batch: int = 97, seed: int = 0) -> Tensor:
-    """A fixed batch of binary 'images' with 10-60% ink: ``(batch, 784)`` in {0, 1}."""
-    g = torch.Generator().manual_seed(seed)
-    ink = torch.linspace(0.1, 0.6, batch).unsqueeze(1)
-    return torch.bernoulli(ink.expand(batch, IMAGE_DIM), generator=g)
-
-
-def _inverse_softplus(y: Tensor) -> Tensor:
-    return y + torch.log(-torch.expm1(-y))
-
-
-@torch.no_grad()
-def probe_vae(
-    m: Tensor | None = None,
-    v: Tensor | None = None,
-    logits: Tensor | float | None = None,
-    z_dim: int = 4,
-    seed: int = 0,
-) -> VAE:
-    """A v1 VAE whose encoder outputs the constants ``(m, v)`` for every image, and whose
-    decoder outputs the constant ``logits`` for every z.
-
-    The networks keep their (seeded, random) hidden layers and only their last layer is
-    replaced, so gradients still flow through them. A ``None`` keeps that part random.
-
-    Args:
-        m, v: ``(z_dim,)`` mean and variance (> 1e-8) of q(z|x).
-        logits: ``(784,)`` or a number: the decoder's Bernoulli logits.
-        z_dim: the latent dimension when ``m`` is not given.
-    """
-    torch.manual_seed(seed)
-    model = VAE(nn="v1", name="probe", z_dim=len(m) if m is not None else z_dim)
-    if m is not None:
-        last = model.enc.net[-1]
-        last.weight.zero_()
-        last.bias.copy_(torch.cat([m, _inverse_softplus(v - 1e-8)]))
-    if logits is not None:
-        last = model.dec.net[-1]
-        last.weight.zero_()
-        last.bias.copy_(torch.as_tensor(logits, dtype=torch.float32).expand(IMAGE_DIM))
-    return model
-
-
-@contextmanager
-def recorded_latents(model: VAE) -> Iterator[list[Tensor]]:
-    """Record every batch of latents that enters ``model.dec`` (each ``(rows, z_dim)``)."""
-    inputs: list[Tensor] = []
-    handle = model.dec.net[0].register_forward_pre_hook(
-        lambda module, args: inputs.append(args[0].detach().reshape(-1, model.z_dim))
-    )
-    try:
-        yield inputs
-    finally:
-        handle.remove()
-
-
-def _call(bound: Callable, x: Tensor, *args) -> tuple[Tensor, Tensor, Tensor]:
-    """Call a student's bound and check the form of what it returns."""
-    name = getattr(bound, "__name__", "the bound")
-    out = bound(x, *args)
-    if not isinstance(out, (tuple, list)) or len(out) != 3:
-        _fail(f"{name} must return a tuple of three tensors (bound, kl, rec); got {type(out)}")
-    for label, value in zip(("first (the bound)", "kl", "rec"), out, strict=True):
-        if not isinstance(value, Tensor):
-            _fail(f"{name}: {label} is a {type(value).__name__}, expected a torch tensor")
-        if value.shape != ():
-            per_image = value.shape == (len(x),)
-            hint = " (per-image values: average them over the batch with .mean())"
-            _fail(
-                f"{name}: {label} has shape {tuple(value.shape)}, expected () for a batch of "
-                f"{len(x)}{hint if per_image else ''}"
-            )
-        if not torch.isfinite(value):
-            _fail(f"{name}: {label} is {value.item()} for an ordinary batch")
-    return out
 
 
 def check_elbo_outputs(model: VAE | None = None, batch: int = 97) -> None:
     """``negative_elbo_bound`` returns three finite scalars for a batch of ``batch`` images."""
     model = model or probe_vae(z_dim=10)
-    _call(model.negative_elbo_bound, binary_batch(batch))
+    call_bound(model.negative_elbo_bound, binary_batch(batch))
 
 
 def check_elbo_sum(model: VAE | None = None) -> None:
     """``nelbo == kl + rec``, the negative ELBO being the sum of its two terms."""
     model = model or probe_vae(z_dim=10)
-    nelbo, kl, rec = (t.item() for t in _call(model.negative_elbo_bound, binary_batch()))
-    if not _close(nelbo, kl + rec):
+    nelbo, kl, rec = (t.item() for t in call_bound(model.negative_elbo_bound, binary_batch()))
+    if not close(nelbo, kl + rec):
         mistakes = {
             "returning the ELBO instead of its negative": -(kl + rec),
             "kl - rec": kl - rec,
             "rec - kl": rec - kl,
         }
-        _fail(
+        fail(
             f"nelbo = {nelbo:.4f}, but kl + rec = {kl + rec:.4f}: the negative ELBO is "
-            f"KL + Rec; {_diagnose(nelbo, mistakes)}"
+            f"KL + Rec; {diagnose(nelbo, mistakes)}"
         )
     if kl < 0 or rec < 0:
-        _fail(
+        fail(
             f"kl = {kl:.4f} and rec = {rec:.4f}: both terms of the negative ELBO are "
             "non-negative for binary images; check the signs"
         )
@@ -203,18 +98,18 @@ def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
     m, v = PROBE_M, PROBE_V
     model = probe_vae(m, v)
     exact = kl_normal(m, v, torch.zeros(1), torch.ones(1)).item()
-    kl = _call(model.negative_elbo_bound, binary_batch(batch))[1].item()
-    if _close(kl, exact):
+    kl = call_bound(model.negative_elbo_bound, binary_batch(batch))[1].item()
+    if close(kl, exact):
         return
     batch = mc_batch
-    kl = _call(model.negative_elbo_bound, binary_batch(batch))[1].item()
+    kl = call_bound(model.negative_elbo_bound, binary_batch(batch))[1].item()
     # one-sample estimate of the KL: sum_d [(v_d - 1) eps_d^2 / 2 + m_d sqrt(v_d) eps_d] + const
     sd = math.sqrt(float((0.5 * (v - 1) ** 2 + m**2 * v).sum())) / math.sqrt(batch)
-    if not _close(kl, exact, Z_SCORE * sd):
-        _fail(
+    if not close(kl, exact, Z_SCORE * sd):
+        fail(
             f"kl = {kl:.4f} for an encoder with m = {m.tolist()} and variance v = {v.tolist()} "
             f"(N(0, I) prior); the closed-form KL is {exact:.4f}. "
-            + _diagnose(kl, _kl_mistakes(m, v, batch), Z_SCORE * sd)
+            + diagnose(kl, _kl_mistakes(m, v, batch), Z_SCORE * sd)
         )
 
 
@@ -246,14 +141,14 @@ def check_elbo_rec(batch: int = 97) -> None:
     x = binary_batch(batch)
     for logits in (torch.zeros(IMAGE_DIM), torch.linspace(-3, 3, IMAGE_DIM)):
         model = probe_vae(z_dim=4, logits=logits)
-        rec = _call(model.negative_elbo_bound, x)[2].item()
+        rec = call_bound(model.negative_elbo_bound, x)[2].item()
         exact = -log_bernoulli_with_logits(x, logits).mean().item()
-        if not _close(rec, exact):
+        if not close(rec, exact):
             what = "zero logits (784 log 2)" if not logits.any() else "logits spread over [-3, 3]"
-            _fail(
+            fail(
                 f"rec = {rec:.4f} for a decoder that outputs {what}; expected {exact:.4f}, "
                 f"-log p(x|z) summed over the 784 pixels and averaged over the batch. "
-                + _diagnose(rec, _rec_mistakes(x, logits))
+                + diagnose(rec, _rec_mistakes(x, logits))
             )
 
 
@@ -266,9 +161,9 @@ def check_elbo_sampling(rows: int = 4000) -> None:
     m, v = PROBE_M, PROBE_V
     model = probe_vae(m, v)
     with recorded_latents(model) as latents:
-        _call(model.negative_elbo_bound, binary_batch(rows))
+        call_bound(model.negative_elbo_bound, binary_batch(rows))
     if not latents:
-        _fail("negative_elbo_bound never called the decoder self.dec on a sample z")
+        fail("negative_elbo_bound never called the decoder self.dec on a sample z")
     z = torch.cat(latents)
     n = len(z)
     mean, var = z.mean(0), z.var(0)
@@ -294,7 +189,7 @@ def check_elbo_sampling(rows: int = 4000) -> None:
         hint = "the mean is off: z = m + sqrt(v) * eps."
     else:
         hint = "scale standard normal noise by sqrt(v)."
-    _fail(f"{stats}, but {expected}: {hint}")
+    fail(f"{stats}, but {expected}: {hint}")
 
 
 def _fmt(t: Tensor) -> str:
@@ -306,48 +201,24 @@ def check_elbo_gradients(model: VAE | None = None) -> None:
     through the sample (the reparameterization trick), and the decoder's weights."""
     model = model or probe_vae(z_dim=10)
     model.zero_grad()
-    rec = _call(model.negative_elbo_bound, binary_batch())[2]
+    rec = call_bound(model.negative_elbo_bound, binary_batch())[2]
     if not rec.requires_grad:
-        _fail("rec carries no gradient: was it computed under torch.no_grad() or detached?")
+        fail("rec carries no gradient: was it computed under torch.no_grad() or detached?")
     rec.backward()
     last = model.enc.net[-1].weight.grad
     z_dim = model.z_dim
     reaches_mean = last is not None and bool(last[:z_dim].abs().sum() > 0)
     reaches_variance = last is not None and bool(last[z_dim:].abs().sum() > 0)
     if not reaches_mean:
-        _fail(
+        fail(
             "the gradient of rec does not reach the encoder: the sample z is cut off from the "
             "graph. Use z = m + sqrt(v) * eps (or .rsample()), not .sample(), .detach() or "
             "torch.no_grad()."
         )
     if not reaches_variance:
-        _fail(
+        fail(
             "the gradient of rec reaches the encoder's mean but not its variance: z must "
             "depend on v through the noise term, z = m + sqrt(v) * eps."
         )
     if model.dec.net[-1].weight.grad is None:
-        _fail("the gradient of rec does not reach the decoder: is rec computed from self.dec(z)?")
-
-
-def reference_values_path() -> Path:
-    """``autograder/reference_values.json``: from ``$VAE_COURSE_REFERENCES``, or the first
-    folder above the working directory that has it (an nbgrader course directory)."""
-    if "VAE_COURSE_REFERENCES" in os.environ:
-        return Path(os.environ["VAE_COURSE_REFERENCES"])
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        candidate = folder / "autograder" / "reference_values.json"
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError(
-        "the reference values of the hidden tests are not here (autograder/reference_values.json "
-        "is the instructor's); this test runs under nbgrader autograde"
-    )
-
-
-def load_reference(key: str) -> dict:
-    """The stored reference entry ``key``."""
-    path = reference_values_path()
-    references = json.loads(path.read_text())["values"]
-    if key not in references:
-        raise KeyError(f"{path} has no reference {key!r}")
-    return references[key]
+        fail("the gradient of rec does not reach the decoder: is rec computed from self.dec(z)?")
