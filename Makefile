@@ -14,6 +14,7 @@ course: setup ## the course's main job: build and smoke-run what exists
 	@$(PY) scripts/course.py
 
 test: setup ## the test suite (what CI runs)
+	@bash scripts/setup_system.sh
 	@$(PY) -m pytest
 
 test-slow: setup ## the slow checks only: full training runs, benchmarks

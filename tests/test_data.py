@@ -171,3 +171,12 @@ def test_dynamic_binarization_draws_fresh_bits():
     assert set(a.unique().tolist()) == {0.0, 1.0}
     assert not torch.equal(a, b)
     assert abs(a.mean().item() - 0.5) < 0.01
+
+
+def test_debian_fashion_mnist_files(monkeypatch):
+    """The real files of Debian's dataset-fashion-mnist (installed by `make test`)."""
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    d = load_data("fashion-mnist", verbose=False)
+    assert d.x_train.shape == (60_000, 784) and d.x_test.shape == (10_000, 784)
+    assert torch.equal(d.y_test.bincount(), torch.full((10,), 1000))
+    assert abs(d.x_train.mean().item() - 0.2860) < 1e-3  # the data set's well-known pixel mean

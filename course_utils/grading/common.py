@@ -20,6 +20,7 @@ __all__ = [
     "Z_SCORE",
     "binary_batch",
     "call_bound",
+    "check_against_reference",
     "close",
     "diagnose",
     "fail",
@@ -27,6 +28,7 @@ __all__ = [
     "probe_vae",
     "recorded_latents",
     "reference_values_path",
+    "repeated_means",
 ]
 
 #: Standard errors a Monte Carlo estimate may stray before a check fails
@@ -153,3 +155,36 @@ def load_reference(key: str) -> dict:
     if key not in references:
         raise KeyError(f"{path} has no reference {key!r}")
     return references[key]
+
+
+def repeated_means(bound: Callable, x: Tensor, *args, repeats: int = 20) -> dict[str, tuple]:
+    """Means and standard errors of a bound's three outputs over ``repeats`` calls.
+
+    Returns:
+        ``{"bound": (mean, se), "kl": (mean, se), "rec": (mean, se)}``; the standard
+        error is 0 for an output that does not vary between calls (a closed form).
+    """
+    with torch.no_grad():
+        values = torch.tensor(
+            [[t.item() for t in call_bound(bound, x, *args)] for _ in range(repeats)],
+            dtype=torch.float64,
+        )
+    means, ses = values.mean(0), values.std(0) / repeats**0.5
+    return {name: (means[i].item(), ses[i].item()) for i, name in enumerate(("bound", "kl", "rec"))}
+
+
+def check_against_reference(key: str, bound: Callable, x: Tensor, *args) -> None:
+    """A bound's three outputs agree with the stored reference ``key`` within
+    ``Z_SCORE`` combined standard errors (the student's from repeated calls, the
+    reference's from its own)."""
+    reference = load_reference(key)
+    measured = repeated_means(bound, x, *args)
+    for name, (value, se) in measured.items():
+        expected, expected_se = reference[name]
+        tolerance = Z_SCORE * (se**2 + expected_se**2) ** 0.5
+        if not close(value, expected, tolerance):
+            fail(
+                f"on {reference['description']}, your {name} averages {value:.3f} "
+                f"(standard error {se:.3f}) over repeated calls; the reference is "
+                f"{expected:.3f} (standard error {expected_se:.3f})."
+            )

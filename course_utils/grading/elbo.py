@@ -19,6 +19,7 @@ from course_utils.grading.common import (
     Z_SCORE,
     binary_batch,
     call_bound,
+    check_against_reference,
     close,
     diagnose,
     fail,
@@ -33,6 +34,7 @@ __all__ = [
     "check_elbo_kl",
     "check_elbo_outputs",
     "check_elbo_rec",
+    "check_elbo_reference",
     "check_elbo_sampling",
     "check_elbo_sum",
 ]
@@ -222,3 +224,24 @@ def check_elbo_gradients(model: VAE | None = None) -> None:
         )
     if model.dec.net[-1].weight.grad is None:
         fail("the gradient of rec does not reach the decoder: is rec computed from self.dec(z)?")
+
+
+#: The shipped checkpoint and test images of the hidden reference check.
+REFERENCE_CHECKPOINT = "vae_z10"
+REFERENCE_IMAGES = 97
+
+
+def reference_batch() -> Tensor:
+    """The first 97 test images of the offline MNIST subset: ``(97, 784)`` in {0, 1}."""
+    from course_utils.data import load_data
+
+    return load_data("mnist-subset", verbose=False).x_test[:REFERENCE_IMAGES]
+
+
+def check_elbo_reference() -> None:
+    """The bound of the shipped ``vae_z10`` checkpoint on 97 test images agrees with the
+    reference implementation's (``autograder/reference_values.json``, key ``elbo_vae_z10``)."""
+    from course_utils.checkpoints import load_pretrained
+
+    model = load_pretrained(REFERENCE_CHECKPOINT)
+    check_against_reference("elbo_vae_z10", model.negative_elbo_bound, reference_batch())
