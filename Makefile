@@ -30,7 +30,7 @@ bench: setup ## training throughput against a plain PyTorch loop
 	@$(PY) benchmarks/bench_training.py
 
 lab: setup ## open the course in JupyterLab
-	@$(VENV)/bin/jupyter lab notebooks
+	@$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks
 
 lock: setup ## re-pin requirements.lock from the current venv
 	@{ sed -n '1,2p' requirements.lock; $(VENV)/bin/pip freeze --exclude-editable; } > requirements.lock.new
