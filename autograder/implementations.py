@@ -35,12 +35,14 @@ class Implementation:
     fails: dict[str, str] = field(default_factory=dict)
 
 
+def _cell(signature: str, body: str) -> str:
+    """A solution cell defining ``signature`` with ``body`` and attaching it to VAE."""
+    lines = "\n".join("    " + line for line in body.strip().splitlines())
+    return f"@add_to_class(VAE)\ndef {signature}:\n{lines}\n"
+
+
 def _elbo(body: str) -> str:
-    return (
-        "@add_to_class(VAE)\ndef negative_elbo_bound(self, x):\n"
-        + "\n".join("    " + line for line in body.strip().splitlines())
-        + "\n"
-    )
+    return _cell("negative_elbo_bound(self, x)", body)
 
 
 ELBO = {
@@ -238,5 +240,335 @@ return kl + rec, kl, rec
                 "check_elbo_gradients",
             )
         },
+    ),
+}
+
+
+#: The checks of course_utils.grading.iwae on probe models, which grade every IWAE entry.
+IWAE_CHECKS = (
+    "check_iwae_outputs",
+    "check_iwae_stable",
+    "check_iwae_exact_at_prior",
+    "check_iwae_exact_at_posterior",
+    "check_iwae_k1_matches_elbo",
+    "check_iwae_kl_rec",
+    "check_iwae_increases_with_k",
+    "check_iwae_gradients",
+    "check_iwae_vectorized",
+)
+
+
+def _iwae(body: str) -> str:
+    return _cell("negative_iwae_bound(self, x, iw)", body)
+
+
+#: The sample-major log-weights (iw, batch) of the reference layout, on which most
+#: mistakes below change one line.
+_SAMPLE_MAJOR = """
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
+"""
+_SAMPLE_MAJOR_TERMS = """
+kl = (log_qz - log_pz).mean()
+rec = -log_px_z.mean()
+"""
+
+IWAE = {
+    "correct_duplicate_log_mean_exp": Implementation(
+        _iwae(
+            _SAMPLE_MAJOR
+            + _SAMPLE_MAJOR_TERMS
+            + """
+niwae = -log_mean_exp(log_w, dim=0)
+return niwae.mean(), kl, rec
+"""
+        )
+    ),
+    "correct_batch_major_randn": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+batch, z_dim = m.shape
+z = m.unsqueeze(1) + v.sqrt().unsqueeze(1) * torch.randn(batch, iw, z_dim)
+logits = self.dec(z.reshape(-1, z_dim)).reshape(batch, iw, -1)
+targets = x.unsqueeze(1).expand_as(logits)
+log_px_z = -F.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum(-1)
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m.unsqueeze(1), v.unsqueeze(1))
+log_w = log_px_z + log_pz - log_qz
+niwae = -(torch.logsumexp(log_w, dim=1) - math.log(iw)).mean()
+kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
+return niwae, kl, -log_px_z.mean()
+""")
+    ),
+    "correct_torch_distributions": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+q = Independent(Normal(m, v.sqrt()), 1)
+prior = Independent(Normal(torch.zeros_like(m), torch.ones_like(v)), 1)
+z = q.rsample((iw,))
+logits = self.dec(z.reshape(-1, z.shape[-1])).reshape(iw, len(x), -1)
+log_px_z = Independent(Bernoulli(logits=logits), 1).log_prob(x)
+log_w = log_px_z + prior.log_prob(z) - q.log_prob(z)
+niwae = -(torch.logsumexp(log_w, dim=0) - math.log(iw)).mean()
+return niwae, kl_divergence(q, prior).mean(), -log_px_z.mean()
+""")
+    ),
+    "correct_max_shift_repeat": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+x_rep, m_rep, v_rep = x.repeat(iw, 1), m.repeat(iw, 1), v.repeat(iw, 1)
+z = m_rep + torch.randn_like(m_rep) * v_rep.sqrt()
+log_px_z = log_bernoulli_with_logits(x_rep, self.dec(z)).view(iw, -1)
+log_pz = log_normal(z, torch.zeros_like(z), torch.ones_like(z)).view(iw, -1)
+log_qz = log_normal(z, m_rep, v_rep).view(iw, -1)
+log_w = log_px_z + log_pz - log_qz
+top = log_w.max(dim=0, keepdim=True).values
+iwae = top.squeeze(0) + torch.log(torch.exp(log_w - top).mean(dim=0))
+return -iwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+""")
+    ),
+    "correct_expanded_sample_gaussian": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+z = sample_gaussian(m.expand(iw, *m.shape), v.expand(iw, *v.shape))
+logits = self.dec(z.flatten(0, 1)).unflatten(0, (iw, -1))
+log_px_z = log_bernoulli_with_logits(x, logits)
+log_w = log_px_z + log_normal(z, self.z_prior_m, self.z_prior_v) - log_normal(z, m, v)
+niwae = -log_mean_exp(log_w, 0).mean()
+kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
+return niwae, kl, -log_px_z.mean()
+""")
+    ),
+    "mistake_missing_log_k": Implementation(
+        _iwae(
+            _SAMPLE_MAJOR
+            + _SAMPLE_MAJOR_TERMS
+            + """
+niwae = -torch.logsumexp(log_w, dim=0)
+return niwae.mean(), kl, rec
+"""
+        ),
+        {
+            "check_iwae_exact_at_prior": "forgetting the - log k",
+            "check_iwae_exact_at_posterior": "forgetting the - log k",
+            "check_iwae_increases_with_k": "forgetting the - log k",
+        },
+    ),
+    "mistake_lse_over_batch": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = (t.repeat_interleave(iw, dim=0) for t in (m, v, x))
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(-1, iw)
+niwae = -(torch.logsumexp(log_w, dim=0) - math.log(iw))
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_iwae_exact_at_prior": "log-sum-exp over the batch instead of the iw samples",
+            "check_iwae_exact_at_posterior": "log-sum-exp over the batch instead of the iw samples",
+            "check_iwae_stable": "log-sum-exp over the batch instead of the iw samples",
+            "check_iwae_k1_matches_elbo": "with one sample the IWAE bound is the ELBO",
+            "check_iwae_increases_with_k": "not over the batch",
+        },
+    ),
+    "mistake_mean_of_log_weights": Implementation(
+        _iwae(
+            _SAMPLE_MAJOR
+            + _SAMPLE_MAJOR_TERMS
+            + """
+niwae = -log_w.mean(dim=0)
+return niwae.mean(), kl, rec
+"""
+        ),
+        {"check_iwae_increases_with_k": "averaging the log-weights"},
+    ),
+    "mistake_exp_then_log": Implementation(
+        _iwae(
+            _SAMPLE_MAJOR
+            + _SAMPLE_MAJOR_TERMS
+            + """
+niwae = -torch.log(torch.exp(log_w).mean(dim=0))
+return niwae.mean(), kl, rec
+"""
+        ),
+        {name: "underflows" for name in IWAE_CHECKS},
+    ),
+    "mistake_exp_then_log_float64": Implementation(
+        _iwae(
+            _SAMPLE_MAJOR
+            + _SAMPLE_MAJOR_TERMS
+            + """
+niwae = -torch.log(torch.exp(log_w.double()).mean(dim=0)).float()
+return niwae.mean(), kl, rec
+"""
+        ),
+        {"check_iwae_stable": "underflows to 0 even in float64"},
+    ),
+    "mistake_global_max_shift": Implementation(
+        _iwae(
+            _SAMPLE_MAJOR
+            + _SAMPLE_MAJOR_TERMS
+            + """
+top = log_w.max()
+niwae = -(top + torch.log(torch.exp(log_w - top).mean(dim=0)))
+return niwae.mean(), kl, rec
+"""
+        ),
+        {
+            name: "underflows"
+            for name in (
+                "check_iwae_stable",
+                "check_iwae_exact_at_prior",
+                "check_iwae_exact_at_posterior",
+                "check_iwae_k1_matches_elbo",
+                "check_iwae_kl_rec",
+                "check_iwae_increases_with_k",
+            )
+        },
+    ),
+    "mistake_analytic_kl_in_weights": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v)
+z = sample_gaussian(duplicate(m, iw), duplicate(v, iw))
+log_px_z = log_bernoulli_with_logits(duplicate(x, iw), self.dec(z)).reshape(iw, -1)
+log_w = log_px_z - kl
+niwae = -log_mean_exp(log_w, dim=0)
+return niwae.mean(), kl.mean(), -log_px_z.mean()
+"""),
+        {
+            "check_iwae_increases_with_k": "the closed-form KL inside the weights",
+            "check_iwae_exact_at_posterior": "log w = log p(x|z) + log p(z) - log q(z|x)",
+        },
+    ),
+    "mistake_x_batch_major_grouped_like_z": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+m, v = duplicate(m, iw), duplicate(v, iw)
+z = sample_gaussian(m, v)
+x_rep = x.repeat_interleave(iw, dim=0)
+log_px_z = log_bernoulli_with_logits(x_rep, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
+niwae = -log_mean_exp(log_w, dim=0)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_iwae_exact_at_prior": "repeating x batch-major",
+            "check_iwae_exact_at_posterior": "Repeat x, m and v the same way",
+            "check_iwae_stable": "repeating x batch-major",
+            "check_iwae_increases_with_k": "not over the batch",
+        },
+    ),
+    "mistake_x_sample_major_grouped_like_z": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+m, v = m.repeat_interleave(iw, dim=0), v.repeat_interleave(iw, dim=0)
+z = sample_gaussian(m, v)
+x_rep = x.repeat(iw, 1)
+log_px_z = log_bernoulli_with_logits(x_rep, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(-1, iw)
+niwae = -(torch.logsumexp(log_w, dim=1) - math.log(iw))
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_iwae_exact_at_prior": "repeating x sample-major",
+            "check_iwae_exact_at_posterior": "Repeat x, m and v the same way",
+            "check_iwae_stable": "repeating x sample-major",
+            "check_iwae_increases_with_k": "not over the batch",
+        },
+    ),
+    "mistake_z_batch_major_grouped_like_x": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+m, v = m.repeat_interleave(iw, dim=0), v.repeat_interleave(iw, dim=0)
+z = sample_gaussian(m, v)
+x_rep = duplicate(x, iw)
+log_px_z = log_bernoulli_with_logits(x_rep, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
+niwae = -log_mean_exp(log_w, dim=0)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {"check_iwae_exact_at_posterior": "Repeat x, m and v the same way"},
+    ),
+    "mistake_likelihood_only_weights": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_w = log_bernoulli_with_logits(x, self.dec(z)).reshape(iw, -1)
+niwae = -log_mean_exp(log_w, dim=0)
+kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
+return niwae.mean(), kl, -log_w.mean()
+"""),
+        {
+            "check_iwae_k1_matches_elbo": "log p(x|z) alone",
+            "check_iwae_exact_at_posterior": "log w = log p(x|z) + log p(z) - log q(z|x)",
+        },
+    ),
+    "mistake_python_loop": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+log_ws, log_px_zs, kls = [], [], []
+for _ in range(iw):
+    z = sample_gaussian(m, v)
+    log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+    log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+    log_qz = log_normal(z, m, v)
+    log_ws.append(log_px_z + log_pz - log_qz)
+    log_px_zs.append(log_px_z)
+    kls.append(log_qz - log_pz)
+niwae = -log_mean_exp(torch.stack(log_ws), dim=0)
+return niwae.mean(), torch.stack(kls).mean(), -torch.stack(log_px_zs).mean()
+"""),
+        {"check_iwae_vectorized": "a Python loop over the samples"},
+    ),
+    "mistake_detached_sample": Implementation(
+        _iwae(
+            _SAMPLE_MAJOR.replace("sample_gaussian(m, v)", "Normal(m, v.sqrt()).sample()")
+            + _SAMPLE_MAJOR_TERMS
+            + """
+niwae = -log_mean_exp(log_w, dim=0)
+return niwae.mean(), kl, rec
+"""
+        ),
+        {"check_iwae_gradients": "cut off from the graph"},
+    ),
+    "mistake_kl_rec_summed_over_samples": Implementation(
+        _iwae(
+            _SAMPLE_MAJOR
+            + """
+kl = (log_qz - log_pz).reshape(iw, -1).sum(0).mean()
+rec = -log_px_z.reshape(iw, -1).sum(0).mean()
+niwae = -log_mean_exp(log_w, dim=0)
+return niwae.mean(), kl, rec
+"""
+        ),
+        {"check_iwae_kl_rec": "summing over the iw samples instead of averaging"},
+    ),
+    "mistake_per_image_values": Implementation(
+        _iwae(
+            _SAMPLE_MAJOR
+            + """
+niwae = -log_mean_exp(log_w, dim=0)
+kl = (log_qz - log_pz).reshape(iw, -1).mean(0)
+rec = -log_px_z.reshape(iw, -1).mean(0)
+return niwae, kl, rec
+"""
+        ),
+        {name: "average them over the batch with .mean()" for name in IWAE_CHECKS},
     ),
 }

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from course_utils.models import VAE
 from course_utils.training import progress_enabled, set_seed
 
-__all__ = ["Evaluation", "evaluate", "evaluate_elbo", "evaluate_iwae"]
+__all__ = ["Evaluation", "active_units", "evaluate", "evaluate_elbo", "evaluate_iwae"]
 
 #: The most decoder rows (importance samples x images) evaluated at once:
 #: 50,000 rows of 784 logits are 157 MB in float32.
@@ -114,3 +114,28 @@ def evaluate(
     result = evaluate_elbo(model, x, seed=seed)
     result.niwae = evaluate_iwae(model, x, ks, seed=seed)
     return result
+
+
+@torch.no_grad()
+def active_units(model: VAE, x: Tensor, threshold: float = 0.01) -> tuple[int, Tensor]:
+    """The latent units the encoder uses (Burda et al. 2016, sec. 5.2).
+
+    Unit ``u`` is active when ``Cov_x(E_{q(z|x)}[z_u]) > threshold``: its posterior mean
+    moves from image to image. A collapsed unit keeps q(z_u|x) at the prior for every x.
+
+    Args:
+        model: a VAE.
+        x: binarized images, shape ``(n, 784)`` in ``{0, 1}``, ``n >= 2``.
+        threshold: the variance above which a unit counts as active (0.01 in the paper).
+
+    Returns:
+        ``(count, variances)``: the number of active units and the variance over ``x``
+        of each unit's posterior mean, shape ``(z_dim,)``.
+    """
+    _check_binary_images(x)
+    if len(x) < 2:
+        raise ValueError("active_units needs at least 2 images to measure a variance")
+    model.eval()
+    m, _ = model.enc(x)  # (n, z_dim)
+    variances = m.var(0, correction=0)
+    return int((variances > threshold).sum()), variances

@@ -66,3 +66,24 @@ def test_evaluation_rejects_grey_or_misshapen_images():
         evaluate_elbo(Recorder(), torch.zeros(4, 28, 28))
     with pytest.raises(ValueError, match="k must be in"):
         evaluate_iwae(Recorder(), torch.zeros(4, 784), ks=(0,))
+
+
+class PixelMeans(torch.nn.Module):
+    """An encoder whose posterior means are 2 x pixel 0, 0.1 x pixel 1 and 0."""
+
+    def forward(self, x):
+        m = torch.stack([2 * x[:, 0], 0.1 * x[:, 1], torch.zeros(len(x))], dim=1)
+        return m, torch.ones_like(m)
+
+
+def test_active_units_counts_means_that_vary_more_than_the_threshold():
+    model = VAE(z_dim=3)
+    model.enc = PixelMeans()
+    x = torch.zeros(8, 784)
+    x[::2, :2] = 1  # pixels 0 and 1 on in half the images: variances 4/4, 0.01/4, 0
+    count, variances = evaluation.active_units(model, x)
+    assert count == 1
+    torch.testing.assert_close(variances, torch.tensor([1.0, 0.0025, 0.0]))
+    assert evaluation.active_units(model, x, threshold=0.001)[0] == 2
+    with pytest.raises(ValueError, match="at least 2 images"):
+        evaluation.active_units(model, x[:1])

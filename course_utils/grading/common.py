@@ -4,6 +4,7 @@ diagnosis of named mistakes, and the stored references of the hidden tests."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ __all__ = [
     "diagnose",
     "fail",
     "load_reference",
+    "log_ratio_sd",
     "probe_vae",
     "recorded_latents",
     "reference_values_path",
@@ -54,6 +56,15 @@ def diagnose(value: float, mistakes: dict[str, float], atol: float = 0.0) -> str
         if close(value, predicted, atol):
             return f"this is what {mistake} gives."
     return "it matches none of the usual mistakes; print your terms step by step."
+
+
+def log_ratio_sd(m: Tensor, v: Tensor) -> float:
+    """The standard deviation of ``log q(z) - log p(z)`` at ``z ~ q = N(m, diag(v))``,
+    ``p = N(0, I)``: ``sqrt(sum_d (1 - v_d)^2 / 2 + m_d^2 v_d)`` for ``(z_dim,)`` tensors ``m, v``.
+
+    It is the Monte Carlo error of one sample of the KL, and of a log-weight whose
+    likelihood does not depend on z."""
+    return math.sqrt(float((0.5 * (1 - v) ** 2 + m**2 * v).sum()))
 
 
 def binary_batch(batch: int = 97, seed: int = 0) -> Tensor:
@@ -112,13 +123,17 @@ def recorded_latents(model: VAE) -> Iterator[list[Tensor]]:
         handle.remove()
 
 
-def call_bound(bound: Callable, x: Tensor, *args) -> tuple[Tensor, Tensor, Tensor]:
-    """Call a student's bound and check the form of what it returns."""
+def call_bound(
+    bound: Callable, x: Tensor, *args, nonfinite_hint: str = ""
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Call a student's bound and check the form of what it returns; ``nonfinite_hint``
+    ends the message when the bound (the first output) is not finite."""
     name = getattr(bound, "__name__", "the bound")
     out = bound(x, *args)
     if not isinstance(out, (tuple, list)) or len(out) != 3:
         fail(f"{name} must return a tuple of three tensors (bound, kl, rec); got {type(out)}")
-    for label, value in zip(("first (the bound)", "kl", "rec"), out, strict=True):
+    labels = ("first (the bound)", "kl", "rec")
+    for position, (label, value) in enumerate(zip(labels, out, strict=True)):
         if not isinstance(value, Tensor):
             fail(f"{name}: {label} is a {type(value).__name__}, expected a torch tensor")
         if value.shape != ():
@@ -129,7 +144,8 @@ def call_bound(bound: Callable, x: Tensor, *args) -> tuple[Tensor, Tensor, Tenso
                 f"{len(x)}{hint if per_image else ''}"
             )
         if not torch.isfinite(value):
-            fail(f"{name}: {label} is {value.item()} for an ordinary batch")
+            hint = f"; {nonfinite_hint}" if nonfinite_hint and position == 0 else ""
+            fail(f"{name}: {label} is {value.item()} for an ordinary batch{hint}")
     return out
 
 
@@ -157,8 +173,11 @@ def load_reference(key: str) -> dict:
     return references[key]
 
 
-def repeated_means(bound: Callable, x: Tensor, *args, repeats: int = 20) -> dict[str, tuple]:
-    """Means and standard errors of a bound's three outputs over ``repeats`` calls.
+def repeated_means(
+    bound: Callable, x: Tensor, *args, repeats: int = 20, nonfinite_hint: str = ""
+) -> dict[str, tuple]:
+    """Means and standard errors of a bound's three outputs over ``repeats`` calls
+    (each through ``call_bound``, with ``nonfinite_hint``).
 
     Returns:
         ``{"bound": (mean, se), "kl": (mean, se), "rec": (mean, se)}``; the standard
@@ -166,7 +185,10 @@ def repeated_means(bound: Callable, x: Tensor, *args, repeats: int = 20) -> dict
     """
     with torch.no_grad():
         values = torch.tensor(
-            [[t.item() for t in call_bound(bound, x, *args)] for _ in range(repeats)],
+            [
+                [t.item() for t in call_bound(bound, x, *args, nonfinite_hint=nonfinite_hint)]
+                for _ in range(repeats)
+            ],
             dtype=torch.float64,
         )
     means, ses = values.mean(0), values.std(0) / repeats**0.5

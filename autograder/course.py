@@ -1,0 +1,91 @@
+"""A course directory as nbgrader sees it: its config, its paths, its API."""
+
+import os
+import sys
+from pathlib import Path
+
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config, PyFileConfigLoader
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = "nbgrader_config.py"
+ASSIGNMENT = "vae"
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader step failed; the message carries nbgrader's log."""
+
+
+class Course:
+    """The course rooted at ``root`` (which holds ``nbgrader_config.py``), one assignment.
+
+    Paths come from the config through nbgrader's own ``CourseDirectory``, so this class
+    and the ``nbgrader`` command line always agree on where things are.
+    """
+
+    def __init__(
+        self, root: Path = REPO_ROOT, assignment: str = ASSIGNMENT, overrides: Config | None = None
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.assignment = assignment
+        self.config = PyFileConfigLoader(CONFIG_FILE, path=str(self.root)).load_config()
+        if overrides is not None:
+            self.config.merge(overrides)
+        self.coursedir = CourseDirectory(config=self.config, root=str(self.root))
+        _put_interpreter_bin_on_path()
+
+    def step_dir(self, step: str, student: str = ".") -> Path:
+        """Folder of this assignment in an nbgrader step (``coursedir.<step>_directory``)."""
+        path = self.coursedir.format_path(step, student, self.assignment)
+        return Path(os.path.normpath(path))
+
+    @property
+    def source(self) -> Path:
+        """The solutions: ``solutions/<assignment>``."""
+        return self.step_dir(self.coursedir.source_directory)
+
+    @property
+    def release(self) -> Path:
+        """The student release: ``notebooks/<assignment>``."""
+        return self.step_dir(self.coursedir.release_directory)
+
+    def submitted(self, student: str) -> Path:
+        """Where a student's collected submission goes."""
+        return self.step_dir(self.coursedir.submitted_directory, student)
+
+    def feedback(self, student: str) -> Path:
+        """Where a student's HTML feedback goes."""
+        return self.step_dir(self.coursedir.feedback_directory, student)
+
+    @property
+    def db_url(self) -> str:
+        """SQLAlchemy URL of the gradebook."""
+        return self.coursedir.db_url
+
+    @property
+    def ignored(self) -> list[str]:
+        """File globs nbgrader skips when copying folders (checkpoints, caches)."""
+        return list(self.coursedir.ignore)
+
+    def api(self) -> NbGraderAPI:
+        """nbgrader's Python API on this course (what formgrader uses)."""
+        return NbGraderAPI(coursedir=self.coursedir, config=self.config)
+
+
+def check(result: dict, what: str) -> None:
+    """Raise with nbgrader's log if an ``NbGraderAPI`` call (its result dict) failed."""
+    if not result["success"]:
+        raise NbgraderError(f"{what} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
+
+
+def _put_interpreter_bin_on_path() -> None:
+    """Make this interpreter's scripts folder the first place to look for executables.
+
+    A new gradebook runs the ``alembic`` executable (``nbgrader.api.get_alembic_version``),
+    which an un-activated venv does not have on ``PATH``.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir

@@ -1,0 +1,126 @@
+"""The student release: generate it from the solutions, keep it byte-stable, check it."""
+
+import difflib
+import json
+import tempfile
+from fnmatch import fnmatch
+from pathlib import Path
+
+import nbformat
+from traitlets.config import Config
+
+from autograder.course import Course, check
+
+
+def generate(course: Course) -> list[Path]:
+    """Regenerate the release (``nbgrader generate_assignment --force``) and normalize it.
+
+    Also records the assignment (cells, checksums, hidden tests) in the gradebook, which
+    autograde needs. Returns the release notebooks.
+    """
+    check(course.api().generate_assignment(course.assignment, force=True), "generate_assignment")
+    notebooks = sorted(course.release.glob("*.ipynb"))
+    for path in notebooks:
+        normalize(path)
+    return notebooks
+
+
+def normalize(path: Path) -> None:
+    """Rewrite a release notebook in canonical form: no outputs, counts, timings or widgets.
+
+    nbgrader already clears outputs; this pins what it leaves to the author's last save
+    (cell timings, widget state) and nbformat's JSON layout, so reruns are byte-identical.
+    """
+    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nbformat.write(nb, path)
+
+
+def differences(course: Course) -> list[str]:
+    """How the committed release differs from a fresh one (empty if it is up to date).
+
+    The fresh release goes to a temporary folder, without the gradebook (``--no-db``), so
+    neither the committed notebooks nor the gradebook are touched.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = Config()
+        overrides.CourseDirectory.release_directory = tmp
+        overrides.SaveCells.enabled = False
+        overrides.GenerateAssignment.no_database = True
+        fresh = Course(course.root, course.assignment, overrides)
+        generate(fresh)
+        return compare_trees(course.release, fresh.release, course.ignored)
+
+
+def compare_trees(committed: Path, generated: Path, ignored: list[str]) -> list[str]:
+    """Readable differences between two release folders, notebooks compared cell by cell."""
+    ours, theirs = _files(committed, ignored), _files(generated, ignored)
+    found = [
+        f"{committed / name}: missing (generate_assignment writes it)" for name in theirs - ours
+    ]
+    found += [f"{committed / name}: not produced by generate_assignment" for name in ours - theirs]
+    for name in sorted(ours & theirs):
+        if name.endswith(".ipynb"):
+            found += compare_notebooks(committed / name, generated / name)
+        elif (committed / name).read_bytes() != (generated / name).read_bytes():
+            found.append(f"{committed / name}: differs from the source copy")
+    return found
+
+
+def compare_notebooks(committed: Path, generated: Path) -> list[str]:
+    """One entry per differing cell (named by grade_id) or notebook metadata, with a diff."""
+    old = nbformat.read(committed, as_version=nbformat.NO_CONVERT)
+    new = nbformat.read(generated, as_version=nbformat.NO_CONVERT)
+    found = []
+    if len(old.cells) != len(new.cells):
+        found.append(f"{committed}: {len(old.cells)} cells, the fresh release has {len(new.cells)}")
+    for index in range(max(len(old.cells), len(new.cells))):
+        a = old.cells[index] if index < len(old.cells) else {}
+        b = new.cells[index] if index < len(new.cells) else {}
+        if a != b:
+            found.append(f"{committed}: cell {index} ({_cell_name(a or b)})\n{_diff(a, b)}")
+    rest_old = {key: value for key, value in old.items() if key != "cells"}
+    rest_new = {key: value for key, value in new.items() if key != "cells"}
+    if rest_old != rest_new:
+        found.append(f"{committed}: notebook metadata\n{_diff(rest_old, rest_new)}")
+    if not found and committed.read_bytes() != generated.read_bytes():
+        found.append(f"{committed}: same content, different JSON layout (run the release command)")
+    return found
+
+
+def _files(root: Path, ignored: list[str]) -> set[str]:
+    """Relative paths of the files under ``root``, skipping nbgrader's ignore globs."""
+    if not root.is_dir():
+        return set()
+    return {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file()
+        and not any(
+            fnmatch(part, glob) for part in path.relative_to(root).parts for glob in ignored
+        )
+    }
+
+
+def _cell_name(cell: dict) -> str:
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return grade_id or f"id {cell.get('id', '?')}"
+
+
+def _diff(committed: dict, generated: dict) -> str:
+    diff = difflib.unified_diff(
+        _json_lines(committed), _json_lines(generated), "committed", "generated", lineterm="", n=2
+    )
+    return "\n".join("    " + line for line in diff)
+
+
+def _json_lines(node: dict) -> list[str]:
+    """A cell or notebook as JSON lines, its source split into lines as in the file."""
+    if "source" in node:
+        node = {**node, "source": node["source"].splitlines(keepends=True)}
+    return json.dumps(node, indent=1, sort_keys=True).splitlines()

@@ -1,0 +1,527 @@
+"""Figures of the course: image grids, samples, reconstructions, training curves, 2-D latent
+spaces, Jensen's inequality and the bounds on log p(x).
+
+Every function returns a ``matplotlib.figure.Figure`` and never calls ``plt.show()``. New
+figures are ``CourseFigure`` objects, made without pyplot, so nothing is left in pyplot's
+global state and any backend works (Agg included); in Jupyter a returned figure displays as
+the cell's output. Functions that draw a single panel accept ``ax=``: they then draw into
+that axes and return its figure.
+
+Images are tensors or arrays of shape ``(n, 784)`` or ``(n, 28, 28)`` with values in [0, 1]
+(grey levels, Bernoulli means or binary pixels).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from statistics import NormalDist
+
+import matplotlib
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+from torch import Tensor
+
+from course_utils.models import VAE
+from course_utils.training import TrainingHistory
+
+__all__ = [
+    "CourseFigure",
+    "check_latent_2d",
+    "decode_means",
+    "encode_means",
+    "figure_png",
+    "image_grid",
+    "jensen_terms",
+    "latent_grid",
+    "plot_bound_gap",
+    "plot_bounds_vs_k",
+    "plot_jensen",
+    "plot_latent_scatter",
+    "plot_manifold",
+    "plot_reconstructions",
+    "plot_samples",
+    "plot_training_curves",
+    "tile_images",
+]
+
+IMAGE_SIDE = 28
+#: Display size of one 28x28 image in a new grid figure, in inches.
+TILE_INCHES = 0.5
+#: The panels of ``plot_training_curves``: (reference key, summary name, title).
+TRAINING_CURVES = (
+    ("nelbo", "train/loss", "NELBO"),
+    ("kl", "gen/kl_z", "KL"),
+    ("rec", "gen/rec", "Rec"),
+)
+
+
+class CourseFigure(Figure):
+    """A ``Figure`` that displays itself as a PNG in Jupyter, with no pyplot and no backend."""
+
+    def _repr_png_(self) -> bytes:
+        return figure_png(self)
+
+
+def figure_png(fig: Figure, *, dpi: float | None = None) -> bytes:
+    """The PNG bytes of ``fig``, drawn with Agg whatever the backend (``dpi``: the figure's)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``ax`` and its root figure, or a new one-panel ``CourseFigure`` of ``figsize`` inches."""
+    if ax is None:
+        fig = CourseFigure(figsize=figsize, layout="constrained")
+        return fig, fig.add_subplot()
+    return ax.figure.figure, ax  # ax.figure may be a SubFigure; its .figure is the root
+
+
+def _device(model: VAE) -> torch.device:
+    return next(model.parameters()).device
+
+
+def check_latent_2d(model: VAE, caller: str) -> None:
+    """Raise a ValueError naming ``caller`` unless ``model`` has a latent plane to draw."""
+    if model.z_dim != 2:
+        raise ValueError(
+            f"{caller} needs a model with z_dim=2 (a latent plane it can draw), "
+            f"got {model.name!r} with z_dim={model.z_dim}; train a VAE(z_dim=2) for it"
+        )
+
+
+def _check_flat_images(x: Tensor, caller: str) -> None:
+    if not isinstance(x, Tensor) or x.dim() != 2 or x.size(1) != IMAGE_SIDE**2:
+        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+        raise ValueError(f"{caller} expects a tensor of images of shape (n, 784), got {shape}")
+
+
+# Image grids
+
+
+def _as_images(images: Tensor | np.ndarray) -> np.ndarray:
+    """``(n, 784)`` or ``(n, 28, 28)`` tensor or array -> float32 array ``(n, 28, 28)``."""
+    array = images.detach().cpu().numpy() if isinstance(images, Tensor) else np.asarray(images)
+    if array.ndim == 2 and array.shape[1] == IMAGE_SIDE**2:
+        array = array.reshape(len(array), IMAGE_SIDE, IMAGE_SIDE)  # (n, 784) -> (n, 28, 28)
+    if array.ndim != 3 or array.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise ValueError(f"expected images of shape (n, 784) or (n, 28, 28), got {array.shape}")
+    if len(array) == 0:
+        raise ValueError("got no images to draw")
+    return array.astype(np.float32)
+
+
+def tile_images(
+    images: Tensor | np.ndarray, nrow: int, *, pad: int = 1, pad_value: float = 0.5
+) -> np.ndarray:
+    """Tile images row by row into one array, ``ncol = ceil(n / nrow)`` images per row.
+
+    Args:
+        images: ``(n, 784)`` or ``(n, 28, 28)`` in [0, 1].
+        nrow: the number of rows, ``1 <= nrow <= n``.
+        pad: pixels between neighbouring images.
+        pad_value: grey level of the padding and of unused cells.
+
+    Returns:
+        ``(nrow * 28 + (nrow - 1) * pad, ncol * 28 + (ncol - 1) * pad)`` float32.
+    """
+    tiles = _as_images(images)
+    if not 1 <= nrow <= len(tiles):
+        raise ValueError(f"nrow must be in [1, {len(tiles)}] for {len(tiles)} images, got {nrow}")
+    ncol = math.ceil(len(tiles) / nrow)
+    step = IMAGE_SIDE + pad
+    grid = np.full((nrow * step - pad, ncol * step - pad), pad_value, dtype=np.float32)
+    for i, tile in enumerate(tiles):
+        row, col = divmod(i, ncol)
+        grid[row * step : row * step + IMAGE_SIDE, col * step : col * step + IMAGE_SIDE] = tile
+    return grid
+
+
+def _tile_centers(count: int, pad: int) -> np.ndarray:
+    """Pixel coordinates of the centres of ``count`` consecutive tiles: ``(count,)``."""
+    return np.arange(count) * (IMAGE_SIDE + pad) + (IMAGE_SIDE - 1) / 2
+
+
+def _grid_figsize(nrow: int, ncol: int) -> tuple[float, float]:
+    """Inches of a new figure holding an ``nrow x ncol`` image grid and a title."""
+    return max(2.5, TILE_INCHES * ncol), max(1.5, TILE_INCHES * nrow + 0.4)
+
+
+def image_grid(
+    images: Tensor | np.ndarray,
+    nrow: int,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    pad: int = 1,
+) -> Figure:
+    """Draw images in a grid of ``nrow`` rows, in grey levels (0 black, 1 white).
+
+    Args:
+        images: ``(n, 784)`` or ``(n, 28, 28)`` in [0, 1], placed row by row.
+        nrow: the number of rows, ``1 <= nrow <= n``.
+        ax: draw into this axes instead of a new figure.
+        title: the axes title.
+        pad: pixels between neighbouring images (see ``tile_images``).
+    """
+    grid = tile_images(images, nrow, pad=pad)
+    fig, ax = _axes(ax, _grid_figsize(nrow, math.ceil(len(images) / nrow)))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.spines[:].set_visible(False)
+    if title is not None:
+        ax.set_title(title)
+    return fig
+
+
+# What a model generates
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seeded global generators (restored on exit), without autograd."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(seed)
+        yield
+
+
+def plot_samples(
+    model: VAE, *, nrow: int = 10, ncol: int = 20, seed: int = 0, ax: Axes | None = None
+) -> Figure:
+    """A grid of the Bernoulli means ``model.sample_sigmoid(nrow * ncol)``, z drawn from p(z).
+
+    The draw is seeded with ``seed``; the global random state is restored afterwards.
+    """
+    with _seeded(seed, _device(model)):
+        means = model.sample_sigmoid(nrow * ncol)  # (nrow * ncol, 784)
+    title = f"{model.name}: Bernoulli means of p(x | z), z ~ p(z)"
+    return image_grid(means, nrow, ax=ax, title=title)
+
+
+@torch.no_grad()
+def encode_means(model: VAE, x: Tensor, *, batch_size: int = 1000) -> Tensor:
+    """The means of q(z | x), computed in batches without autograd.
+
+    Args:
+        model: the VAE.
+        x: ``(n, 784)`` in [0, 1], on any device.
+        batch_size: images per encoder call.
+
+    Returns:
+        ``(n, z_dim)`` float tensor on the CPU.
+    """
+    _check_flat_images(x, "encode_means")
+    device = _device(model)
+    chunks = (x[i : i + batch_size].to(device) for i in range(0, len(x), batch_size))
+    means = [model.enc(chunk)[0].cpu() for chunk in chunks]
+    return torch.cat(means) if means else torch.empty(0, model.z_dim)
+
+
+@torch.no_grad()
+def decode_means(model: VAE, z: Tensor | np.ndarray) -> Tensor:
+    """Bernoulli means ``sigmoid(dec(z))`` without autograd.
+
+    ``z``: ``(n, z_dim)`` tensor or array -> ``(n, 784)`` float tensor on the CPU.
+    """
+    z = torch.as_tensor(z, dtype=torch.float32, device=_device(model))
+    return model.compute_sigmoid_given(z).cpu()
+
+
+def plot_reconstructions(
+    model: VAE, x: Tensor, *, n: int = 10, seed: int = 0, ax: Axes | None = None
+) -> Figure:
+    """``n`` images of ``x`` (top row) above their reconstructions (bottom row).
+
+    A reconstruction is the decoder's Bernoulli means at the encoder's mean:
+    ``model.compute_sigmoid_given(m)`` with ``m, v = model.enc(x)``.
+
+    Args:
+        model: the VAE.
+        x: ``(N, 784)`` in [0, 1]; ``n`` of them are picked at random, seeded by ``seed``
+            (data sets are often sorted by label).
+        n: the number of images, ``1 <= n <= N``.
+    """
+    _check_flat_images(x, "plot_reconstructions")
+    if not 1 <= n <= len(x):
+        raise ValueError(f"n must be in [1, {len(x)}] for {len(x)} images, got {n}")
+    index = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
+    originals = x[index.to(x.device)].cpu()  # (n, 784)
+    rebuilt = decode_means(model, encode_means(model, originals))  # (n, 784)
+    fig, ax = _axes(ax, _grid_figsize(2, n))
+    image_grid(torch.cat([originals, rebuilt]), 2, ax=ax, title=f"{model.name}: reconstructions")
+    ax.set_yticks(_tile_centers(2, pad=1), ["data", "reconstruction"])
+    ax.tick_params(length=0)
+    return fig
+
+
+# Training
+
+
+def _zoomed_limits(
+    iterations: np.ndarray, values: np.ndarray, references: list[float], zoom_after: float
+) -> tuple[float, float]:
+    """y-limits fitting the references and the values logged from ``zoom_after * last`` on."""
+    kept = [*values[iterations >= zoom_after * iterations[-1]], *references]
+    low, high = min(kept), max(kept)
+    margin = 0.1 * (high - low) or 1.0
+    return low - margin, high + margin
+
+
+def plot_training_curves(
+    history: TrainingHistory,
+    *,
+    reference: Mapping[str, float] | None = None,
+    reference_label: str = "reference",
+    zoom_after: float = 0.1,
+) -> Figure:
+    """NELBO, KL and Rec of the training batches against the iteration, one panel each.
+
+    Args:
+        history: from ``course_utils.training.train``; ``iterations`` and the metrics
+            ``train/loss`` (the NELBO), ``gen/kl_z`` and ``gen/rec``, each ``(n_logs,)``.
+        reference: optional values in nats under the keys ``'nelbo'``, ``'kl'``, ``'rec'``
+            (e.g. CS236's test values ``{'nelbo': 101.0, 'kl': 19.5, 'rec': 82.0}``), drawn as
+            dashed horizontal lines.
+        reference_label: the legend label of those lines.
+        zoom_after: each y-axis fits the values logged after this fraction of the iterations,
+            and the references; the first iterations fall from hundreds of nats and would
+            flatten the rest. ``0`` shows everything.
+    """
+    reference = dict(reference or {})
+    unknown = set(reference) - {key for key, _, _ in TRAINING_CURVES}
+    if unknown:
+        raise ValueError(f"unknown reference keys {sorted(unknown)}; use 'nelbo', 'kl', 'rec'")
+    missing = [name for _, name, _ in TRAINING_CURVES if name not in history.metrics]
+    if not history.iterations or missing:
+        raise ValueError(f"the history has no logged iterations, or lacks the metrics {missing}")
+    iterations = np.asarray(history.iterations)
+    fig = CourseFigure(figsize=(12, 3.6), layout="constrained")
+    for ax, (key, name, title) in zip(fig.subplots(1, 3), TRAINING_CURVES, strict=True):
+        values = np.asarray(history.metrics[name])
+        ax.plot(iterations, values, color="C0", label="training batches")
+        references = [reference[key]] if key in reference else []
+        for value in references:
+            ax.axhline(value, color="C3", ls="--", label=f"{reference_label}: {value:g}")
+        ax.set_ylim(_zoomed_limits(iterations, values, references, zoom_after))
+        ax.set(title=title, xlabel="iteration", ylabel="nats")
+        ax.legend()
+    return fig
+
+
+# The latent plane of a z_dim=2 model
+
+
+def plot_latent_scatter(
+    model: VAE, x: Tensor, y: Tensor | np.ndarray, *, ax: Axes | None = None
+) -> Figure:
+    """The encoder means of ``x`` in the latent plane, coloured by label (z_dim=2 only).
+
+    Args:
+        model: a VAE with ``z_dim=2``.
+        x: ``(n, 784)`` in [0, 1].
+        y: ``(n,)`` integer labels (digits 0-9), one legend entry each.
+    """
+    check_latent_2d(model, "plot_latent_scatter")
+    labels = np.asarray(y.cpu() if isinstance(y, Tensor) else y)
+    if labels.shape != (len(x),):
+        raise ValueError(f"y must hold one label per image, shape ({len(x)},), got {labels.shape}")
+    z = encode_means(model, x).numpy()  # (n, 2)
+    fig, ax = _axes(ax, (6, 5))
+    colours = matplotlib.colormaps["tab10"]
+    for i, label in enumerate(np.unique(labels)):
+        chosen = z[labels == label]
+        ax.scatter(
+            chosen[:, 0], chosen[:, 1], s=6, alpha=0.7, color=colours(i % 10), label=str(label)
+        )
+    ax.legend(title="label", markerscale=2.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set(xlabel="$z_1$", ylabel="$z_2$", title=f"{model.name}: encoder means of {len(x)} images")
+    ax.set_aspect("equal")
+    return fig
+
+
+def latent_grid(n: int = 20, extent: tuple[float, float] | None = None) -> np.ndarray:
+    """The latent values along each axis of ``plot_manifold``: ``(n,)``, increasing.
+
+    By default the standard-normal quantiles ``Phi^-1(linspace(0.05, 0.95, n))``, so each
+    cell covers equal prior mass (Kingma & Welling 2014, fig. 4); ``extent=(lo, hi)`` gives
+    ``linspace(lo, hi, n)`` instead.
+    """
+    if n < 1:
+        raise ValueError(f"n must be a positive integer, got {n}")
+    if extent is None:
+        return np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n)])
+    low, high = extent
+    if not low < high:
+        raise ValueError(f"extent must be (lo, hi) with lo < hi, got {extent}")
+    return np.linspace(low, high, n)
+
+
+def plot_manifold(
+    model: VAE,
+    *,
+    n: int = 20,
+    extent: tuple[float, float] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Decode an ``n x n`` grid of latent points into a grid of Bernoulli means (z_dim=2 only).
+
+    Columns go through ``z1 = latent_grid(n, extent)`` left to right, rows through the same
+    values of ``z2`` bottom to top; the axes are labelled with the z values.
+    """
+    check_latent_2d(model, "plot_manifold")
+    values = latent_grid(n, extent)
+    z1, z2 = np.meshgrid(values, values[::-1])  # each (n, n); row i holds z2 = values[n - 1 - i]
+    z = np.stack([z1.ravel(), z2.ravel()], axis=1)  # (n * n, 2), row-major like the image grid
+    fig, ax = _axes(ax, (7, 7.3))
+    image_grid(decode_means(model, z), n, ax=ax, pad=0, title=f"{model.name}: decoded latent grid")
+    labelled = np.unique(np.linspace(0, n - 1, min(n, 7)).round().astype(int))  # ends included
+    centers = _tile_centers(n, pad=0)[labelled]
+    ax.set_xticks(centers, [f"{v:.2f}" for v in values[labelled]])
+    ax.set_yticks(centers, [f"{v:.2f}" for v in values[::-1][labelled]])
+    ax.set(xlabel="$z_1$", ylabel="$z_2$")
+    return fig
+
+
+# Jensen's inequality and the bounds on log p(x)
+
+
+def _positive_samples(samples: Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
+    x = np.asarray(samples.cpu() if isinstance(samples, Tensor) else samples, dtype=np.float64)
+    if x.ndim != 1 or len(x) == 0:
+        raise ValueError(f"expected a non-empty 1-D array of samples, got shape {x.shape}")
+    if not np.all(x > 0):
+        raise ValueError(f"log x needs positive samples; the smallest is {x.min():g}")
+    return x
+
+
+def jensen_terms(samples: Tensor | np.ndarray | Sequence[float]) -> tuple[float, float]:
+    """``(E[log X], log E[X])`` for the empirical distribution of ``samples``: ``(n,)``, positive.
+
+    The first never exceeds the second: Jensen's inequality for the concave log.
+    """
+    x = _positive_samples(samples)
+    return float(np.mean(np.log(x))), float(np.log(np.mean(x)))
+
+
+def plot_jensen(
+    samples: Tensor | np.ndarray | Sequence[float], *, ax: Axes | None = None
+) -> Figure:
+    """Jensen's inequality for the log, drawn for the empirical distribution of ``samples``.
+
+    Draws the curve ``log x``, the points ``(x_i, log x_i)``, the chord between the extreme
+    points, their centre of mass ``(E[X], E[log X])`` (on or under the chord, under the
+    curve) and the point ``(E[X], log E[X])`` on the curve, with the gap annotated.
+
+    Args:
+        samples: ``(n,)`` positive values of X.
+    """
+    x = _positive_samples(samples)
+    e_log, log_e = jensen_terms(x)
+    mean, low, high = x.mean(), x.min(), x.max()
+    margin = 0.05 * (high - low) or 0.5 * low
+    curve = np.linspace(max(low - margin, low / 2), high + margin, 400)
+    fig, ax = _axes(ax, (6.5, 4.5))
+    ax.plot(curve, np.log(curve), color="C0", label="log x")
+    ax.plot(x, np.log(x), "o", color="C0", ms=4, alpha=0.3, label="samples $(x_i, \\log x_i)$")
+    ax.plot([low, high], np.log([low, high]), ":", color="grey", label="chord")
+    ax.plot([mean], [log_e], "o", color="C2", ms=9, label=f"log E[X] = {log_e:.3f}")
+    ax.plot([mean], [e_log], "s", color="C3", ms=8, label=f"E[log X] = {e_log:.3f}")
+    ax.vlines(mean, e_log, log_e, color="black", lw=1.5)
+    ax.annotate(
+        f"gap = {log_e - e_log:.3f}",
+        xy=(mean, (e_log + log_e) / 2),
+        xytext=(8, 0),
+        textcoords="offset points",
+        va="center",
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+    )
+    ax.set(xlabel="x", ylabel="log x", title="Jensen's inequality: E[log X] $\\leq$ log E[X]")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_bound_gap(
+    params: np.ndarray | Sequence[float],
+    elbo: np.ndarray | Sequence[float],
+    log_px: float,
+    *,
+    xlabel: str,
+    ax: Axes | None = None,
+) -> Figure:
+    """The ELBO as a function of a variational parameter, under the exact log p(x).
+
+    The shaded gap between them is KL(q || p(z|x)); the best q (largest ELBO) is marked.
+
+    Args:
+        params: ``(m,)`` values of the variational parameter.
+        elbo: ``(m,)`` the ELBO at each of them, in nats.
+        log_px: the exact log p(x), in nats.
+        xlabel: the name of the parameter.
+    """
+    params, elbo = np.asarray(params, dtype=float), np.asarray(elbo, dtype=float)
+    if params.ndim != 1 or params.shape != elbo.shape:
+        raise ValueError(
+            f"params and elbo must be 1-D of equal length, got {params.shape} and {elbo.shape}"
+        )
+    best = int(np.argmax(elbo))
+    fig, ax = _axes(ax, (6.5, 4.5))
+    ax.fill_between(params, elbo, log_px, color="C1", alpha=0.3, label="KL(q || p(z|x))")
+    ax.axhline(log_px, color="black", label=f"log p(x) = {log_px:.3f}")
+    ax.plot(params, elbo, color="C0", label="ELBO(q)")
+    ax.plot(
+        params[best], elbo[best], "o", color="C0", label=f"best q: gap = {log_px - elbo[best]:.3g}"
+    )
+    ax.set(xlabel=xlabel, ylabel="nats", title="ELBO $\\leq$ log p(x); the gap is KL(q || p(z|x))")
+    ax.legend(loc="best")
+    return fig
+
+
+def plot_bounds_vs_k(
+    ks: Sequence[int],
+    values: Sequence[float],
+    *,
+    log_px: float | None = None,
+    references: Mapping[str, Mapping[int, float]] | None = None,
+    negative: bool = False,
+    ax: Axes | None = None,
+) -> Figure:
+    """The IWAE bound against the number of importance samples k (log x-axis).
+
+    Args:
+        ks: ``(m,)`` positive numbers of samples.
+        values: ``(m,)`` the bound for each k, in nats.
+        log_px: optional exact log p(x), drawn as a horizontal line.
+        references: optional name -> {k: value} series (e.g. CS236's numbers), drawn dashed.
+        negative: the values (and ``log_px``) are negated, as in CS236's tables
+            (-IWAE-k, -log p(x)); only the labels change.
+    """
+    ks_array, values = np.asarray(ks), np.asarray(values, dtype=float)
+    if ks_array.ndim != 1 or ks_array.shape != values.shape or np.any(ks_array < 1):
+        raise ValueError(
+            f"ks (positive) and values must be 1-D of equal length, got {ks} and {values}"
+        )
+    sign = "-" if negative else ""
+    bound = "negative IWAE bound $-L_k$" if negative else "IWAE bound $L_k$"
+    fig, ax = _axes(ax, (6.5, 4.5))
+    ax.plot(ks_array, values, "o-", color="C0", label=bound)
+    if log_px is not None:
+        ax.axhline(log_px, color="black", label=f"{sign}log p(x) = {log_px:.2f}")
+    ticks = set(ks_array.tolist())
+    for i, (name, series) in enumerate((references or {}).items(), start=1):
+        ref_ks = sorted(series)
+        ax.plot(ref_ks, [series[k] for k in ref_ks], "s--", color=f"C{i}", label=name)
+        ticks.update(ref_ks)
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(ticks), [str(k) for k in sorted(ticks)])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set(xlabel="k (importance samples)", ylabel="nats", title=f"{bound} against k")
+    ax.legend()
+    return fig

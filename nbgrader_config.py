@@ -1,0 +1,58 @@
+"""nbgrader configuration of the VAE course; the course directory is the folder of this file.
+
+nbgrader reads ./nbgrader_config.py, so run nbgrader (and JupyterLab, for its Validate
+button) from here; `python -m autograder` loads this file itself. Solutions live in
+solutions/<assignment>/, the release is generated into notebooks/<assignment>/, and all
+that grading produces goes to the git-ignored build/. No exchange: submissions are
+collected from a folder or zip by `python -m autograder autograde`.
+"""
+
+from pathlib import Path
+
+c = get_config()  # noqa: F821 -- defined by traitlets when it executes this file
+
+BUILD = Path(__file__).resolve().parent / "build"
+# One per-cell limit for validate and autograde (the graded fast path loads checkpoints).
+CELL_TIMEOUT_S = 300
+
+# Paths are <step>/<student>/<assignment>; solutions and release use the student ".".
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+# Relative: nbgrader puts step folders into regexes unescaped (a tmp path could break them).
+c.CourseDirectory.submitted_directory = "build/submitted"
+c.CourseDirectory.autograded_directory = "build/autograded"
+c.CourseDirectory.feedback_directory = "build/feedback"
+c.CourseDirectory.solution_directory = "build/solution"
+# Absolute, so the CLI, the Python API and the Lab extension open the same gradebook.
+c.CourseDirectory.db_url = f"sqlite:///{BUILD / 'gradebook.db'}"
+c.ExportPlugin.to = str(BUILD / "grades.csv")
+# sqlite does not create the folder of its database file.
+BUILD.mkdir(exist_ok=True)
+
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE: implement what the docstring describes, then delete the raise.\n"
+    "raise NotImplementedError()"
+}
+# Hidden tests use the default ### BEGIN/END HIDDEN TESTS markers: ClearHiddenTests cuts
+# them from the release; autograde restores locked cells (tests) from the gradebook.
+# A test cell the student deleted is put back, hidden tests included, before grading.
+c.OverwriteCells.add_missing_cells = True
+
+c.Execute.timeout = CELL_TIMEOUT_S
+# A cell over the limit is interrupted and scored as an error; later cells still run.
+c.Execute.interrupt_on_timeout = True
+# The kernelspec of this environment (its "python" argv runs nbgrader's own interpreter),
+# whatever kernel a submission names.
+c.Execute.kernel_name = "python3"
+
+# Any stderr in a test cell scores 0 (nbgrader.utils.determine_grade), yet tests fail by
+# raising: warnings, tqdm bars and logging are noise. The grading kernel sends Python's
+# stderr to stdout, so validate (CLI and the Validate button) and autograde agree; the
+# text stays visible in feedback. Written without binding a name in the student namespace.
+c.Execute.extra_arguments = [
+    '--IPKernelApp.exec_lines=__import__("sys").stderr = __import__("sys").stdout'
+]
+# Safety net for stderr the redirect cannot reach (C++ code writing to file descriptor 2,
+# jupyter/nbgrader#1904). Off by default in nbgrader 0.9.6, and only autograde runs it.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?s)."  # any text

@@ -1,0 +1,393 @@
+import math
+from statistics import NormalDist
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.collections import PathCollection, PolyCollection
+from matplotlib.figure import Figure
+from torch.testing import assert_close
+
+from course_utils.models import VAE
+from course_utils.plotting import (
+    CourseFigure,
+    decode_means,
+    encode_means,
+    figure_png,
+    image_grid,
+    jensen_terms,
+    latent_grid,
+    plot_bound_gap,
+    plot_bounds_vs_k,
+    plot_jensen,
+    plot_latent_scatter,
+    plot_manifold,
+    plot_reconstructions,
+    plot_samples,
+    plot_training_curves,
+    tile_images,
+)
+from course_utils.training import TrainingHistory
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return VAE(z_dim=2, name="untrained")
+
+
+@pytest.fixture
+def images():
+    """24 binary images (24, 784) and their labels 0-9 (24,)."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.bernoulli(torch.full((24, 784), 0.3), generator=generator)
+    return x, torch.arange(24) % 10
+
+
+def grid_pixels(fig: Figure) -> np.ndarray:
+    """The array shown by the (single) image of the figure's first axes."""
+    (image,) = fig.axes[0].images
+    return np.asarray(image.get_array())
+
+
+def tile(grid: np.ndarray, row: int, col: int, pad: int) -> np.ndarray:
+    step = 28 + pad
+    return grid[row * step : row * step + 28, col * step : col * step + 28]
+
+
+def legend_texts(ax) -> list[str]:
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+# Image grids
+
+
+def test_tile_images_places_images_row_by_row_and_pads():
+    images = np.stack([np.full((28, 28), i / 10) for i in range(5)])  # (5, 28, 28)
+    grid = tile_images(images, 2, pad=2, pad_value=0.5)
+    assert grid.shape == (2 * 28 + 2, 3 * 28 + 2 * 2)
+    for i in range(5):
+        assert np.all(tile(grid, *divmod(i, 3), pad=2) == np.float32(i / 10))
+    assert np.all(tile(grid, 1, 2, pad=2) == 0.5), "the unused sixth cell keeps the pad value"
+    assert np.all(grid[28:30] == 0.5), "the padding rows between the two image rows"
+
+
+def test_tile_images_accepts_flat_tensors_and_square_arrays_alike():
+    x = torch.rand(6, 784)
+    assert np.array_equal(tile_images(x, 3), tile_images(x.reshape(6, 28, 28).numpy(), 3))
+
+
+@pytest.mark.parametrize(
+    "images, nrow, message",
+    [
+        (np.zeros((4, 783)), 2, r"\(n, 784\) or \(n, 28, 28\)"),
+        (np.zeros((0, 784)), 1, "no images"),
+        (np.zeros((4, 784)), 5, r"nrow must be in \[1, 4\]"),
+    ],
+)
+def test_tile_images_rejects_bad_input_clearly(images, nrow, message):
+    with pytest.raises(ValueError, match=message):
+        tile_images(images, nrow)
+
+
+def test_image_grid_draws_the_tiles_in_grey_with_a_title():
+    x = torch.rand(8, 784)
+    fig = image_grid(x, 2, title="eight")
+    assert isinstance(fig, CourseFigure)
+    ax = fig.axes[0]
+    assert np.array_equal(grid_pixels(fig), tile_images(x, 2))
+    assert ax.get_title() == "eight"
+    assert ax.images[0].get_clim() == (0, 1)
+    assert ax.get_xticks().size == 0 and ax.get_yticks().size == 0
+
+
+def test_image_grid_draws_into_a_given_axes_and_returns_its_root_figure():
+    fig = Figure()
+    ax = fig.subfigures(1, 2)[1].add_subplot()
+    assert image_grid(torch.rand(3, 784), 1, ax=ax) is fig
+    assert len(ax.images) == 1
+
+
+# Samples and reconstructions
+
+
+def test_plot_samples_shows_seeded_bernoulli_means_in_a_10_by_20_grid(model):
+    fig = plot_samples(model, seed=3)
+    grid = grid_pixels(fig)
+    assert grid.shape == (10 * 29 - 1, 20 * 29 - 1)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        expected = model.sample_sigmoid(200)
+    np.testing.assert_allclose(grid, tile_images(expected, 10), atol=1e-6)
+    assert "untrained" in fig.axes[0].get_title()
+
+
+def test_plot_samples_depends_on_the_seed_only_and_restores_the_global_generator(model):
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    first = grid_pixels(plot_samples(model, nrow=2, ncol=3, seed=0))
+    assert_close(torch.rand(3), expected_next, msg="plot_samples changed the global random state")
+    again = grid_pixels(plot_samples(model, nrow=2, ncol=3, seed=0))
+    other = grid_pixels(plot_samples(model, nrow=2, ncol=3, seed=1))
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_plot_reconstructions_shows_data_above_the_decoded_encoder_means(model, images):
+    x, _ = images
+    fig = plot_reconstructions(model, x, n=5, seed=2)
+    grid = grid_pixels(fig)
+    assert grid.shape == (2 * 28 + 1, 5 * 29 - 1)
+    originals = torch.stack(
+        [torch.from_numpy(tile(grid, 0, c, pad=1)).reshape(784) for c in range(5)]
+    )
+    rows = [i for c in range(5) for i in range(len(x)) if torch.equal(x[i], originals[c])]
+    assert len(rows) == 5, "the top row must hold five images of x"
+    with torch.no_grad():
+        m, _ = model.enc(x[rows])
+        expected = model.compute_sigmoid_given(m)
+    for c in range(5):
+        np.testing.assert_allclose(tile(grid, 1, c, pad=1).reshape(784), expected[c], atol=1e-6)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["data", "reconstruction"]
+
+
+def test_plot_reconstructions_rejects_more_images_than_given(model, images):
+    with pytest.raises(ValueError, match=r"n must be in \[1, 24\]"):
+        plot_reconstructions(model, images[0], n=25)
+    with pytest.raises(ValueError, match=r"shape \(n, 784\)"):
+        plot_reconstructions(model, images[0].reshape(24, 28, 28))
+
+
+# Training curves
+
+
+def make_history(n_logs=20):
+    iterations = [100 * (i + 1) for i in range(n_logs)]
+    nelbo = [540.0] + [120.0 - i for i in range(1, n_logs)]
+    kl = [5.0 + 0.5 * i for i in range(n_logs)]
+    return TrainingHistory(
+        iterations=iterations,
+        metrics={
+            "train/loss": nelbo,
+            "gen/elbo": [-v for v in nelbo],
+            "gen/kl_z": kl,
+            "gen/rec": [a - b for a, b in zip(nelbo, kl, strict=True)],
+        },
+    )
+
+
+def test_plot_training_curves_draws_three_panels_with_reference_lines():
+    h = make_history()
+    reference = {"nelbo": 101.0, "kl": 19.5, "rec": 82.0}
+    fig = plot_training_curves(h, reference=reference, reference_label="CS236")
+    assert [ax.get_title() for ax in fig.axes] == ["NELBO", "KL", "Rec"]
+    for ax, name, key in zip(
+        fig.axes, ["train/loss", "gen/kl_z", "gen/rec"], reference, strict=True
+    ):
+        curve, line = ax.get_lines()
+        assert list(curve.get_xdata()) == h.iterations
+        assert list(curve.get_ydata()) == h.metrics[name]
+        assert line.get_linestyle() == "--"
+        assert set(line.get_ydata()) == {reference[key]}
+        assert f"CS236: {reference[key]:g}" in legend_texts(ax)
+        low, high = ax.get_ylim()
+        assert low < reference[key] < high
+
+
+def test_plot_training_curves_zooms_past_the_first_iterations():
+    nelbo_axes = plot_training_curves(make_history()).axes[0]
+    assert nelbo_axes.get_ylim()[1] < 200, "the first logged value (540) should be off the panel"
+    everything = plot_training_curves(make_history(), zoom_after=0).axes[0]
+    assert everything.get_ylim()[1] > 540
+
+
+def test_plot_training_curves_rejects_unknown_references_and_incomplete_histories():
+    with pytest.raises(ValueError, match="unknown reference keys \\['elbo'\\]"):
+        plot_training_curves(make_history(), reference={"elbo": 1.0})
+    with pytest.raises(ValueError, match="gen/kl_z"):
+        plot_training_curves(TrainingHistory(iterations=[1], metrics={"train/loss": [1.0]}))
+    with pytest.raises(ValueError, match="no logged iterations"):
+        plot_training_curves(TrainingHistory())
+
+
+# The latent plane
+
+
+def test_encode_means_matches_the_encoder_in_any_batch_size(model, images):
+    x, _ = images
+    means = encode_means(model, x, batch_size=7)
+    with torch.no_grad():
+        expected, _ = model.enc(x)
+    assert means.shape == (24, 2) and not means.requires_grad
+    assert_close(means, expected)
+
+
+def test_decode_means_returns_bernoulli_means_from_arrays_or_tensors(model):
+    z = np.array([[0.5, -1.0], [2.0, 0.0]])
+    with torch.no_grad():
+        expected = torch.sigmoid(model.dec(torch.tensor(z, dtype=torch.float32)))
+    assert_close(decode_means(model, z), expected)
+    assert decode_means(model, torch.zeros(3, 2)).shape == (3, 784)
+
+
+def test_plot_latent_scatter_colours_the_encoder_means_by_label(model, images):
+    x, y = images
+    fig = plot_latent_scatter(model, x, y)
+    ax = fig.axes[0]
+    collections = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(collections) == 10
+    means = encode_means(model, x).numpy()
+    for digit, collection in enumerate(collections):
+        np.testing.assert_allclose(collection.get_offsets(), means[y.numpy() == digit], rtol=1e-6)
+    assert legend_texts(ax) == [str(d) for d in range(10)]
+    assert len({tuple(c.get_facecolor()[0]) for c in collections}) == 10
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("$z_1$", "$z_2$")
+
+
+@pytest.mark.parametrize("plot", [plot_latent_scatter, plot_manifold])
+def test_latent_plots_need_a_two_dimensional_latent_space(plot, images):
+    x, y = images
+    args = (x, y) if plot is plot_latent_scatter else ()
+    with pytest.raises(ValueError, match=r"needs a model with z_dim=2.*got 'vae' with z_dim=10"):
+        plot(VAE(z_dim=10), *args)
+
+
+def test_plot_latent_scatter_needs_one_label_per_image(model, images):
+    with pytest.raises(ValueError, match=r"one label per image, shape \(24,\)"):
+        plot_latent_scatter(model, images[0], images[1][:5])
+
+
+def test_latent_grid_is_standard_normal_quantiles_by_default_or_linear():
+    values = latent_grid(20)
+    assert values.shape == (20,)
+    assert values[0] == pytest.approx(NormalDist().inv_cdf(0.05))  # -1.645
+    assert values[-1] == pytest.approx(-values[0])
+    assert np.all(np.diff(values) > 0)
+    np.testing.assert_allclose(latent_grid(5, extent=(-2, 2)), [-2, -1, 0, 1, 2])
+    with pytest.raises(ValueError, match="lo < hi"):
+        latent_grid(5, extent=(2, -2))
+
+
+def test_plot_manifold_decodes_the_grid_with_z2_increasing_upwards(model):
+    fig = plot_manifold(model, n=6, extent=(-2.0, 3.0))
+    grid = grid_pixels(fig)
+    assert grid.shape == (6 * 28, 6 * 28)
+    values = latent_grid(6, extent=(-2.0, 3.0))
+    corners = {
+        (0, 0): (values[0], values[-1]),
+        (5, 0): (values[0], values[0]),
+        (0, 5): (values[-1], values[-1]),
+    }
+    for (row, col), z in corners.items():
+        np.testing.assert_allclose(
+            tile(grid, row, col, pad=0).reshape(784), decode_means(model, [z])[0], atol=1e-6
+        )
+    ax = fig.axes[0]
+    xlabels = [t.get_text() for t in ax.get_xticklabels()]
+    ylabels = [t.get_text() for t in ax.get_yticklabels()]
+    assert (xlabels[0], xlabels[-1]) == ("-2.00", "3.00")
+    assert (ylabels[0], ylabels[-1]) == ("3.00", "-2.00")
+
+
+def test_plot_manifold_labels_at_most_seven_ticks_including_both_ends(model):
+    ax = plot_manifold(model).axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(labels) == 7
+    assert (labels[0], labels[-1]) == ("-1.64", "1.64")
+
+
+# Jensen's inequality and the bounds
+
+
+def test_jensen_terms_of_a_two_point_sample_are_exact():
+    e_log, log_e = jensen_terms([1.0, 1.0, 1.0, 4.0])
+    assert e_log == pytest.approx(math.log(4) / 4)
+    assert log_e == pytest.approx(math.log(7 / 4))
+    assert e_log <= log_e
+
+
+@pytest.mark.parametrize("samples", [[1.0, 0.0], [-1.0, 2.0], [[1.0, 2.0]], []])
+def test_jensen_terms_reject_samples_without_a_log(samples):
+    with pytest.raises(ValueError, match=r"positive samples|1-D"):
+        jensen_terms(samples)
+
+
+def test_plot_jensen_marks_both_sides_and_annotates_the_gap():
+    samples = [1.0, 1.0, 1.0, 4.0]
+    e_log, log_e = jensen_terms(samples)
+    ax = plot_jensen(samples).axes[0]
+    labels = legend_texts(ax)
+    assert f"E[log X] = {e_log:.3f}" in labels and f"log E[X] = {log_e:.3f}" in labels
+    assert [t.get_text() for t in ax.texts] == [f"gap = {log_e - e_log:.3f}"]
+    curve = ax.get_lines()[0]
+    np.testing.assert_allclose(curve.get_ydata(), np.log(curve.get_xdata()))
+    (vertical,) = ax.collections
+    (segment,) = vertical.get_segments()
+    np.testing.assert_allclose(segment, [[1.75, e_log], [1.75, log_e]])
+
+
+def test_plot_bound_gap_shades_the_kl_between_the_elbo_and_log_px():
+    params = np.linspace(-1, 2, 31)
+    log_px = -2.0
+    elbo = log_px - (params - 0.5) ** 2
+    ax = plot_bound_gap(params, elbo, log_px, xlabel="mean of q").axes[0]
+    assert ax.get_xlabel() == "mean of q"
+    (shade,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert shade.get_label() == "KL(q || p(z|x))"
+    horizontal, curve, best = ax.get_lines()
+    assert set(horizontal.get_ydata()) == {log_px}
+    np.testing.assert_allclose(curve.get_ydata(), elbo)
+    assert best.get_xdata()[0] == pytest.approx(0.5)
+    assert "best q: gap = 0" in legend_texts(ax)
+    with pytest.raises(ValueError, match="equal length"):
+        plot_bound_gap(params, elbo[:-1], log_px, xlabel="m")
+
+
+def test_plot_bounds_vs_k_uses_a_log_axis_and_draws_references_dashed():
+    ks, values = [1, 10, 100], [-110.0, -106.0, -104.0]
+    references = {"CS236": {1: -101.2, 1000: -96.9}}
+    ax = plot_bounds_vs_k(ks, values, log_px=-103.0, references=references).axes[0]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "10", "100", "1000"]
+    bound, exact, reference = ax.get_lines()
+    assert list(bound.get_ydata()) == values
+    assert set(exact.get_ydata()) == {-103.0}
+    assert reference.get_linestyle() == "--" and list(reference.get_xdata()) == [1, 1000]
+    assert legend_texts(ax) == ["IWAE bound $L_k$", "log p(x) = -103.00", "CS236"]
+    assert ax.get_title() == "IWAE bound $L_k$ against k"
+
+
+def test_plot_bounds_vs_k_labels_negated_values():
+    ax = plot_bounds_vs_k([1, 10], [110.0, 106.0], log_px=103.0, negative=True).axes[0]
+    assert legend_texts(ax) == ["negative IWAE bound $-L_k$", "-log p(x) = 103.00"]
+    with pytest.raises(ValueError, match="equal length"):
+        plot_bounds_vs_k([1, 10], [1.0])
+
+
+# Figures
+
+
+def test_figures_render_to_png_without_pyplot(model, images):
+    x, y = images
+    pyplot_figures = plt.get_fignums()
+    figures = [
+        image_grid(x, 4),
+        plot_samples(model, nrow=2, ncol=2),
+        plot_reconstructions(model, x, n=3),
+        plot_training_curves(make_history()),
+        plot_latent_scatter(model, x, y),
+        plot_manifold(model, n=4),
+        plot_jensen([0.5, 2.0]),
+        plot_bound_gap([0, 1], [-3.0, -2.5], -2.0, xlabel="m"),
+        plot_bounds_vs_k([1, 10], [-3.0, -2.5]),
+    ]
+    assert plt.get_fignums() == pyplot_figures, "a plotting function registered a pyplot figure"
+    for fig in figures:
+        assert isinstance(fig, CourseFigure)
+        assert figure_png(fig, dpi=30).startswith(PNG_SIGNATURE)
+    assert figures[0]._repr_png_() == figure_png(figures[0]), "Jupyter shows the figure's PNG"
