@@ -44,7 +44,8 @@ class Evaluation:
         return "\n".join([f"({self.n_images} test images, nats)", *lines])
 
 
-def _check_binary_images(x: Tensor) -> None:
+def check_binary_images(x: Tensor) -> None:
+    """Raise ValueError unless ``x`` is a non-empty (n, 784) batch of 0/1 images."""
     if x.dim() != 2 or x.size(1) != 784:
         raise ValueError(f"expected binarized images of shape (n, 784), got {tuple(x.shape)}")
     if len(x) == 0:
@@ -76,7 +77,7 @@ def _batch_means(
 @torch.no_grad()
 def evaluate_elbo(model: VAE, x: Tensor, *, batch_size: int = 1000, seed: int = 0) -> Evaluation:
     """The negative ELBO and its terms averaged over binarized images ``x (n, 784)``."""
-    _check_binary_images(x)
+    check_binary_images(x)
     set_seed(seed)
     model.eval()
     nelbo, kl, rec = _batch_means(model.negative_elbo_bound, x, batch_size, "NELBO")
@@ -92,7 +93,7 @@ def evaluate_iwae(
     Images go through ``model.negative_iwae_bound`` in chunks of ``MAX_ROWS // k``,
     so memory stays bounded for any k up to ``MAX_ROWS``.
     """
-    _check_binary_images(x)
+    check_binary_images(x)
     model.eval()
     result = {}
     for k in ks:
@@ -132,7 +133,7 @@ def active_units(model: VAE, x: Tensor, threshold: float = 0.01) -> tuple[int, T
         ``(count, variances)``: the number of active units and the variance over ``x``
         of each unit's posterior mean, shape ``(z_dim,)``.
     """
-    _check_binary_images(x)
+    check_binary_images(x)
     if len(x) < 2:
         raise ValueError("active_units needs at least 2 images to measure a variance")
     model.eval()

@@ -19,7 +19,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from course_utils.distributions import log_bernoulli_with_logits, log_normal, log_sum_exp
-from course_utils.evaluation import _check_binary_images
+from course_utils.evaluation import check_binary_images
 from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
 from course_utils.training import progress_enabled
@@ -103,7 +103,7 @@ def log_px_quadrature(
         ``log p(x)`` in nats, shape ``(n,)``, float64.
     """
     _check_latent_plane(model)
-    _check_binary_images(x)
+    check_binary_images(x)
     if chunk < 1 or batch_size < 1:
         raise ValueError(f"chunk and batch_size must be positive, got {chunk} and {batch_size}")
     model.eval()

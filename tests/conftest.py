@@ -1,3 +1,6 @@
+import json
+import sys
+
 import pytest
 import torch
 
@@ -15,3 +18,18 @@ def reference_vae():
     reference_bounds.install()
     yield
     reference_bounds.uninstall()
+
+
+@pytest.fixture(scope="session")
+def python3_kernel(tmp_path_factory):
+    """Point the ``python3`` kernelspec nbgrader asks for at the interpreter running pytest."""
+    data = tmp_path_factory.mktemp("jupyter")
+    spec = data / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.joinpath("kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"})
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(data))
+        yield

@@ -23,6 +23,7 @@ from course_utils.grading.common import (
     close,
     diagnose,
     fail,
+    log_ratio_sd,
     probe_vae,
     recorded_latents,
 )
@@ -105,8 +106,7 @@ def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
         return
     batch = mc_batch
     kl = call_bound(model.negative_elbo_bound, binary_batch(batch))[1].item()
-    # one-sample estimate of the KL: sum_d [(v_d - 1) eps_d^2 / 2 + m_d sqrt(v_d) eps_d] + const
-    sd = math.sqrt(float((0.5 * (v - 1) ** 2 + m**2 * v).sum())) / math.sqrt(batch)
+    sd = log_ratio_sd(m, v) / math.sqrt(batch)
     if not close(kl, exact, Z_SCORE * sd):
         fail(
             f"kl = {kl:.4f} for an encoder with m = {m.tolist()} and variance v = {v.tolist()} "
