@@ -22,7 +22,7 @@ FORMAT = "vae-course-checkpoint/1"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
-def save_checkpoint(model: VAE, path: str | Path, **metadata: Any) -> Path:
+def save_checkpoint(model: VAE, path: str | Path, /, **metadata: Any) -> Path:
     """Save ``model``'s weights, its constructor arguments and ``metadata`` (JSON-like values).
 
     Writes to a temporary file first, so an interrupted save never leaves a broken checkpoint.
