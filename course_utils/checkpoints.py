@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,11 @@ def save_checkpoint(model: VAE, path: str | Path, /, **metadata: Any) -> Path:
     """Save ``model``'s weights, its constructor arguments and ``metadata`` (JSON-like values).
 
     Writes to a temporary file first, so an interrupted save never leaves a broken checkpoint.
+    The metadata goes through JSON, so that ``weights_only`` loading accepts it (a ``str``
+    subclass such as ``torch.__version__`` becomes a ``str``); a value JSON cannot hold
+    raises ``TypeError``.
     """
+    metadata = json.loads(json.dumps(metadata))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {

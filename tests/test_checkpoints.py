@@ -24,3 +24,10 @@ def test_missing_and_foreign_files_get_clear_errors(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="is not a course checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_metadata_is_stored_as_plain_json(tmp_path):
+    path = save_checkpoint(VAE(z_dim=2), tmp_path / "m.pt", torch=torch.__version__, model="v1")
+    assert load_checkpoint(path).metadata == {"torch": str(torch.__version__), "model": "v1"}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        save_checkpoint(VAE(z_dim=2), tmp_path / "bad.pt", weights=torch.zeros(1))
