@@ -2,7 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup course test test-slow lint format bench lab lock
+.PHONY: help setup course test test-slow test-browser lint format bench lab lock \
+	release check-release validate validate-release collect grade feedback export report bundle
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -10,7 +11,7 @@ help:
 setup: ## create .venv and install the pinned packages (idempotent)
 	@bash scripts/setup.sh
 
-course: setup ## the course's main job: build and smoke-run what exists
+course: setup ## the main job: build the release, grade the example submissions, bundle
 	@$(PY) scripts/course.py
 
 test: setup ## the test suite (what CI runs)
@@ -19,6 +20,10 @@ test: setup ## the test suite (what CI runs)
 
 test-slow: setup ## the slow checks only: full training runs, benchmarks
 	@$(PY) -m pytest -m slow
+
+test-browser: setup ## JupyterLab in headless Chromium only; screenshots in artifacts/browser/
+	@bash scripts/setup_system.sh
+	@$(PY) -m pytest -m browser
 
 lint: setup ## ruff lint and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -35,3 +40,36 @@ lab: setup ## open the course in JupyterLab
 lock: setup ## re-pin requirements.lock from the current venv
 	@{ sed -n '1,2p' requirements.lock; $(VENV)/bin/pip freeze --exclude-editable; } > requirements.lock.new
 	@mv requirements.lock.new requirements.lock
+
+# The instructor's commands: python -m autograder (autograder/__main__.py).
+AG := $(PY) -m autograder
+
+release: setup ## regenerate notebooks/ from solutions/ (and record it in the gradebook)
+	@$(AG) release
+
+check-release: setup ## fail if notebooks/ differs from a fresh release
+	@$(AG) check-release
+
+validate: setup ## run the solutions: every test cell must pass
+	@$(AG) validate
+
+validate-release: setup ## run the release: every test cell must fail, cleanly
+	@$(AG) validate-release
+
+collect: setup ## copy SUBMISSIONS=<folder or .zip> into build/submitted
+	@$(AG) collect $(SUBMISSIONS)
+
+grade: setup ## autograde SUBMISSIONS=<folder or .zip> (default: those collected)
+	@$(AG) autograde $(SUBMISSIONS)
+
+feedback: setup ## regenerate the HTML feedback of every graded submission
+	@$(AG) feedback
+
+export: setup ## export the grades to build/grades.csv
+	@$(AG) export
+
+report: setup ## class report in build/report (EXPECTED=<json> adds expected scores)
+	@$(AG) report $(if $(EXPECTED),--expected $(EXPECTED))
+
+bundle: setup ## zip what students get into build/student_bundle.zip
+	@$(AG) bundle

@@ -1,12 +1,14 @@
 """``python -m autograder <command>``: the instructor's commands (``--help`` lists them)."""
 
 import argparse
+import json
 import sys
+import zipfile
 from pathlib import Path
 
 from traitlets.config.loader import ConfigFileNotFound
 
-from autograder import grading, release, validation
+from autograder import bundle, grading, release, report, report_page, validation
 from autograder.course import ASSIGNMENT, REPO_ROOT, Course, NbgraderError
 
 
@@ -38,15 +40,22 @@ def _check_release(course: Course, _: argparse.Namespace) -> int:
 
 
 def _validate(course: Course, _: argparse.Namespace) -> int:
-    return _report(validation.check_solutions(course), "all test cells pass")
+    return _verdicts(validation.check_solutions(course), "all test cells pass")
 
 
 def _validate_release(course: Course, _: argparse.Namespace) -> int:
-    return _report(validation.check_release(course), "every test cell fails cleanly")
+    return _verdicts(validation.check_release(course), "every test cell fails cleanly")
+
+
+def _collect(course: Course, args: argparse.Namespace) -> int:
+    students = grading.collect(course, args.submissions)
+    print(f"collected {len(students)} submissions into {course.submitted('*')}:")
+    print("  " + " ".join(students))
+    return 0
 
 
 def _autograde(course: Course, args: argparse.Namespace) -> int:
-    run = grading.autograde(course, args.submissions)
+    run = grading.autograde(course, args.submissions, progress=True)
     for student, log in run.failed.items():
         print(f"{student}: autograde failed\n{log}", file=sys.stderr)
     for s in run.scores:
@@ -59,7 +68,44 @@ def _autograde(course: Course, args: argparse.Namespace) -> int:
     return int(bool(run.failed))
 
 
-def _report(problems: dict[Path, list[str]], success: str) -> int:
+def _feedback(course: Course, _: argparse.Namespace) -> int:
+    files = grading.feedback(course)
+    print(f"{len(files)} feedback files in {course.feedback('*')}")
+    return 0
+
+
+def _export(course: Course, _: argparse.Namespace) -> int:
+    grading.export(course)
+    print(f"grades: {grading.grades_csv(course)}")
+    return 0
+
+
+def _report(course: Course, args: argparse.Namespace) -> int:
+    expected = json.loads(args.expected.read_text()) if args.expected else None
+    found = report.build(course, expected)
+    paths = report_page.write(found, course.root / report_page.REPORT_DIR)
+    print(found.summary())
+    print(f"report: {paths['report.html']} (with {paths['scores.png'].name}, report.json)")
+    return int(bool(found.mismatches))
+
+
+def _bundle(course: Course, _: argparse.Namespace) -> int:
+    if release.differences(course):
+        print(f"{course.release} is out of date: run `python -m autograder release` first")
+        return 1
+    path = bundle.build(course)
+    found = bundle.leaks(path, course)
+    for leak in found:
+        print(leak)
+    if found:
+        print(f"{path}: NOT for students, it gives away what is listed above")
+        return 1
+    with zipfile.ZipFile(path) as archive:
+        print(f"{path}: {len(archive.namelist())} files for students")
+    return 0
+
+
+def _verdicts(problems: dict[Path, list[str]], success: str) -> int:
     """Print each notebook's verdict; exit code 1 if any notebook has problems."""
     for path, found in problems.items():
         print(f"{path}: " + ("\n".join(found) if found else success))
@@ -73,17 +119,31 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="course directory")
     parser.add_argument("--assignment", default=ASSIGNMENT, help="assignment name")
     commands = parser.add_subparsers(required=True, metavar="command")
+    submissions = "folder or .zip of <student_id>/<assignment>/*.ipynb"
     for name, run, text in [
         ("release", _release, "regenerate notebooks/ from solutions/"),
         ("check-release", _check_release, "fail if notebooks/ differs from a fresh release"),
         ("validate", _validate, "fail unless every test cell passes on the solutions"),
         ("validate-release", _validate_release, "fail unless every test fails on the release"),
-        ("autograde", _autograde, "grade a folder or zip of <student>/<assignment>/*.ipynb"),
+        ("collect", _collect, "copy submissions into build/submitted (replacing earlier ones)"),
+        ("autograde", _autograde, "collect (if given) and grade; write feedback and grades"),
+        ("feedback", _feedback, "regenerate the HTML feedback of every graded submission"),
+        ("export", _export, "export the gradebook's grades to build/grades.csv"),
+        ("report", _report, "class report: scores, pass rates, common mistakes (build/report)"),
+        ("bundle", _bundle, "zip what students get into build/student_bundle.zip"),
     ]:
         command = commands.add_parser(name, help=text, description=text)
         command.set_defaults(command=run)
+        if name == "collect":
+            command.add_argument("submissions", type=Path, help=submissions)
         if name == "autograde":
-            command.add_argument("submissions", type=Path, help="folder or .zip")
+            command.add_argument(
+                "submissions", type=Path, nargs="?", help=f"{submissions} (default: collected)"
+            )
+        if name == "report":
+            command.add_argument(
+                "--expected", type=Path, help="JSON {student_id: expected score}: adds a column"
+            )
     return parser
 
 

@@ -35,10 +35,15 @@ class Implementation:
     fails: dict[str, str] = field(default_factory=dict)
 
 
+def _function(signature: str, body: str) -> str:
+    """A solution cell defining the function ``signature`` with ``body``."""
+    lines = "\n".join("    " + line for line in body.strip().splitlines())
+    return f"def {signature}:\n{lines}\n"
+
+
 def _cell(signature: str, body: str) -> str:
     """A solution cell defining ``signature`` with ``body`` and attaching it to VAE."""
-    lines = "\n".join("    " + line for line in body.strip().splitlines())
-    return f"@add_to_class(VAE)\ndef {signature}:\n{lines}\n"
+    return "@add_to_class(VAE)\n" + _function(signature, body)
 
 
 def _elbo(body: str) -> str:
@@ -243,6 +248,20 @@ return kl + rec, kl, rec
     ),
 }
 
+
+#: Hidden checks on the shipped checkpoints, which tests/test_grading*.py do not run: check
+#: -> the probe checks whose failure makes it fail. ``check_elbo_reference`` compares the
+#: three values with the reference implementation's, so every mistake in a value fails it
+#: and a mistake only in the gradients passes it.
+HIDDEN_CHECKS = {
+    "check_elbo_reference": (
+        "check_elbo_outputs",
+        "check_elbo_sum",
+        "check_elbo_kl",
+        "check_elbo_rec",
+        "check_elbo_sampling",
+    ),
+}
 
 #: The checks of course_utils.grading.iwae on probe models, which grade every IWAE entry.
 IWAE_CHECKS = (
@@ -570,5 +589,139 @@ return niwae, kl, rec
 """
         ),
         {name: "average them over the batch with .mean()" for name in IWAE_CHECKS},
+    ),
+}
+
+
+# Notebook 1 tests its exercises in the test cells themselves, not in course_utils: the
+# "checks" of these entries are the grade_ids of the test cells they must fail.
+
+
+def _jensen(body: str) -> str:
+    return _function("jensen_gap(samples)", body)
+
+
+JENSEN_GAP = {
+    "correct_log_of_mean": Implementation(
+        _jensen("return torch.log(samples.mean(dim=0)) - torch.log(samples).mean(dim=0)")
+    ),
+    "correct_logsumexp": Implementation(
+        _jensen("""
+log_x = samples.log()
+n = samples.shape[0]
+return torch.logsumexp(log_x, dim=0) - math.log(n) - log_x.sum(dim=0) / n
+""")
+    ),
+    "mistake_flipped_sign": Implementation(
+        _jensen("return torch.log(samples).mean(dim=0) - torch.log(samples.mean(dim=0))"),
+        {"jensen_gap_values": "the sign is flipped"},
+    ),
+    "mistake_sums": Implementation(
+        _jensen("return torch.log(samples.sum(dim=0)) - torch.log(samples).sum(dim=0)"),
+        {"jensen_gap_values": "(means, not sums)"},
+    ),
+    "mistake_mean_over_everything": Implementation(
+        _jensen("return torch.log(samples.mean()) - torch.log(samples).mean()"),
+        {"jensen_gap_values": "average over dimension 0 only"},
+    ),
+}
+
+
+def _elbo_mc(body: str) -> str:
+    return _function("elbo_monte_carlo(model, x, m, v, n_samples)", body)
+
+
+ELBO_MC = {
+    "correct_sample_gaussian": Implementation(
+        _elbo_mc("""
+shape = (n_samples, *m.shape)
+z = sample_gaussian(m.expand(shape), v.expand(shape))
+return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
+""")
+    ),
+    "correct_torch_distributions": Implementation(
+        _elbo_mc("""
+q = Independent(Normal(m, v.sqrt()), 1)
+z = q.rsample((n_samples,))
+return (model.log_prior(z) + model.log_likelihood(x, z) - q.log_prob(z)).mean(dim=0)
+""")
+    ),
+    "correct_python_loop": Implementation(
+        _elbo_mc("""
+total = torch.zeros(x.shape[0], dtype=m.dtype)
+for _ in range(n_samples):
+    z = m + v.sqrt() * torch.randn_like(m)
+    total = total + model.log_joint(x, z) - log_normal(z, m, v)
+return total / n_samples
+""")
+    ),
+    "mistake_std_for_variance": Implementation(
+        _elbo_mc("""
+z = m + v * torch.randn(n_samples, *m.shape, dtype=m.dtype)
+return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
+"""),
+        {
+            "elbo_mc_unbiased": "v used as a standard deviation",
+            "elbo_mc_gradients": "the gradient with respect to",
+        },
+    ),
+    "mistake_no_entropy": Implementation(
+        _elbo_mc("""
+z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
+return model.log_joint(x, z).mean(dim=0)
+"""),
+        {
+            "elbo_mc_unbiased": "did you forget to subtract log q(z|x)",
+            "elbo_mc_gradients": "the gradient with respect to",
+        },
+    ),
+    "mistake_log_mean_exp": Implementation(
+        _elbo_mc("""
+z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
+log_w = model.log_joint(x, z) - log_normal(z, m, v)
+return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
+"""),
+        {
+            "elbo_mc_unbiased": "did you take the log of the mean of the weights",
+            "elbo_mc_averages_samples": "where 25 is expected",
+            "elbo_mc_gradients": "the gradient with respect to",
+        },
+    ),
+    "mistake_detached_sample": Implementation(
+        _elbo_mc("""
+z = Normal(m, v.sqrt()).sample((n_samples,))
+return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
+"""),
+        {"elbo_mc_gradients": "a sample from .sample()"},
+    ),
+    "mistake_one_sample": Implementation(
+        _elbo_mc("""
+z = sample_gaussian(m, v)
+return model.log_joint(x, z) - log_normal(z, m, v)
+"""),
+        {"elbo_mc_averages_samples": "where 25 is expected"},
+    ),
+    "mistake_sum_over_samples": Implementation(
+        _elbo_mc("""
+z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
+return (model.log_joint(x, z) - log_normal(z, m, v)).sum(dim=0)
+"""),
+        {
+            "elbo_mc_unbiased": "a sum over the samples instead of a mean",
+            "elbo_mc_averages_samples": "where 25 is expected",
+            "elbo_mc_gradients": "the gradient with respect to",
+        },
+    ),
+    "mistake_no_average": Implementation(
+        _elbo_mc("""
+z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
+return model.log_joint(x, z) - log_normal(z, m, v)
+"""),
+        {
+            "elbo_mc_shape": "average the log-weights over the samples (dim 0)",
+            "elbo_mc_unbiased": "instead of the mean of the log-weights",
+            "elbo_mc_averages_samples": "where 25 is expected",
+            "elbo_mc_gradients": "the gradient with respect to",
+        },
     ),
 }

@@ -39,8 +39,10 @@ __all__ = [
     "image_grid",
     "jensen_terms",
     "latent_grid",
+    "plot_active_units",
     "plot_bound_gap",
     "plot_bounds_vs_k",
+    "plot_gap_vs_k",
     "plot_jensen",
     "plot_latent_scatter",
     "plot_manifold",
@@ -491,6 +493,7 @@ def plot_bounds_vs_k(
     log_px: float | None = None,
     references: Mapping[str, Mapping[int, float]] | None = None,
     negative: bool = False,
+    label: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """The IWAE bound against the number of importance samples k (log x-axis).
@@ -502,6 +505,7 @@ def plot_bounds_vs_k(
         references: optional name -> {k: value} series (e.g. CS236's numbers), drawn dashed.
         negative: the values (and ``log_px``) are negated, as in CS236's tables
             (-IWAE-k, -log p(x)); only the labels change.
+        label: the legend label of ``values`` (default: the name of the bound).
     """
     ks_array, values = np.asarray(ks), np.asarray(values, dtype=float)
     if ks_array.ndim != 1 or ks_array.shape != values.shape or np.any(ks_array < 1):
@@ -511,7 +515,7 @@ def plot_bounds_vs_k(
     sign = "-" if negative else ""
     bound = "negative IWAE bound $-L_k$" if negative else "IWAE bound $L_k$"
     fig, ax = _axes(ax, (6.5, 4.5))
-    ax.plot(ks_array, values, "o-", color="C0", label=bound)
+    ax.plot(ks_array, values, "o-", color="C0", label=label or bound)
     if log_px is not None:
         ax.axhline(log_px, color="black", label=f"{sign}log p(x) = {log_px:.2f}")
     ticks = set(ks_array.tolist())
@@ -523,5 +527,101 @@ def plot_bounds_vs_k(
     ax.set_xticks(sorted(ticks), [str(k) for k in sorted(ticks)])
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set(xlabel="k (importance samples)", ylabel="nats", title=f"{bound} against k")
+    ax.legend()
+    return fig
+
+
+def plot_gap_vs_k(
+    ks: Sequence[int], gaps: Mapping[str, Sequence[float]], *, ax: Axes | None = None
+) -> Figure:
+    """How far the IWAE bound stays below log p(x): ``log p(x) - L_k`` against k, log-log.
+
+    For large k the gap falls like ``Var(w / p(x)) / (2k)`` (Maddison et al. 2017, sec. 3),
+    a line of slope -1 on these axes; a dotted guide of that slope ends at each series' last
+    drawn point, so a series that is not yet parallel to its guide is not yet in that regime.
+
+    Args:
+        ks: ``(m,)`` positive numbers of samples, increasing.
+        gaps: series name (e.g. a set of images) -> ``(m,)`` gaps ``log p(x) - L_k`` in
+            nats, estimates of a positive quantity. An estimate ``<= 0`` (the gap is below
+            the Monte Carlo error) has no place on a log axis: it is left out, and the
+            legend says for which k.
+    """
+    ks_array = np.asarray(ks, dtype=float)
+    if ks_array.ndim != 1 or np.any(ks_array < 1) or np.any(np.diff(ks_array) <= 0):
+        raise ValueError(f"ks must be positive and increasing, got {ks}")
+    if not gaps:
+        raise ValueError("gaps holds no series")
+    fig, ax = _axes(ax, (6.5, 4.5))
+    for i, (name, series) in enumerate(gaps.items()):
+        values = np.asarray(series, dtype=float)
+        if values.shape != ks_array.shape:
+            raise ValueError(f"series {name!r} has shape {values.shape}, ks {ks_array.shape}")
+        shown = values > 0
+        left_out = ", ".join(f"{k:g}" for k in ks_array[~shown])
+        label = f"{name} (k = {left_out} left out: gap <= 0)" if left_out else name
+        if not shown.any():
+            ax.plot([], [], "o-", color=f"C{i}", label=label)
+            continue
+        k_shown, v_shown = ks_array[shown], values[shown]
+        ax.plot(k_shown, v_shown, "o-", color=f"C{i}", label=label)
+        guide = v_shown[-1] * k_shown[-1] / ks_array  # through the last point, slope -1
+        ax.plot(ks_array, guide, ":", color=f"C{i}", label="gap $\\propto$ 1/k" if i == 0 else None)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(ks_array, [f"{k:g}" for k in ks_array])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set(
+        xlabel="k (importance samples)",
+        ylabel="log p(x) - $L_k$ (nats)",
+        title="The gap of the IWAE bound against k",
+    )
+    ax.legend()
+    return fig
+
+
+#: The activity drawn for a unit whose posterior mean does not move at all (log axis).
+ACTIVITY_FLOOR = 1e-8
+
+
+def plot_active_units(
+    variances: Mapping[str, Tensor | np.ndarray | Sequence[float]],
+    *,
+    threshold: float = 0.01,
+    ax: Axes | None = None,
+) -> Figure:
+    """The activity of each latent unit, ``Cov_x(E_q[z_u | x])``, per model, most active first.
+
+    Grouped bars on a log axis, with the threshold above which a unit counts as active
+    (Burda et al. 2016, sec. 5.2) dashed; the legend gives each model's count.
+
+    Args:
+        variances: model name -> ``(z_dim,)`` variance over images of each unit's posterior
+            mean (the second output of ``course_utils.evaluation.active_units``); each
+            model's units are sorted by activity, as units of two models do not correspond.
+        threshold: the activity threshold (0.01 in the paper).
+    """
+    if not variances:
+        raise ValueError("variances holds no model")
+    series = {name: np.asarray(v, dtype=float).ravel() for name, v in variances.items()}
+    if any(v.size == 0 or np.any(v < 0) for v in series.values()):
+        raise ValueError("each model needs one non-negative variance per latent unit")
+    units = max(len(v) for v in series.values())
+    width = 0.8 / len(series)
+    fig, ax = _axes(ax, (max(6.5, 0.45 * units), 4.0))
+    for i, (name, values) in enumerate(series.items()):
+        ranked = np.sort(values)[::-1]
+        count = int((values > threshold).sum())
+        positions = np.arange(len(ranked)) + (i - (len(series) - 1) / 2) * width
+        heights = np.maximum(ranked, ACTIVITY_FLOOR)
+        ax.bar(positions, heights, width, color=f"C{i}", label=f"{name}: {count} active")
+    ax.axhline(threshold, color="black", ls="--", label=f"threshold {threshold:g}")
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(units), [str(u + 1) for u in range(units)])
+    ax.set(
+        xlabel="latent units, most active first",
+        ylabel="variance of the posterior mean",
+        title="Active units: Cov$_x$(E$_q$[z$_u$ | x])",
+    )
     ax.legend()
     return fig

@@ -1,7 +1,15 @@
-"""The course's main job, as far as the course exists: check the package end to end.
+"""The course's main job: build the release, grade the example submissions, bundle for students.
 
-Loads the data (saying which), shows that the bounds are still the students' to write,
-then trains and evaluates a v1 VAE briefly with the instructor's reference bounds.
+1. Regenerates ``notebooks/`` from ``solutions/`` (byte-stable: unchanged if in sync) and
+   says whether anything changed.
+2. Writes the example submissions (``autograder.submissions``: correct variants, common
+   mistakes, hostile cases, each with the score it should get), autogrades them with
+   nbgrader in ``build/examples/`` and prints each example's expected and actual score,
+   the pass rate of every test and the most common mistakes.
+3. Builds the student bundle and checks that it gives no solution away.
+
+Exits 1 if an example's score differs from the expected one, or the bundle leaks.
+``python scripts/course.py CASE...`` grades only the named examples (``case_ids``).
 """
 
 from __future__ import annotations
@@ -10,36 +18,63 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autograder import reference_bounds
-from course_utils.data import load_data
-from course_utils.evaluation import evaluate
-from course_utils.models import VAE
-from course_utils.training import train
-
-SMOKE_ITERATIONS = 500
+from autograder import bundle, grading, release, submissions
+from autograder.course import Course
+from autograder.example_course import grade_examples
 
 
-def main() -> None:
+def main(cases: list[str]) -> int:
+    """The whole job; ``cases``: the example submissions to grade (all if empty)."""
     start = time.perf_counter()
-    data = load_data()
-    model = VAE(nn="v1", name="smoke", z_dim=10)
-    try:
-        model.loss(data.x_test[:2])
-    except NotImplementedError as error:
-        print(f"Student release: {error}")
-    reference_bounds.install()
-    history = train(model, data.x_train, iterations=SMOKE_ITERATIONS, progress=True)
-    print(
-        f"Trained {SMOKE_ITERATIONS} iterations in {history.seconds:.1f} s "
-        f"({history.images_per_second:,.0f} images/s on {torch.get_num_threads()} threads)"
-    )
-    print(evaluate(model, data.x_test, ks=(1, 10, 100)).table())
-    print(f"Smoke run done in {time.perf_counter() - start:.0f} s.")
+    course = Course()
+    print(f"1. Release: {build_release(course)}")
+
+    print("2. Grading the example submissions with nbgrader")
+    corpus = {}
+
+    def write_corpus(course: Course, folder: Path) -> dict[str, float]:
+        corpus.update(submissions.write_corpus(course, folder, cases or None))
+        return {student: expected.score for student, expected in corpus.items()}
+
+    examples = grade_examples(course, write_corpus, progress=True)
+    for student, log in examples.run.failed.items():
+        last = log.strip().splitlines()[-1:] or ["(no log)"]
+        print(f"   {student}: nbgrader could not grade it: {last[0]}")
+    print(examples.report.summary())
+    graded = examples.course
+    print(f"   feedback: {graded.feedback('*')}/*.html")
+    print(f"   report:   {examples.pages['report.html']}")
+    print(f"   grades:   {grading.grades_csv(graded)}")
+
+    path = bundle.build(course)
+    leaks = bundle.leaks(path, course)
+    print(f"3. Student bundle: {path}" + (" LEAKS:" if leaks else " (no solutions in it)"))
+    for leak in leaks:
+        print(f"   {leak}")
+
+    mismatches = examples.report.mismatches
+    for s in mismatches:
+        actual = "nothing" if s.score is None else f"{s.score:g}"
+        print(
+            f"MISMATCH {s.student} ({corpus[s.student].description}): "
+            f"expected {s.expected:g}, got {actual}"
+        )
+    print(f"Done in {time.perf_counter() - start:.0f} s.")
+    return int(bool(mismatches or leaks))
+
+
+def build_release(course: Course) -> str:
+    """Regenerate the release; say which files changed (none when it was in sync)."""
+    before = {p: p.read_bytes() for p in course.release.rglob("*") if p.is_file()}
+    release.generate(course)
+    after = {p: p.read_bytes() for p in course.release.rglob("*") if p.is_file()}
+    changed = sorted(p.name for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    if changed:
+        return f"regenerated {course.release} from the solutions: {', '.join(changed)} changed"
+    return f"{course.release} is in sync with the solutions"
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests use, when they are missing:
 #   dataset-fashion-mnist  the real Fashion-MNIST files read by course_utils.data
+#   chromium               the headless browser of tests/test_browser.py (driven by playwright)
 # Needs root (or sudo); without it, says what to install and carries on.
 set -euo pipefail
-PACKAGES=(dataset-fashion-mnist)
+PACKAGES=(dataset-fashion-mnist chromium)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

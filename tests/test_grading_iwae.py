@@ -12,7 +12,7 @@ from autograder.implementations import IWAE, IWAE_CHECKS, PRELUDE
 from course_utils.checkpoints import load_pretrained, pretrained_names
 from course_utils.data import binarize_fixed, load_data
 from course_utils.grading import iwae
-from course_utils.grading.common import Z_SCORE, repeated_means
+from course_utils.grading.common import Z_SCORE, load_reference, repeated_means
 from course_utils.likelihood import log_px_quadrature
 from course_utils.models import VAE
 
@@ -63,8 +63,16 @@ def test_iwae_implementation_is_graded_as_expected(name, attach):
         assert fragment in outcomes[check], (check, outcomes[check])
 
 
+#: The checks on trained checkpoints, tested below rather than on the corpus of probes.
+TRAINED_MODEL_CHECKS = (
+    "check_iwae_quadrature",
+    "check_iwae_quadrature_reference",
+    "check_iwae_reference",
+)
+
+
 def test_every_check_is_graded():
-    assert sorted(IWAE_CHECKS) == sorted(n for n in iwae.__all__ if n != "check_iwae_quadrature")
+    assert sorted(IWAE_CHECKS) == sorted(n for n in iwae.__all__ if n not in TRAINED_MODEL_CHECKS)
 
 
 def test_untouched_stub_fails_with_the_exercise_name():
@@ -113,3 +121,41 @@ def test_hidden_quadrature_check(name, attach, trained_z2):
             iwae.check_iwae_quadrature(model, x, max_gap=max_gap, **settings)
     else:
         iwae.check_iwae_quadrature(model, x, max_gap=max_gap, **settings)
+
+
+@pytest.fixture(scope="module")
+def stored_references():
+    """The hidden checks' stored values, skipped until the checkpoints and the values exist."""
+    missing = {"vae_z10", "vae_z2"} - set(pretrained_names())
+    if missing:
+        pytest.skip(f"{sorted(missing)} not shipped yet: python -m autograder.make_checkpoints")
+    keys = [iwae.reference_key(k) for k in iwae.REFERENCE_KS] + [iwae.QUADRATURE_KEY]
+    try:
+        return {key: load_reference(key) for key in keys}
+    except (FileNotFoundError, KeyError) as error:
+        pytest.skip(f"{error}: python -m autograder.make_references")
+
+
+def test_stored_quadrature_reference_is_exact_and_consistent(stored_references):
+    reference = stored_references[iwae.QUADRATURE_KEY]
+    assert len(reference["log_px"]) == iwae.QUADRATURE_IMAGES
+    assert tuple(reference["ks"]) == iwae.QUADRATURE_KS
+    assert reference["grid"]["error_bound"] < 0.05, "the stored log p(x) is not exact"
+    gap, se = reference["reference_gap"]
+    assert 0 < gap < reference["max_gap"] == pytest.approx(gap + Z_SCORE * se)
+
+
+@pytest.mark.parametrize("name", ["correct_batch_major_randn", "mistake_missing_log_k"])
+def test_hidden_reference_checks_accept_the_reference_and_reject_a_mistake(
+    name, attach, stored_references
+):
+    attach(IWAE[name].source)
+    checks = (iwae.check_iwae_reference, iwae.check_iwae_quadrature_reference)
+    if IWAE[name].fails:
+        messages = ("the reference is", "exceeds the exact log p(x)")
+        for check, message in zip(checks, messages, strict=True):
+            with pytest.raises(AssertionError, match=re.escape(message)):
+                check()
+    else:
+        for check in checks:
+            check()

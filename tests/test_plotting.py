@@ -18,8 +18,10 @@ from course_utils.plotting import (
     image_grid,
     jensen_terms,
     latent_grid,
+    plot_active_units,
     plot_bound_gap,
     plot_bounds_vs_k,
+    plot_gap_vs_k,
     plot_jensen,
     plot_latent_scatter,
     plot_manifold,
@@ -365,8 +367,75 @@ def test_plot_bounds_vs_k_uses_a_log_axis_and_draws_references_dashed():
 def test_plot_bounds_vs_k_labels_negated_values():
     ax = plot_bounds_vs_k([1, 10], [110.0, 106.0], log_px=103.0, negative=True).axes[0]
     assert legend_texts(ax) == ["negative IWAE bound $-L_k$", "-log p(x) = 103.00"]
+    ax = plot_bounds_vs_k([1, 10], [110.0, 106.0], negative=True, label="IWAE-5 model").axes[0]
+    assert legend_texts(ax) == ["IWAE-5 model"]
+    assert ax.get_title() == "negative IWAE bound $-L_k$ against k"
     with pytest.raises(ValueError, match="equal length"):
         plot_bounds_vs_k([1, 10], [1.0])
+
+
+def test_plot_gap_vs_k_is_log_log_with_a_slope_minus_one_guide_through_the_last_point():
+    ks = [1, 10, 100]
+    gaps = {"training images": [3.0, 1.5, 0.2], "test images": [20.0, 17.0, 15.0]}
+    ax = plot_gap_vs_k(ks, gaps).axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "10", "100"]
+    train, train_guide, test, test_guide = ax.get_lines()
+    assert list(train.get_ydata()) == gaps["training images"]
+    np.testing.assert_allclose(train_guide.get_ydata(), [20.0, 2.0, 0.2])
+    np.testing.assert_allclose(test_guide.get_ydata(), [1500.0, 150.0, 15.0])
+    assert train_guide.get_linestyle() == ":" and test.get_color() == test_guide.get_color()
+    assert legend_texts(ax) == ["training images", "gap $\\propto$ 1/k", "test images"]
+
+
+@pytest.mark.parametrize(
+    ("ks", "gaps", "message"),
+    [
+        ([10, 1], {"a": [1.0, 2.0]}, "increasing"),
+        ([1, 10], {}, "no series"),
+        ([1, 10], {"a": [1.0]}, "shape"),
+    ],
+)
+def test_plot_gap_vs_k_rejects_bad_input_clearly(ks, gaps, message):
+    with pytest.raises(ValueError, match=message):
+        plot_gap_vs_k(ks, gaps)
+
+
+def test_plot_gap_vs_k_leaves_out_estimates_at_or_below_zero_and_says_so():
+    ax = plot_gap_vs_k([1, 10, 100], {"a": [2.0, 0.5, -0.01], "b": [0.0, -1.0, -2.0]}).axes[0]
+    a, a_guide, b = ax.get_lines()
+    assert list(a.get_xdata()) == [1, 10] and list(a.get_ydata()) == [2.0, 0.5]
+    np.testing.assert_allclose(a_guide.get_ydata(), [5.0, 0.5, 0.05])
+    assert len(b.get_xdata()) == 0
+    assert legend_texts(ax) == [
+        "a (k = 100 left out: gap <= 0)",
+        "gap $\\propto$ 1/k",
+        "b (k = 1, 10, 100 left out: gap <= 0)",
+    ]
+
+
+def test_plot_active_units_ranks_each_models_units_and_counts_the_active_ones():
+    variances = {
+        "VAE": torch.tensor([0.5, 0.0, 2.0, 0.005]),
+        "IWAE": np.array([1.0, 0.1, 0.2, 0.3]),
+    }
+    ax = plot_active_units(variances).axes[0]
+    assert ax.get_yscale() == "log"
+    vae, iwae = ax.containers
+    np.testing.assert_allclose([bar.get_height() for bar in vae], [2.0, 0.5, 0.005, 1e-8])
+    np.testing.assert_allclose([bar.get_height() for bar in iwae], [1.0, 0.3, 0.2, 0.1])
+    assert vae[0].get_x() < iwae[0].get_x() < vae[1].get_x()
+    (threshold,) = ax.get_lines()
+    assert set(threshold.get_ydata()) == {0.01}
+    assert legend_texts(ax) == ["threshold 0.01", "VAE: 2 active", "IWAE: 4 active"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4"]
+
+
+def test_plot_active_units_rejects_missing_or_negative_variances():
+    with pytest.raises(ValueError, match="no model"):
+        plot_active_units({})
+    with pytest.raises(ValueError, match="non-negative"):
+        plot_active_units({"VAE": [0.1, -1.0]})
 
 
 # Figures
@@ -385,6 +454,8 @@ def test_figures_render_to_png_without_pyplot(model, images):
         plot_jensen([0.5, 2.0]),
         plot_bound_gap([0, 1], [-3.0, -2.5], -2.0, xlabel="m"),
         plot_bounds_vs_k([1, 10], [-3.0, -2.5]),
+        plot_gap_vs_k([1, 10], {"images": [2.0, 1.0]}),
+        plot_active_units({"VAE": [1.0, 0.0]}),
     ]
     assert plt.get_fignums() == pyplot_figures, "a plotting function registered a pyplot figure"
     for fig in figures:

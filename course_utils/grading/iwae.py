@@ -16,7 +16,9 @@ not depend on z, ``log p(x) = log Bern(x | c)`` exactly, and
 
 Sampled values are compared within ``Z_SCORE`` standard errors, from closed forms or from
 repeated calls. ``check_iwae_quadrature`` compares a trained ``z_dim = 2`` model with its
-exact ``log p(x)`` (``course_utils.likelihood``).
+exact ``log p(x)`` (``course_utils.likelihood``). The hidden tests, ``check_iwae_reference``
+and ``check_iwae_quadrature_reference``, run the shipped checkpoints against values stored
+in ``autograder/reference_values.json`` (made by ``python -m autograder.make_references``).
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ from course_utils.grading.common import (
     Z_SCORE,
     binary_batch,
     call_bound,
+    check_against_reference,
     close,
     diagnose,
     fail,
+    load_reference,
     log_ratio_sd,
     probe_vae,
     recorded_latents,
@@ -60,6 +64,8 @@ __all__ = [
     "check_iwae_kl_rec",
     "check_iwae_outputs",
     "check_iwae_quadrature",
+    "check_iwae_quadrature_reference",
+    "check_iwae_reference",
     "check_iwae_stable",
     "check_iwae_vectorized",
 ]
@@ -480,3 +486,56 @@ def check_iwae_quadrature(
             f"comes within {max_gap:.2f} nats at this k. Are the samples of image b weighted "
             "with q(z|x_b) and p(x_b|z) of the same image?"
         )
+
+
+#: The hidden reference checks: the numbers of importance samples compared on the shipped
+#: ``vae_z10`` (the 97 test images of ``elbo.reference_batch``), and the shipped ``vae_z2``
+#: with the training images whose exact log p(x) is stored.
+REFERENCE_KS = (1, 10)
+QUADRATURE_CHECKPOINT = "vae_z2"
+QUADRATURE_IMAGES = 8
+QUADRATURE_KS = (1, 1000)
+QUADRATURE_KEY = "iwae_quadrature_vae_z2"
+
+
+def reference_key(k: int) -> str:
+    """The key of the stored ``-IWAE-k`` of the shipped ``vae_z10`` on the reference batch."""
+    return f"iwae{k}_vae_z10"
+
+
+def check_iwae_reference() -> None:
+    """The bound of the shipped ``vae_z10`` checkpoint on 97 test images, for each k in
+    ``REFERENCE_KS``, agrees with the reference implementation's within ``Z_SCORE`` combined
+    standard errors (``autograder/reference_values.json``, keys ``reference_key(k)``)."""
+    from course_utils.checkpoints import load_pretrained
+    from course_utils.grading.elbo import REFERENCE_CHECKPOINT, reference_batch
+
+    model = load_pretrained(REFERENCE_CHECKPOINT)
+    x = reference_batch()
+    for k in REFERENCE_KS:
+        check_against_reference(reference_key(k), model.negative_iwae_bound, x, k)
+
+
+def quadrature_batch() -> Tensor:
+    """The first 8 training images of the offline MNIST subset, binarized with the fixed
+    seed: ``(8, 784)`` in {0, 1}. Training images, because the encoder fits them: on test
+    images even IWAE_1000 stays about 15 nats below log p(x) (the amortization gap)."""
+    from course_utils.data import binarize_fixed, load_data
+
+    return binarize_fixed(load_data("mnist-subset", verbose=False).x_train[:QUADRATURE_IMAGES])
+
+
+def check_iwae_quadrature_reference() -> None:
+    """``check_iwae_quadrature`` on the shipped ``vae_z2`` and ``quadrature_batch()``, with the
+    stored exact log p(x) of those images and the largest gap the reference implementation
+    leaves at k = 1000 (``autograder/reference_values.json``, key ``QUADRATURE_KEY``)."""
+    from course_utils.checkpoints import load_pretrained
+
+    reference = load_reference(QUADRATURE_KEY)
+    check_iwae_quadrature(
+        load_pretrained(QUADRATURE_CHECKPOINT),
+        quadrature_batch(),
+        max_gap=reference["max_gap"],
+        log_px=torch.tensor(reference["log_px"], dtype=torch.float64),
+        ks=tuple(reference["ks"]),
+    )

@@ -1,0 +1,338 @@
+"""The example submissions of ``autograder.submissions``, graded by the real nbgrader.
+
+Each course here is temporary: the repository's ``nbgrader_config.py`` (with a shorter cell
+timeout), some solution notebooks and their generated release. Submissions are graded by
+``python -m autograder autograde`` in a subprocess, and scores read back with
+``nbgrader.api.Gradebook``. The hostile cases run on the one-notebook fixture course
+(seconds per submission); the VAE notebooks cost a kernel, torch and the notebook's own
+demos per submission, so the default run grades a few of their cases and ``-m slow`` all.
+"""
+
+import html
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from nbgrader.api import Gradebook
+from test_nbgrader_pipeline import FIXTURES, kernel_of_this_interpreter  # noqa: F401
+
+from autograder import release, submissions
+from autograder.course import REPO_ROOT, Course
+from autograder.implementations import ELBO_MC, JENSEN_GAP, PRELUDE
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
+    pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
+]
+
+#: Cell timeout of the fixture course: room for importing torch on a busy machine.
+TIMEOUT = 15
+FIXTURE_NOTEBOOK = FIXTURES / "course" / "solutions" / "vae" / "add.ipynb"
+NOTEBOOK_1 = REPO_ROOT / "solutions" / "vae" / "01_jensen_elbo.ipynb"
+#: Cases of notebook 1 graded in the default run: the reference, a correct variant, a mistake.
+NOTEBOOK_1_DEFAULT = [
+    "solutions",
+    "elbo_mc_solution-correct_torch_distributions",
+    "elbo_mc_solution-mistake_detached_sample",
+]
+
+
+def make_course(root: Path, notebooks: list[Path], timeout: int) -> Course:
+    """A course of ``notebooks`` (solution notebooks), its release generated, with the
+    repository's config and a cell timeout of ``timeout`` seconds."""
+    root.mkdir(parents=True, exist_ok=True)
+    config = (REPO_ROOT / "nbgrader_config.py").read_text()
+    (root / "nbgrader_config.py").write_text(config + f"\nc.Execute.timeout = {timeout}\n")
+    (root / "solutions" / "vae").mkdir(parents=True)
+    for notebook in notebooks:
+        shutil.copy(notebook, root / "solutions" / "vae")
+    course = Course(root)
+    release.generate(course)
+    return course
+
+
+def autograde_cli(course: Course, folder: Path, **popen) -> subprocess.Popen:
+    """``python -m autograder autograde folder`` on the course, as a subprocess."""
+    command = [sys.executable, "-m", "autograder", "--root", str(course.root), "autograde"]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO_ROOT),
+        "VAE_COURSE_REFERENCES": str(REPO_ROOT / "autograder" / "reference_values.json"),
+    }
+    return subprocess.Popen([*command, str(folder)], cwd=REPO_ROOT, env=env, text=True, **popen)
+
+
+def run_cli(course: Course, folder: Path) -> str:
+    """Autograde through the command line; return its stderr (where failures go)."""
+    process = autograde_cli(course, folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = process.communicate()
+    assert process.returncode in (0, 1), out + err
+    assert "Traceback" not in out
+    return err
+
+
+def gradebook_rows(course: Course) -> dict[tuple[str, str, str], tuple]:
+    """(student, notebook, grade_id) -> (auto_score, manual_score, needs_manual_grade)."""
+    with Gradebook(course.db_url) as gradebook:
+        rows = {}
+        for submission in gradebook.find_assignment(course.assignment).submissions:
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    key = (submission.student_id, notebook.name, grade.name)
+                    assert key not in rows
+                    rows[key] = (grade.auto_score, grade.manual_score, grade.needs_manual_grade)
+        return rows
+
+
+def feedback_text(course: Course, student: str, notebook: str) -> str:
+    """The text of a feedback page, without tags and entities."""
+    page = (course.feedback(student) / f"{notebook}.html").read_text()
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def check_graded(course: Course, expected: dict[str, submissions.Expected], stderr: str) -> None:
+    """Every cell's score, every total, the feedback and the reported failures are as
+    expected."""
+    rows = gradebook_rows(course)
+    with Gradebook(course.db_url) as gradebook:
+        for student, expect in expected.items():
+            actual = {key: rows[(student, *key)][0] or 0.0 for key in expect.points}
+            assert actual == expect.cells, (student, expect.description)
+            total = gradebook.find_submission(course.assignment, student)
+            manual = [row for key, row in rows.items() if key[0] == student and row[1]]
+            assert manual == [] and total.score == expect.score, student
+            for notebook, fragments in expect.feedback.items():
+                text = feedback_text(course, student, notebook)
+                for fragment in fragments:
+                    assert fragment in text, (student, notebook, fragment)
+            if expect.reported:
+                assert f"{student}: autograde failed" in stderr, student
+                for notebook in expect.reported:
+                    assert notebook in stderr.split(f"{student}: autograde failed")[1]
+            else:
+                assert f"{student}: autograde failed" not in stderr, student
+
+
+# -- the corpus itself -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def notebook_1(tmp_path_factory) -> Course:
+    """A course of notebook 1 alone."""
+    return make_course(tmp_path_factory.mktemp("notebook_1"), [NOTEBOOK_1], timeout=120)
+
+
+def test_expectations_follow_from_points_and_fails(notebook_1, tmp_path):
+    expected = submissions.write_corpus(notebook_1, tmp_path)
+    ids = submissions.case_ids(notebook_1)
+    assert list(expected) == ids
+    assert set(submissions.HOSTILE) < set(ids)
+    assert len(ids) == len(submissions.HOSTILE) + len(JENSEN_GAP) + len(ELBO_MC)
+    full = expected["solutions"]
+    assert full.score == full.max_score == 7  # 1 + (1 + 2 + 1 + 2); written answers excluded
+    mistake = expected["elbo_mc_solution-mistake_sum_over_samples"]
+    assert mistake.score == 7 - 2 - 1 - 2
+    assert mistake.feedback == {
+        "01_jensen_elbo": tuple(ELBO_MC["mistake_sum_over_samples"].fails.values())
+    }
+    assert expected["untouched"].score == 0
+    assert expected["killed_kernel"].reported == ("01_jensen_elbo",)
+
+
+def test_a_case_differs_from_the_solutions_in_its_cell_only(notebook_1, tmp_path):
+    submissions.write_corpus(
+        notebook_1, tmp_path, ["solutions", "jensen_gap_solution-mistake_sums"]
+    )
+    path = Path("vae", "01_jensen_elbo.ipynb")
+    full = nbformat.read(tmp_path / "solutions" / path, as_version=4).cells
+    mistake = nbformat.read(
+        tmp_path / "jensen_gap_solution-mistake_sums" / path, as_version=4
+    ).cells
+    differ = [a.metadata.nbgrader["grade_id"] for a, b in zip(full, mistake, strict=True) if a != b]
+    assert differ == ["jensen_gap_solution"]
+
+
+def test_unknown_case_is_an_error(notebook_1, tmp_path):
+    with pytest.raises(KeyError, match="no such example submissions"):
+        submissions.write_corpus(notebook_1, tmp_path, ["nobody"])
+
+
+def notebook_1_outcomes(source: str) -> dict[str, str | None]:
+    """Run notebook 1's setup, solution cells (``source`` for the one it defines) and test
+    cells, hidden tests included, in this process: grade_id -> failure message or None."""
+    nb = nbformat.read(NOTEBOOK_1, as_version=4)
+    namespace: dict = {}
+    outcomes: dict[str, str | None] = {}
+    defines = re.search(r"^def (\w+)", source, re.MULTILINE).group(1)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta:
+            continue
+        code = cell.source
+        if meta.get("solution") and f"def {defines}(" in code:
+            code = PRELUDE + source
+        try:
+            exec(compile(code, meta["grade_id"], "exec"), namespace)
+        except AssertionError as error:
+            outcomes[meta["grade_id"]] = str(error)
+        else:
+            outcomes[meta["grade_id"]] = None
+    return outcomes
+
+
+@pytest.mark.parametrize(
+    "name", [f"jensen_gap.{n}" for n in JENSEN_GAP] + [f"elbo_mc.{n}" for n in ELBO_MC]
+)
+def test_notebook_1_implementation_fails_what_it_should(name):
+    """The fast layer under the nbgrader runs below: the test cells, in process."""
+    exercise, entry = name.split(".")
+    implementation = {"jensen_gap": JENSEN_GAP, "elbo_mc": ELBO_MC}[exercise][entry]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        outcomes = notebook_1_outcomes(implementation.source)
+    finally:
+        torch.set_num_threads(threads)
+    failed = {grade_id for grade_id, message in outcomes.items() if message}
+    assert failed == set(implementation.fails), outcomes
+    for grade_id, fragment in implementation.fails.items():
+        assert fragment in outcomes[grade_id]
+
+
+# -- hostile submissions on the fixture course -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """The fixture course after grading every hostile case: course, expected, stderr, rows."""
+    root = tmp_path_factory.mktemp("hostile")
+    course = make_course(root / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
+    expected = submissions.write_corpus(course, root / "corpus", submissions.HOSTILE)
+    stderr = run_cli(course, root / "corpus")
+    return course, expected, stderr, gradebook_rows(course), root / "corpus"
+
+
+def test_hostile_submissions_get_what_they_earned(hostile):
+    course, expected, stderr, _, _ = hostile
+    check_graded(course, expected, stderr)
+
+
+def test_tampering_is_withheld_with_the_reason(hostile):
+    _, _, stderr, rows, _ = hostile
+    assert "tests scored 0 for review" in stderr
+    assert "setattr(module, attribute" in stderr
+    assert rows["redefined_helpers", "add", "add_small_ints"] == (0.0, None, True)
+
+
+def test_huge_output_is_truncated(hostile):
+    course, _, _, _, _ = hostile
+    path = course.step_dir(course.coursedir.autograded_directory, "huge_output") / "add.ipynb"
+    assert path.stat().st_size < 200_000
+
+
+def test_regrading_is_idempotent(hostile):
+    course, _, _, rows, corpus = hostile
+    run_cli(course, corpus)
+    assert gradebook_rows(course) == rows
+
+
+def test_autograde_killed_halfway_loses_nothing(tmp_path):
+    course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
+    cases = ["solutions", "untouched", "nan_everywhere", "raising_cell", "sys_exit"]
+    expected = submissions.write_corpus(course, tmp_path / "corpus", cases)
+    process = autograde_cli(
+        course,
+        tmp_path / "corpus",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    first = course.step_dir(course.coursedir.autograded_directory, sorted(cases)[0])
+    deadline = time.monotonic() + 120
+    while not (first / "add.ipynb").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the run, its kernel, everything it started
+    process.wait()
+    assert (first / "add.ipynb").exists()
+    assert not course.feedback(sorted(cases)[-1]).exists()  # killed before the end
+
+    check_graded(course, expected, run_cli(course, tmp_path / "corpus"))
+    assert {key[0] for key in gradebook_rows(course)} == set(cases)
+
+
+# -- the VAE notebooks -----------------------------------------------------------------------
+
+
+def grade_cases(course: Course, folder: Path, cases: list[str]) -> float:
+    """Grade ``cases`` and check them; return the seconds autograde took per submission."""
+    expected = submissions.write_corpus(course, folder, cases)
+    start = time.monotonic()
+    stderr = run_cli(course, folder)
+    seconds = (time.monotonic() - start) / len(cases)
+    check_graded(course, expected, stderr)
+    return seconds
+
+
+def kernel_floor(repeats: int = 3) -> float:
+    """Seconds to start the grading kernel and import torch (the least a notebook costs)."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch")])
+    start = time.monotonic()
+    for _ in range(repeats):
+        NotebookClient(nb, kernel_name="python3").execute()
+    seconds = (time.monotonic() - start) / repeats
+    print(f"floor: {seconds:.1f} s to start a kernel and import torch")
+    return seconds
+
+
+def test_notebook_1_cases(notebook_1, tmp_path):
+    grade_cases(notebook_1, tmp_path, NOTEBOOK_1_DEFAULT)
+
+
+@pytest.mark.slow
+def test_notebook_1_every_case(notebook_1, tmp_path):
+    cases = [c for c in submissions.case_ids(notebook_1) if c not in submissions.HOSTILE]
+    seconds = grade_cases(notebook_1, tmp_path, ["solutions", *cases])
+    floor = kernel_floor()
+    print(f"notebook 1: {seconds:.1f} s per submission, {seconds / floor:.1f} x the floor")
+
+
+NOTEBOOK_2 = REPO_ROOT / "solutions" / "vae" / "02_negative_elbo.ipynb"
+REFERENCES = REPO_ROOT / "autograder" / "reference_values.json"
+
+
+@pytest.fixture(scope="module")
+def notebook_2(tmp_path_factory) -> Course:
+    """A course of notebook 2 alone; its graded fast path needs the shipped checkpoints."""
+    from course_utils.checkpoints import pretrained_names
+
+    missing = {"vae_z10", "vae_z2"} - set(pretrained_names())
+    if missing or not REFERENCES.exists():
+        pytest.skip(f"checkpoints {sorted(missing)} or {REFERENCES.name} not made yet")
+    return make_course(tmp_path_factory.mktemp("notebook_2"), [NOTEBOOK_2], timeout=300)
+
+
+def test_notebook_2_cases(notebook_2, tmp_path):
+    cases = [
+        "negative_elbo_bound-correct_torch_distributions",
+        "negative_elbo_bound-mistake_std_for_variance",
+    ]
+    grade_cases(notebook_2, tmp_path, cases)
+
+
+@pytest.mark.slow
+def test_notebook_2_every_case(notebook_2, tmp_path):
+    cases = [c for c in submissions.case_ids(notebook_2) if c not in submissions.HOSTILE]
+    seconds = grade_cases(notebook_2, tmp_path, ["solutions", "killed_kernel", *cases])
+    floor = kernel_floor()
+    print(f"notebook 2: {seconds:.1f} s per submission, {seconds / floor:.1f} x the floor")

@@ -1,0 +1,599 @@
+"""The course in a real browser: JupyterLab in headless Chromium, driven by playwright.
+
+A JupyterLab server (loopback, a random token) serves a temporary copy of the course: the
+repository's ``nbgrader_config.py``, ``solutions/`` and ``notebooks/``. For every notebook,
+the solution (reference code in place) and the untouched release are opened in Chromium and
+run with the Run menu, and the tests check what a person would see:
+
+- the solution shows no error, every cell that draws shows a decoded image, and the widgets
+  render and redraw when a slider or the dropdown moves (the PNG bytes of their images are
+  compared before and after);
+- the release runs its imports and fails only with the ``NotImplementedError`` of its
+  exercise stubs (run on past each failing cell, as a student would), or with the
+  ``NameError`` of a variable that such a failing cell would have assigned;
+- nbgrader's Validate button passes the solution and fails the release.
+
+The kernels take the graded fast path (``NBGRADER_EXECUTION=validate`` in the server's
+environment): notebooks load the shipped checkpoints instead of training, as under
+nbgrader. Screenshots go to ``artifacts/browser/``, with the server's log.
+
+Needs Debian's ``chromium`` (``scripts/setup_system.sh`` installs it) and the ``playwright``
+package (``requirements.lock``); playwright's own browser download is not used.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "vae"
+NOTEBOOKS = sorted(p.name for p in (ROOT / "solutions" / ASSIGNMENT).glob("*.ipynb"))
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Cells that draw: a top-level call of one of these (plot_* functions, pyplot figures).
+DRAWING_CALLS = re.compile(r"plot_\w+|show|subplots|image_grid")
+WIDGET_CALLS = ("jensen_explorer", "latent_explorer")
+SERVER_START_S = 120
+RUN_S = 600  # one notebook, top to bottom, on 2 busy cores
+VALIDATE_S = 600
+REDRAW_S = 60
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CELLS = ".jp-NotebookPanel .jp-WindowedPanel-viewport > .jp-Cell"
+CODE_PROMPTS = ".jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt"
+
+pytestmark = pytest.mark.browser
+
+
+def _unavailable(reason: str) -> None:
+    """Skip, except in CI, where the set-up (``make test``) must have installed it: fail."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (make test installs it)")
+    pytest.skip(reason)
+
+
+# What the notebooks contain, read from their sources
+
+
+def _calls(statement: ast.stmt) -> set[str]:
+    """The names of the functions called anywhere in ``statement``."""
+    return {
+        node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Call)
+    }
+
+
+def _parse(source: str) -> ast.Module:
+    """A cell's syntax tree (IPython magics turned into Python first)."""
+    return ast.parse(TransformerManager().transform_cell(source))
+
+
+def _top_level_calls(source: str) -> set[str]:
+    """Functions called by the unconditional statements of a cell (not under if, for, def)."""
+    simple = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign)
+    return set().union(*(_calls(s) for s in _parse(source).body if isinstance(s, simple)))
+
+
+def _bound_names(source: str) -> set[str]:
+    """The names a cell assigns or defines (anywhere in it)."""
+    tree = _parse(source)
+    stored = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    defined = (ast.FunctionDef, ast.ClassDef)
+    return stored | {n.name for n in ast.walk(tree) if isinstance(n, defined)}
+
+
+@dataclass(frozen=True)
+class Contents:
+    """Indices (into ``nb.cells``) of the cells of a notebook that the tests look at."""
+
+    code: list[int]
+    drawing: list[int]
+    widgets: dict[str, int]  # widget function -> cell
+    exercises: list[str]  # the functions the students write, in order
+    bound: dict[int, set[str]]  # cell -> the names it assigns
+
+
+def contents(name: str) -> Contents:
+    """What the solution notebook ``name`` holds: its drawing, widget and exercise cells."""
+    nb = nbformat.read(ROOT / "solutions" / ASSIGNMENT / name, as_version=4)
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    calls = {i: _top_level_calls(nb.cells[i].source) for i in code}
+    exercises = [
+        match
+        for i in code
+        if "### BEGIN SOLUTION" in nb.cells[i].source
+        for match in re.findall(r"^def (\w+)", nb.cells[i].source, re.MULTILINE)
+    ]
+    return Contents(
+        code=code,
+        drawing=[i for i in code if any(DRAWING_CALLS.fullmatch(c) for c in calls[i])],
+        widgets={w: i for i in code for w in WIDGET_CALLS if w in calls[i]},
+        exercises=exercises,
+        bound={i: _bound_names(nb.cells[i].source) for i in code},
+    )
+
+
+# The JupyterLab server
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab server on a temporary copy of the course."""
+
+    url: str
+    token: str
+    root: Path
+    process: subprocess.Popen
+
+    def api(self, method: str, path: str) -> object:
+        """Call the server's REST API; the decoded JSON answer (None when empty)."""
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            body = answer.read()
+        return json.loads(body) if body else None
+
+    def open_url(self, path: str, workspace: str) -> str:
+        """The address of a notebook in a fresh workspace of its own (so pages do not share)."""
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
+
+    def shut_down_kernels(self, path: str) -> None:
+        """Close the sessions (and kernels) of the notebook at ``path``."""
+        for session in self.api("GET", "/api/sessions"):
+            if session["path"] == path:
+                self.api("DELETE", f"/api/sessions/{session['id']}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _lab_settings(folder: Path) -> None:
+    """User settings: every cell kept in the page (widgets render off screen), no news."""
+    settings = {
+        "notebook-extension/tracker": {"windowingMode": "none"},
+        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }
+    for name, values in settings.items():
+        path = folder / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+def _python3_kernel(data: Path) -> None:
+    """A ``python3`` kernelspec running this interpreter (found first through JUPYTER_PATH)."""
+    spec = data / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.joinpath("kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Python 3 (ipykernel)", "language": "python"})
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the server and its kernels: its process group, SIGTERM then SIGKILL."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    """``artifacts/browser/``, emptied of the previous run's screenshots."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, artifacts) -> Iterator[Lab]:
+    """JupyterLab on 127.0.0.1 serving a copy of the course, stopped (by PID) afterwards."""
+    tmp = tmp_path_factory.mktemp("lab")
+    root = tmp / "course"
+    root.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    for folder in ("solutions", "notebooks"):
+        shutil.copytree(ROOT / folder / ASSIGNMENT, root / folder / ASSIGNMENT)
+    # The hidden tests of the solutions read the instructor's reference values from here.
+    references = ROOT / "autograder" / "reference_values.json"
+    if references.exists():
+        (root / "autograder").mkdir()
+        shutil.copy(references, root / "autograder")
+    _lab_settings(tmp / "settings")
+    _python3_kernel(tmp / "data")
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
+        "JUPYTER_PATH": str(tmp / "data"),
+        "JUPYTER_CONFIG_DIR": str(tmp / "config"),  # none of the user's ~/.jupyter
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
+        "NBGRADER_EXECUTION": "validate",  # the notebooks' fast path: load checkpoints
+    }
+    token, port = secrets.token_hex(16), _free_port()
+    command = [
+        str(Path(bin_dir) / "jupyter"),
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        *(["--allow-root"] if os.getuid() == 0 else []),
+    ]
+    log = (artifacts / "jupyterlab.log").open("w")
+    # The course folder is the working directory: the Validate button reads its config there.
+    process = subprocess.Popen(
+        command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    server = Lab(f"http://127.0.0.1:{port}", token, root, process)
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"JupyterLab exited with {process.returncode}; see {log.name}")
+            try:
+                server.api("GET", "/api/status")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"JupyterLab did not answer in {SERVER_START_S} s; see {log.name}")
+                time.sleep(0.5)
+        yield server
+    finally:
+        _stop(process)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium under playwright."""
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing: run scripts/setup_system.sh (apt-get chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is missing: run make setup")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+# A notebook in the browser
+
+
+class NotebookPage:
+    """One notebook open in its own Chromium page, with the actions a person takes."""
+
+    def __init__(self, lab: Lab, browser, path: str, artifacts: Path, label: str) -> None:
+        self.lab, self.path, self.artifacts, self.label = lab, path, artifacts, label
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.page.set_default_timeout(30_000)
+        self.page.goto(lab.open_url(path, workspace=label))
+        self.wait_for_kernel_idle(SERVER_START_S)
+
+    def close(self) -> None:
+        """Close the page and shut the notebook's kernel down."""
+        self.page.close()
+        self.lab.shut_down_kernels(self.path)
+
+    def screenshot(self, view: str, target=None) -> Path:
+        """Save the page (or one element of it) as ``<label>-<view>.png`` in the artifacts."""
+        path = self.artifacts / f"{self.label}-{view}.png"
+        if target is None:
+            self.page.screenshot(path=path)
+        else:
+            target.scroll_into_view_if_needed()
+            target.screenshot(path=path)
+        return path
+
+    def cell(self, index: int):
+        """The locator of cell ``index`` (as in ``nb.cells``)."""
+        return self.page.locator(CELLS).nth(index)
+
+    def menu(self, menu: str, item: str) -> None:
+        """Click ``item`` in the menu bar's ``menu``."""
+        self.page.get_by_role("menuitem", name=menu, exact=True).click()
+        self.page.get_by_role("menuitem", name=item, exact=True).click()
+
+    def wait_for_kernel_idle(self, timeout_s: float) -> None:
+        """Wait until the kernel is idle and no cell is queued or running (prompt ``[*]``)."""
+        self.page.wait_for_function(
+            """prompts => {
+                const status = document.querySelector(
+                    '.jp-StatusBar-TextItem[title^="Change kernel"]');
+                return status && status.textContent.trim().endsWith('| Idle')
+                    && ![...document.querySelectorAll(prompts)]
+                        .some(p => p.textContent.includes('*'));
+            }""",
+            arg=CODE_PROMPTS,
+            timeout=timeout_s * 1000,
+            polling=500,
+        )
+
+    def prompts(self) -> list[str]:
+        """The input prompts of the code cells, e.g. ``['[1]:', '[ ]:']``."""
+        return self.page.locator(CODE_PROMPTS).all_text_contents()
+
+    def run_all(self, *, past_errors: bool = False) -> None:
+        """Run > Run All Cells, then wait until the kernel is idle.
+
+        A failing cell stops the run. With ``past_errors``, then select the first cell that
+        has not run and use Run > Run Selected Cell and All Below, until every cell has run,
+        as a student does to see the whole notebook.
+        """
+        self.menu("Run", "Run All Cells")
+        self.wait_for_kernel_idle(RUN_S)
+        done = -1
+        while past_errors:
+            waiting = [i for i, p in enumerate(self.prompts()) if not re.search(r"\d", p)]
+            if not waiting:
+                break
+            assert waiting[0] > done, f"code cell {waiting[0]} did not run when asked to"
+            done = waiting[0]
+            self.page.locator(CODE_PROMPTS).nth(done).click()
+            self.menu("Run", "Run Selected Cell and All Below")
+            self.wait_for_kernel_idle(RUN_S)
+
+    def errors(self, index: int) -> list[str]:
+        """The exceptions shown under cell ``index``: their traceback text, one each."""
+        texts = (
+            self.cell(index)
+            .locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+            .all_text_contents()
+        )
+        return [text for text in texts if exception_name(text)]
+
+
+def exception_name(text: str) -> str | None:
+    """The exception an output shows (IPython's traceback header or last line), if any."""
+    match = re.search(r"^\s*(\w*(?:Error|Exception|Interrupt|Exit))\b", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def image_bytes(image) -> bytes:
+    """The bytes behind an ``<img>`` (ipywidgets shows PNG values through blob: URLs)."""
+    encoded = image.evaluate(
+        """async img => {
+            const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+            let text = '';
+            for (const b of bytes) text += String.fromCharCode(b);
+            return btoa(text);
+        }"""
+    )
+    return base64.b64decode(encoded)
+
+
+def redrawn(notebook: NotebookPage, image, action, what: str) -> tuple[bytes, bytes]:
+    """The image's bytes before and after ``action()``; fails if the image does not change."""
+    before, source = image_bytes(image), image.get_attribute("src")
+    action()
+    try:
+        notebook.page.wait_for_function(
+            "([img, old]) => img.src !== old && img.complete",
+            arg=[image.element_handle(), source],
+            timeout=REDRAW_S * 1000,
+            polling=200,
+        )
+    except Exception as error:  # playwright's TimeoutError
+        pytest.fail(f"{what}: the image did not change within {REDRAW_S} s ({error})")
+    after = image_bytes(image)
+    assert before.startswith(PNG_SIGNATURE) and after.startswith(PNG_SIGNATURE)
+    assert after != before, f"{what}: the image was replaced by the same picture"
+    return before, after
+
+
+def press(slider, key: str, times: int) -> None:
+    """Focus a slider's handle and press ``key`` (an arrow) ``times`` times."""
+    handle = slider.locator(".noUi-handle")
+    handle.focus()
+    for _ in range(times):
+        handle.press(key)
+
+
+@dataclass
+class Run:
+    """A notebook after Run All in the browser, with what its source says it contains."""
+
+    notebook: NotebookPage
+    contents: Contents
+
+
+def _run(request, lab: Lab, browser, artifacts: Path, folder: str) -> Iterator[Run]:
+    """Open ``folder/vae/<param>`` in the browser, run it top to bottom, close it afterwards."""
+    name, variant = request.param, "solution" if folder == "solutions" else "release"
+    path = f"{folder}/{ASSIGNMENT}/{name}"
+    if not (lab.root / path).exists():
+        pytest.fail(f"{path} is missing: run `python -m autograder release`")
+    notebook = NotebookPage(lab, browser, path, artifacts, f"{Path(name).stem}-{variant}")
+    try:
+        notebook.run_all(past_errors=variant == "release")
+        notebook.screenshot("end")
+        yield Run(notebook, contents(name))
+    finally:
+        notebook.close()
+
+
+def _stem(name: str) -> str:
+    return Path(name).stem
+
+
+@pytest.fixture(scope="module", params=NOTEBOOKS, ids=_stem)
+def solution(request, lab, browser, artifacts) -> Iterator[Run]:
+    """A solution notebook (the reference code in place) after Run All."""
+    yield from _run(request, lab, browser, artifacts, "solutions")
+
+
+@pytest.fixture(scope="module", params=NOTEBOOKS, ids=_stem)
+def release(request, lab, browser, artifacts) -> Iterator[Run]:
+    """The untouched release of a notebook after Run All, continued past each failing cell."""
+    yield from _run(request, lab, browser, artifacts, "notebooks")
+
+
+def validate(notebook: NotebookPage) -> tuple[str, str]:
+    """Press nbgrader's Validate button; the result dialog's outcome class and text."""
+    page = notebook.page
+    page.locator(".jp-NotebookPanel-toolbar .validate-button").click()
+    dialog = page.locator(".jp-Dialog", has_text="Validation Results")
+    dialog.wait_for(timeout=VALIDATE_S * 1000)
+    body = dialog.locator("[class*='validation-']").first
+    outcome = next(c for c in body.get_attribute("class").split() if c.startswith("validation-"))
+    text = dialog.inner_text()
+    notebook.screenshot("validate", dialog.locator(".jp-Dialog-content"))
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    return outcome, text
+
+
+# The solution
+
+
+def assert_every_cell_ran(notebook: NotebookPage) -> None:
+    prompts = notebook.prompts()
+    assert all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), f"cells did not all run: {prompts}"
+
+
+def test_solution_runs_without_errors(solution):
+    notebook, code = solution.notebook, solution.contents.code
+    assert_every_cell_ran(notebook)
+    errors = {i: notebook.errors(i) for i in code}
+    assert not any(errors.values()), {i: e for i, e in errors.items() if e}
+
+
+def test_solution_plots_render(solution):
+    notebook, drawing = solution.notebook, solution.contents.drawing
+    assert drawing, "no cell of the notebook draws a figure (is the detection broken?)"
+    for i in drawing:
+        images = notebook.cell(i).locator(".jp-RenderedImage img")
+        assert images.count() >= 1, f"cell {i} draws a figure but shows no image"
+        decoded = images.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+        assert all(decoded), f"cell {i}: an image did not decode ({decoded})"
+        notebook.screenshot(f"plot-cell{i:02d}", notebook.cell(i).locator(".jp-Cell-outputArea"))
+
+
+def check_jensen_explorer(notebook: NotebookPage, view) -> None:
+    """Dropdown, sliders, readout and plot; a slider and the dropdown redraw the plot."""
+    sliders, image = view.locator(".widget-slider"), view.locator("img.widget-image")
+    assert view.locator(".widget-dropdown select").count() == 1
+    assert sliders.count() >= 2 and image.count() == 1
+    readout = view.locator(".widget-html").inner_text()
+    assert "E[log X]" in readout and "gap" in readout
+    notebook.screenshot("jensen-explorer-before", view)
+    redrawn(notebook, image, lambda: press(sliders.nth(1), "ArrowRight", 3), "Jensen slider")
+    assert view.locator(".widget-html").inner_text() != readout, "the readout did not update"
+    select = view.locator(".widget-dropdown select")
+    redrawn(notebook, image, lambda: select.select_option("uniform"), "Jensen dropdown")
+    assert view.locator(".widget-slider .widget-label").all_inner_texts() == ["a", "b"]
+    notebook.screenshot("jensen-explorer-after", view)
+
+
+def check_latent_explorer(notebook: NotebookPage, view) -> None:
+    """Scatter, decoded image, sliders z1 and z2; moving z redraws the marker and the digit."""
+    sliders = view.locator(".widget-slider")
+    scatter, decoded = (
+        view.locator("img.widget-image").nth(0),
+        view.locator("img.widget-image").nth(1),
+    )
+    assert sliders.locator(".widget-label").all_inner_texts() == ["z1", "z2"]
+    caption = view.locator(".widget-html").inner_text()
+    notebook.screenshot("latent-explorer-before", view)
+    before = image_bytes(scatter)
+    redrawn(notebook, decoded, lambda: press(sliders.nth(0), "ArrowRight", 10), "latent z1")
+    redrawn(notebook, decoded, lambda: press(sliders.nth(1), "ArrowLeft", 10), "latent z2")
+    assert image_bytes(scatter) != before, "the marker on the latent scatter did not move"
+    assert view.locator(".widget-html").inner_text() != caption, "the caption did not update"
+    notebook.screenshot("latent-explorer-after", view)
+
+
+WIDGET_CHECKS = {"jensen_explorer": check_jensen_explorer, "latent_explorer": check_latent_explorer}
+
+
+def test_widgets_redraw(solution):
+    """Every widget of the notebook renders and redraws (same page as the other tests)."""
+    notebook, widgets = solution.notebook, solution.contents.widgets
+    if not widgets:
+        pytest.skip("this notebook has no widget")
+    for widget, index in widgets.items():
+        view = notebook.cell(index).locator(".jp-OutputArea-output .jupyter-widgets").first
+        view.wait_for()
+        WIDGET_CHECKS[widget](notebook, view)
+
+
+def test_validate_passes_the_solution(solution):
+    outcome, text = validate(solution.notebook)
+    assert outcome == "validation-success", text
+
+
+# The untouched release
+
+
+def test_release_fails_only_at_its_exercises(release):
+    """Every error is an exercise's NotImplementedError, or the NameError of a variable that
+    an earlier failing cell would have assigned; the setup cell (imports) runs."""
+    notebook, found = release.notebook, release.contents
+    assert_every_cell_ran(notebook)
+    shown = {i: notebook.errors(i) for i in found.code}
+    shown = {i: texts for i, texts in shown.items() if texts}
+    assert found.code[0] not in shown, f"the setup cell fails: {shown[found.code[0]]}"
+    assert shown, "no cell fails, yet the exercises are stubs"
+    unset: set[str] = set()  # names the failed cells did not assign
+    for i, texts in shown.items():
+        for text in texts:
+            name = exception_name(text)
+            missing = re.search(r"NameError: name '(\w+)' is not defined", text)
+            if name == "NameError" and missing and missing.group(1) in unset:
+                continue
+            assert name == "NotImplementedError", f"cell {i}: {text}"
+            assert any(exercise in text for exercise in found.exercises), (
+                f"cell {i}: the error names none of the exercises {found.exercises}: {text}"
+            )
+        unset |= found.bound[i]
+    first = min(shown)
+    assert f"in {found.exercises[0]}(" in shown[first][0], shown[first][0]
+    notebook.screenshot("first-error", notebook.cell(first))
+
+
+def test_validate_fails_the_release(release):
+    outcome, text = validate(release.notebook)
+    assert outcome == "validation-failed", text
+    assert "NotImplementedError" in text
