@@ -39,6 +39,8 @@ def test_release_holds_no_solution_or_hidden_test():
             "END SOLUTION",
             "BEGIN HIDDEN TESTS",
             "check_elbo_reference",
+            "check_iwae_reference",
+            "check_iwae_quadrature_reference",
         ):
             assert marker not in text, f"{path.name} contains {marker!r}"
 
