@@ -188,22 +188,11 @@ def _insert_after_setup(nb: NotebookNode, source: str) -> None:
 # -- correct variants and known mistakes -----------------------------------------------------
 
 
-def _implied_hidden_fails(fails: Iterable[str]) -> set[str]:
-    """Hidden checks an implementation fails because it fails the probe checks they imply."""
-    failed = set(fails)
-    return {
-        hidden
-        for hidden, implied_by in implementations.HIDDEN_CHECKS.items()
-        if failed & set(implied_by)
-    }
-
-
 def _implementation_case(exercise: str, name: str) -> Callable[[Release], tuple]:
     implementation = EXERCISES[exercise][name]
 
     def make(release: Release) -> tuple[Submission, Expected]:
-        checks = set(implementation.fails) | _implied_hidden_fails(implementation.fails)
-        fails = set().union(*(release.cells_running(check) for check in checks))
+        fails = set().union(*(release.cells_running(check) for check in implementation.fails))
         unknown = [check for check in implementation.fails if not release.cells_running(check)]
         if unknown:
             raise ValueError(f"{exercise}/{name}: no grade cell runs {unknown}")

@@ -3,7 +3,7 @@ check, each mistake fails exactly the checks it should, with a message naming it
 
 import pytest
 
-from autograder.implementations import ELBO, PRELUDE
+from autograder.implementations import ELBO, ELBO_HIDDEN_CHECKS, PRELUDE
 from course_utils.grading import common, elbo
 from course_utils.models import VAE
 
@@ -14,6 +14,7 @@ ELBO_CHECKS = [
     "check_elbo_rec",
     "check_elbo_sampling",
     "check_elbo_gradients",
+    *ELBO_HIDDEN_CHECKS,
 ]
 STUB = VAE.negative_elbo_bound
 
