@@ -308,18 +308,19 @@ def test_notebook_1_every_case(notebook_1, tmp_path):
 
 
 NOTEBOOK_2 = REPO_ROOT / "solutions" / "vae" / "02_negative_elbo.ipynb"
-REFERENCES = REPO_ROOT / "autograder" / "reference_values.json"
+NOTEBOOK_3 = REPO_ROOT / "solutions" / "vae" / "03_iwae.ipynb"
 
 
 @pytest.fixture(scope="module")
 def notebook_2(tmp_path_factory) -> Course:
-    """A course of notebook 2 alone; its graded fast path needs the shipped checkpoints."""
-    from course_utils.checkpoints import pretrained_names
-
-    missing = {"vae_z10", "vae_z2"} - set(pretrained_names())
-    if missing or not REFERENCES.exists():
-        pytest.skip(f"checkpoints {sorted(missing)} or {REFERENCES.name} not made yet")
+    """A course of notebook 2 alone; its graded fast path loads the shipped checkpoints."""
     return make_course(tmp_path_factory.mktemp("notebook_2"), [NOTEBOOK_2], timeout=300)
+
+
+@pytest.fixture(scope="module")
+def notebook_3(tmp_path_factory) -> Course:
+    """A course of notebook 3 alone, graded on the shipped checkpoints too."""
+    return make_course(tmp_path_factory.mktemp("notebook_3"), [NOTEBOOK_3], timeout=300)
 
 
 def test_notebook_2_cases(notebook_2, tmp_path):
@@ -336,3 +337,19 @@ def test_notebook_2_every_case(notebook_2, tmp_path):
     seconds = grade_cases(notebook_2, tmp_path, ["solutions", "killed_kernel", *cases])
     floor = kernel_floor()
     print(f"notebook 2: {seconds:.1f} s per submission, {seconds / floor:.1f} x the floor")
+
+
+def test_notebook_3_cases(notebook_3, tmp_path):
+    cases = [
+        "negative_iwae_bound-correct_batch_major_randn",
+        "negative_iwae_bound-mistake_missing_log_k",
+    ]
+    grade_cases(notebook_3, tmp_path, cases)
+
+
+@pytest.mark.slow
+def test_notebook_3_every_case(notebook_3, tmp_path):
+    cases = [c for c in submissions.case_ids(notebook_3) if c not in submissions.HOSTILE]
+    seconds = grade_cases(notebook_3, tmp_path, ["solutions", *cases])
+    floor = kernel_floor()
+    print(f"notebook 3: {seconds:.1f} s per submission, {seconds / floor:.1f} x the floor")
