@@ -13,9 +13,9 @@ run with the Run menu, and the tests check what a person would see:
   ``NameError`` of a variable that such a failing cell would have assigned;
 - nbgrader's Validate button passes the solution and fails the release.
 
-The kernels take the graded fast path (``NBGRADER_EXECUTION=validate`` in the server's
-environment): notebooks load the shipped checkpoints instead of training, as under
-nbgrader. Screenshots go to ``artifacts/browser/``, with the server's log.
+The kernels take the graded fast path (``NBGRADER_EXECUTION=validate``, set in the
+kernelspec): notebooks load the shipped checkpoints instead of training, as under nbgrader.
+Screenshots go to ``artifacts/browser/``, with the server's log.
 
 Needs Debian's ``chromium`` (``scripts/setup_system.sh`` installs it) and the ``playwright``
 package (``requirements.lock``); playwright's own browser download is not used.
@@ -194,13 +194,23 @@ def _lab_settings(folder: Path) -> None:
 
 
 def _python3_kernel(data: Path) -> None:
-    """A ``python3`` kernelspec running this interpreter (found first through JUPYTER_PATH)."""
+    """A ``python3`` kernelspec running this interpreter (found first through JUPYTER_PATH).
+
+    Its kernels see ``NBGRADER_EXECUTION=validate``, so the notebooks take their graded fast
+    path (load the shipped checkpoints instead of training). Set in the kernelspec, not in the
+    server's environment: nbgrader 0.9.6's ``utils.setenv`` deletes the server's variable after
+    the first Validate (it saves ``os.environ.get(value)`` instead of ``.get(key)``).
+    """
     spec = data / "kernels" / "python3"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec.joinpath("kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "Python 3 (ipykernel)", "language": "python"})
-    )
+    kernel = {
+        "argv": argv,
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "env": {"NBGRADER_EXECUTION": "validate"},
+    }
+    spec.joinpath("kernel.json").write_text(json.dumps(kernel))
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -248,7 +258,6 @@ def lab(tmp_path_factory, artifacts) -> Iterator[Lab]:
         "JUPYTER_CONFIG_DIR": str(tmp / "config"),  # none of the user's ~/.jupyter
         "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
-        "NBGRADER_EXECUTION": "validate",  # the notebooks' fast path: load checkpoints
     }
     token, port = secrets.token_hex(16), _free_port()
     command = [
