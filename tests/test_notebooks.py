@@ -45,6 +45,7 @@ def test_release_holds_no_solution_or_hidden_test():
             assert marker not in text, f"{path.name} contains {marker!r}"
 
 
+@pytest.mark.slow  # in the default run, the corpus and the browser's Validate button cover it
 def test_solutions_pass_every_test_cell(python3_kernel):
     problems = validation.check_solutions(COURSE)
     assert problems == {path: [] for path in SOLUTIONS}, _explain(problems)
