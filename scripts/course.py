@@ -19,13 +19,19 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from pathlib import Path
+
+from sqlalchemy.exc import SAWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autograder import bundle, grading, release, submissions
 from autograder.course import Course
 from autograder.example_course import grade_examples
+
+# nbgrader 0.9.6's gradebook code trips SQLAlchemy 2 autoflush warnings: noise, not news.
+warnings.filterwarnings("ignore", category=SAWarning)
 
 #: Hostile examples in the default sample: each shows one way grading must not break.
 SAMPLE_HOSTILE = ("killed_kernel", "redefined_helpers", "corrupt_notebook")
