@@ -49,8 +49,11 @@ c.Execute.kernel_name = "python3"
 # raising: warnings, tqdm bars and logging are noise. The grading kernel sends Python's
 # stderr to stdout, so validate (CLI and the Validate button) and autograde agree; the
 # text stays visible in feedback. Written without binding a name in the student namespace.
+# The kernel's own log stays quiet below errors (ipykernel warns on every start that
+# loopback TCP is unencrypted: once per graded notebook, noise in the instructor's output).
 c.Execute.extra_arguments = [
-    '--IPKernelApp.exec_lines=__import__("sys").stderr = __import__("sys").stdout'
+    '--IPKernelApp.exec_lines=__import__("sys").stderr = __import__("sys").stdout',
+    "--IPKernelApp.log_level=ERROR",
 ]
 # Safety net for stderr the redirect cannot reach (C++ code writing to file descriptor 2,
 # jupyter/nbgrader#1904). Off by default in nbgrader 0.9.6, and only autograde runs it.

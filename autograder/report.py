@@ -8,7 +8,7 @@ first line of each failed test cell's error, its numbers masked, identifies the 
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,8 +22,10 @@ from autograder.course import Course
 SCORE_TOLERANCE = 1e-6
 #: The mistake of a failed test whose notebook has no autograded copy.
 NOT_GRADED = "(notebook not graded: missing, or nbgrader could not run it)"
-#: The mistake of a failed test cell that shows no error (withheld for review, partial).
-NO_ERROR = "(no error in the cell: points withheld for review, or partial credit)"
+#: The mistake of a failed test cell scored 0 for review (the student's code tampers).
+WITHHELD = "(withheld for review: the student's code changes what the tests rely on)"
+#: The mistake of any other failed test cell that shows no error (partial credit).
+NO_ERROR = "(no error in the cell: partial credit)"
 # Decimal numbers in a failure message: values that differ between students.
 _NUMBER = re.compile(
     r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?\d+[eE][-+]?\d+|\bnan\b|\binf\b"
@@ -67,8 +69,8 @@ class TestResult:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A failure message (numbers masked as ``…``, or ``NOT_GRADED``, ``NO_ERROR``) and
-    where it occurred."""
+    """A failure message (numbers masked as ``…``, or ``NOT_GRADED``, ``WITHHELD``,
+    ``NO_ERROR``) and where it occurred."""
 
     message: str
     # Failed test cells that showed it, over all students.
@@ -146,9 +148,13 @@ def build(course: Course, expected: Mapping[str, float] | None = None) -> ClassR
         except MissingEntry:
             raise FileNotFoundError(nothing) from None
         submissions = assignment.submissions
-        # (test, student) -> (score, max_score) of each autograded test cell.
+        # (test, student) -> (score, max_score, withheld for review) of each autograded cell.
         cells = {
-            (f"{grade.notebook.name}/{grade.name}", s.student_id): (grade.score, grade.max_score)
+            (f"{grade.notebook.name}/{grade.name}", s.student_id): (
+                grade.score,
+                grade.max_score,
+                grade.needs_manual_grade,
+            )
             for s in submissions
             for notebook in s.notebooks
             for grade in notebook.grades
@@ -156,10 +162,12 @@ def build(course: Course, expected: Mapping[str, float] | None = None) -> ClassR
         }
         totals = {s.student_id: (s.score, s.max_score, s.needs_manual_grade) for s in submissions}
         max_score = assignment.max_score
-    failed = defaultdict(list)
-    for (test, student), (score, points) in cells.items():
+    failed, withheld = defaultdict(list), set()
+    for (test, student), (score, points, review) in cells.items():
         if score < points:
             failed[student].append(test)
+        if review:
+            withheld.add((test, student))
     order = _test_order(course)
     students = [
         StudentResult(
@@ -173,16 +181,25 @@ def build(course: Course, expected: Mapping[str, float] | None = None) -> ClassR
     tests = []
     for test in sorted({test for test, _ in cells}, key=order):
         results = [value for (name, _), value in cells.items() if name == test]
-        passed = sum(score >= points for score, points in results)
+        passed = sum(score >= points for score, points, _ in results)
         tests.append(TestResult(test, results[0][1], len(results), passed))
     return ClassReport(
-        course.assignment, students, tests, common_mistakes(course, failed), bool(expected)
+        course.assignment,
+        students,
+        tests,
+        common_mistakes(course, failed, withheld),
+        bool(expected),
     )
 
 
-def common_mistakes(course: Course, failed: Mapping[str, list[str]]) -> list[Mistake]:
+def common_mistakes(
+    course: Course,
+    failed: Mapping[str, list[str]],
+    withheld: Set[tuple[str, str]] = frozenset(),
+) -> list[Mistake]:
     """What went wrong in the failed test cells (student id -> its failed tests), most
-    frequent first: the error of the cell in the autograded notebook, or why it has none."""
+    frequent first: the error of the cell in the autograded notebook, or why it has none
+    (``withheld``: the ``(test, student)`` cells scored 0 for review)."""
     seen = Counter()
     where = defaultdict(set)
     for student, tests in failed.items():
@@ -190,7 +207,12 @@ def common_mistakes(course: Course, failed: Mapping[str, list[str]]) -> list[Mis
         errors = dict(error for path in folder.glob("*.ipynb") for error in failures(path))
         for test in tests:
             notebook = folder / f"{test.split('/')[0]}.ipynb"
-            message = errors.get(test, NO_ERROR if notebook.exists() else NOT_GRADED)
+            if (test, student) in withheld:
+                message = WITHHELD
+            elif notebook.exists():
+                message = errors.get(test, NO_ERROR)
+            else:
+                message = NOT_GRADED
             seen[message] += 1
             where[message].add((test, student))
     order = _test_order(course)

@@ -17,6 +17,7 @@ wait for a timeout), a few minutes on 2 cores; ``--all`` grades all of it (an ho
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import warnings
@@ -35,6 +36,8 @@ warnings.filterwarnings("ignore", category=SAWarning)
 
 #: Hostile examples in the default sample: each shows one way grading must not break.
 SAMPLE_HOSTILE = ("killed_kernel", "redefined_helpers", "corrupt_notebook")
+#: Longest line of a problem printed (the feedback and the report have all of it).
+WIDTH = 150
 
 
 def sample(course: Course) -> list[str]:
@@ -68,8 +71,8 @@ def main(cases: list[str]) -> int:
 
     examples = grade_examples(course, write_corpus, progress=True)
     for student, log in examples.run.failed.items():
-        last = log.strip().splitlines()[-1:] or ["(no log)"]
-        print(f"   {student}: nbgrader could not grade it: {last[0]}")
+        for problem in problems(log):
+            print(f"   {student}: {problem}")
     print(examples.report.summary())
     graded = examples.course
     print(f"   feedback: {graded.feedback('*')}/*.html")
@@ -91,6 +94,15 @@ def main(cases: list[str]) -> int:
         )
     print(f"Done in {time.perf_counter() - start:.0f} s.")
     return int(bool(mismatches or leaks))
+
+
+def problems(log: str) -> list[str]:
+    """One line per notebook that needs attention (``name.ipynb: what happened``) out of a
+    submission's grading log; else the log's last line."""
+    lines = log.strip().splitlines()
+    found = [line for line in lines if re.match(r"[\w.-]+\.ipynb: ", line)]
+    found = found or [f"nbgrader could not grade it: {lines[-1] if lines else '(no log)'}"]
+    return [line if len(line) <= WIDTH else line[: WIDTH - 1] + "…" for line in found]
 
 
 def build_release(course: Course) -> str:

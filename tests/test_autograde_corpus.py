@@ -24,7 +24,7 @@ import torch
 from nbgrader.api import Gradebook
 from test_nbgrader_pipeline import FIXTURES, kernel_of_this_interpreter  # noqa: F401
 
-from autograder import release, submissions
+from autograder import release, report, submissions
 from autograder.course import REPO_ROOT, Course
 from autograder.implementations import ELBO_MC, JENSEN_GAP, PRELUDE
 
@@ -227,10 +227,12 @@ def test_hostile_submissions_get_what_they_earned(hostile):
 
 
 def test_tampering_is_withheld_with_the_reason(hostile):
-    _, _, stderr, rows, _ = hostile
+    course, _, stderr, rows, _ = hostile
     assert "tests scored 0 for review" in stderr
     assert "setattr(module, attribute" in stderr
     assert rows["redefined_helpers", "add", "add_small_ints"] == (0.0, None, True)
+    withheld = [m for m in report.build(course).mistakes if m.message == report.WITHHELD]
+    assert [m.students for m in withheld] == [("redefined_helpers",)]
 
 
 def test_huge_output_is_truncated(hostile):
