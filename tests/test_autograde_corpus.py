@@ -103,10 +103,19 @@ def check_graded(course: Course, expected: dict[str, submissions.Expected], stde
     """Every cell's score, every total, the feedback and the reported failures are as
     expected."""
     rows = gradebook_rows(course)
+    wrong = {}  # every student whose cell scores differ, not only the first
+    for student, expect in expected.items():
+        actual = {key: rows[(student, *key)][0] or 0.0 for key in expect.points}
+        differ = {
+            key: (actual[key], expect.cells[key])
+            for key in actual
+            if actual[key] != expect.cells[key]
+        }
+        if differ:
+            wrong[f"{student} ({expect.description})"] = differ
+    assert not wrong, f"cell scores (actual, expected): {wrong}"
     with Gradebook(course.db_url) as gradebook:
         for student, expect in expected.items():
-            actual = {key: rows[(student, *key)][0] or 0.0 for key in expect.points}
-            assert actual == expect.cells, (student, expect.description)
             total = gradebook.find_submission(course.assignment, student)
             manual = [row for key, row in rows.items() if key[0] == student and row[1]]
             assert manual == [] and total.score == expect.score, student

@@ -4,10 +4,12 @@ The hidden check against the exact log p(x) runs on the shipped z_dim = 2 checkp
 
 import re
 
+import nbformat
 import pytest
 import torch
 
 from autograder import reference_bounds
+from autograder.course import REPO_ROOT
 from autograder.implementations import IWAE, IWAE_CHECKS, IWAE_HIDDEN_CHECKS, PRELUDE
 from course_utils.checkpoints import load_pretrained, pretrained_names
 from course_utils.data import binarize_fixed, load_data
@@ -17,6 +19,7 @@ from course_utils.likelihood import log_px_quadrature
 from course_utils.models import VAE
 
 STUB = VAE.negative_iwae_bound
+NOTEBOOK_3 = REPO_ROOT / "solutions" / "vae" / "03_iwae.ipynb"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -153,3 +156,37 @@ def test_hidden_reference_checks_accept_the_reference_and_reject_a_mistake(
     else:
         for check in checks:
             check()
+
+
+def checkpoint_cells() -> dict[str, str]:
+    """grade_id -> source of notebook 3's test cells that load a shipped checkpoint."""
+    nb = nbformat.read(NOTEBOOK_3, as_version=4)
+    return {
+        cell.metadata.nbgrader["grade_id"]: cell.source
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("grade") and "load_pretrained(" in cell.source
+    }
+
+
+@pytest.mark.parametrize("name", sorted(IWAE))
+def test_checkpoint_cells_fail_only_where_expected(name, attach):
+    """The visible code of the checkpoint cells (``check_iwae_outputs`` on real images), run
+    as the notebook runs it: it fails only in a cell the entry's ``fails`` already fail (the
+    corpus expects a cell to fail when any check it calls does), and it does fail where the
+    entry fails ``check_iwae_outputs``."""
+    attach(IWAE[name].source)
+    fails = IWAE[name].fails
+    cells = checkpoint_cells()
+    assert sorted(cells) == ["iwae_quadrature", "iwae_reference_checkpoint"]
+    for grade_id, source in cells.items():
+        visible = source.split("### BEGIN HIDDEN TESTS")[0]
+        try:
+            exec(visible, {"iwae": iwae, "load_pretrained": load_pretrained})
+            failed = None
+        except AssertionError as error:
+            failed = str(error)
+        calls = re.findall(r"iwae\.(check_\w+)\(", source)
+        if failed:
+            assert any(check in fails for check in calls), (grade_id, failed)
+        if "check_iwae_outputs" in fails:
+            assert failed, f"{grade_id}: the visible check passes"

@@ -51,6 +51,7 @@ from course_utils.grading.common import (
     recorded_latents,
     repeated_means,
 )
+from course_utils.grading.elbo import REFERENCE_CHECKPOINT, reference_batch
 from course_utils.likelihood import log_px_quadrature
 from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
@@ -99,10 +100,18 @@ def _float_slack(value: float) -> float:
     return RTOL * max(1.0, abs(value))
 
 
-def check_iwae_outputs(model: VAE | None = None, batch: int = 97, iw: int = 10) -> None:
-    """``negative_iwae_bound`` returns three finite scalars for ``batch`` images, ``iw`` samples."""
+def check_iwae_outputs(
+    model: VAE | None = None, batch: int = 97, iw: int = 10, x: Tensor | None = None
+) -> None:
+    """``negative_iwae_bound`` returns three finite scalars for the images ``x``
+    ``(B, 784)`` (default: ``batch`` random binary ones) with ``iw`` samples each.
+
+    A trained model should get real images (``reference_batch()``, ``quadrature_batch()``):
+    on random ones its log-weights are thousands of nats below 0, far from what it is for.
+    """
     model = model or probe_vae(z_dim=10)
-    call_bound(model.negative_iwae_bound, binary_batch(batch), iw, nonfinite_hint=UNSTABLE)
+    x = binary_batch(batch) if x is None else x
+    call_bound(model.negative_iwae_bound, x, iw, nonfinite_hint=UNSTABLE)
 
 
 def check_iwae_stable(batch: int = 23, iw: int = 10) -> None:
@@ -508,7 +517,6 @@ def check_iwae_reference() -> None:
     ``REFERENCE_KS``, agrees with the reference implementation's within ``Z_SCORE`` combined
     standard errors (``autograder/reference_values.json``, keys ``reference_key(k)``)."""
     from course_utils.checkpoints import load_pretrained
-    from course_utils.grading.elbo import REFERENCE_CHECKPOINT, reference_batch
 
     model = load_pretrained(REFERENCE_CHECKPOINT)
     x = reference_batch()
