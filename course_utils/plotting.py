@@ -608,7 +608,7 @@ def plot_active_units(
         raise ValueError("each model needs one non-negative variance per latent unit")
     units = max(len(v) for v in series.values())
     width = 0.8 / len(series)
-    fig, ax = _axes(ax, (max(6.5, 0.45 * units), 4.0))
+    fig, ax = _axes(ax, (max(8.5, 0.45 * units + 2), 4.0))
     for i, (name, values) in enumerate(series.items()):
         ranked = np.sort(values)[::-1]
         count = int((values > threshold).sum())
@@ -623,5 +623,6 @@ def plot_active_units(
         ylabel="variance of the posterior mean",
         title="Active units: Cov$_x$(E$_q$[z$_u$ | x])",
     )
-    ax.legend()
+    # Beside the axes: bars of active units fill the top of the plot, idle ones the bottom.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
