@@ -537,8 +537,8 @@ def plot_gap_vs_k(
     """How far the IWAE bound stays below log p(x): ``log p(x) - L_k`` against k, log-log.
 
     For large k the gap falls like ``Var(w / p(x)) / (2k)`` (Maddison et al. 2017, sec. 3),
-    a line of slope -1 on these axes; a dotted guide of that slope ends at each series' last
-    drawn point, so a series that is not yet parallel to its guide is not yet in that regime.
+    a line of slope -1 on these axes; a dotted guide of that slope spans the decade before each
+    series' last drawn point, so a series not yet parallel to its guide is not in that regime.
 
     Args:
         ks: ``(m,)`` positive numbers of samples, increasing.
@@ -565,8 +565,12 @@ def plot_gap_vs_k(
             continue
         k_shown, v_shown = ks_array[shown], values[shown]
         ax.plot(k_shown, v_shown, "o-", color=f"C{i}", label=label)
-        guide = v_shown[-1] * k_shown[-1] / ks_array  # through the last point, slope -1
-        ax.plot(ks_array, guide, ":", color=f"C{i}", label="gap $\\propto$ 1/k" if i == 0 else None)
+        # Slope -1 through the last point, over the decade before it (the whole range if
+        # that point is the first): farther out it would only stretch the axis.
+        start = max(ks_array[0], k_shown[-1] / 10)
+        k_guide = np.array([start, k_shown[-1]]) if start < k_shown[-1] else ks_array
+        guide = v_shown[-1] * k_shown[-1] / k_guide
+        ax.plot(k_guide, guide, ":", color=f"C{i}", label="gap $\\propto$ 1/k" if i == 0 else None)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(ks_array, [f"{k:g}" for k in ks_array])

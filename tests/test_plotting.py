@@ -374,7 +374,7 @@ def test_plot_bounds_vs_k_labels_negated_values():
         plot_bounds_vs_k([1, 10], [1.0])
 
 
-def test_plot_gap_vs_k_is_log_log_with_a_slope_minus_one_guide_through_the_last_point():
+def test_plot_gap_vs_k_is_log_log_with_a_slope_minus_one_guide_ending_at_the_last_point():
     ks = [1, 10, 100]
     gaps = {"training images": [3.0, 1.5, 0.2], "test images": [20.0, 17.0, 15.0]}
     ax = plot_gap_vs_k(ks, gaps).axes[0]
@@ -382,8 +382,8 @@ def test_plot_gap_vs_k_is_log_log_with_a_slope_minus_one_guide_through_the_last_
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "10", "100"]
     train, train_guide, test, test_guide = ax.get_lines()
     assert list(train.get_ydata()) == gaps["training images"]
-    np.testing.assert_allclose(train_guide.get_ydata(), [20.0, 2.0, 0.2])
-    np.testing.assert_allclose(test_guide.get_ydata(), [1500.0, 150.0, 15.0])
+    np.testing.assert_allclose(train_guide.get_xydata(), [[10, 2.0], [100, 0.2]])
+    np.testing.assert_allclose(test_guide.get_xydata(), [[10, 150.0], [100, 15.0]])
     assert train_guide.get_linestyle() == ":" and test.get_color() == test_guide.get_color()
     assert legend_texts(ax) == ["training images", "gap $\\propto$ 1/k", "test images"]
 
@@ -405,7 +405,7 @@ def test_plot_gap_vs_k_leaves_out_estimates_at_or_below_zero_and_says_so():
     ax = plot_gap_vs_k([1, 10, 100], {"a": [2.0, 0.5, -0.01], "b": [0.0, -1.0, -2.0]}).axes[0]
     a, a_guide, b = ax.get_lines()
     assert list(a.get_xdata()) == [1, 10] and list(a.get_ydata()) == [2.0, 0.5]
-    np.testing.assert_allclose(a_guide.get_ydata(), [5.0, 0.5, 0.05])
+    np.testing.assert_allclose(a_guide.get_xydata(), [[1, 5.0], [10, 0.5]])
     assert len(b.get_xdata()) == 0
     assert legend_texts(ax) == [
         "a (k = 100 left out: gap <= 0)",
@@ -462,3 +462,9 @@ def test_figures_render_to_png_without_pyplot(model, images):
         assert isinstance(fig, CourseFigure)
         assert figure_png(fig, dpi=30).startswith(PNG_SIGNATURE)
     assert figures[0]._repr_png_() == figure_png(figures[0]), "Jupyter shows the figure's PNG"
+
+
+def test_plot_gap_vs_k_guide_spans_every_k_when_only_the_first_is_drawn():
+    ax = plot_gap_vs_k([1, 10, 100], {"a": [2.0, -0.1, -0.2]}).axes[0]
+    _, guide = ax.get_lines()
+    np.testing.assert_allclose(guide.get_xydata(), [[1, 2.0], [10, 0.2], [100, 0.02]])
