@@ -306,16 +306,22 @@ def kernel_floor(repeats: int = 3) -> float:
     return seconds
 
 
+def grade_every_case(course: Course, folder: Path, label: str, *hostile: str) -> None:
+    """Grade the solutions, ``hostile`` cases and every implementation case of the course,
+    check them, and print the seconds per submission against ``kernel_floor``."""
+    cases = [c for c in submissions.case_ids(course) if c not in submissions.HOSTILE]
+    seconds = grade_cases(course, folder, ["solutions", *hostile, *cases])
+    floor = kernel_floor()
+    print(f"{label}: {seconds:.1f} s per submission, {seconds / floor:.1f} x the floor")
+
+
 def test_notebook_1_cases(notebook_1, tmp_path):
     grade_cases(notebook_1, tmp_path, NOTEBOOK_1_DEFAULT)
 
 
 @pytest.mark.slow
 def test_notebook_1_every_case(notebook_1, tmp_path):
-    cases = [c for c in submissions.case_ids(notebook_1) if c not in submissions.HOSTILE]
-    seconds = grade_cases(notebook_1, tmp_path, ["solutions", *cases])
-    floor = kernel_floor()
-    print(f"notebook 1: {seconds:.1f} s per submission, {seconds / floor:.1f} x the floor")
+    grade_every_case(notebook_1, tmp_path, "notebook 1")
 
 
 NOTEBOOK_2 = REPO_ROOT / "solutions" / "vae" / "02_negative_elbo.ipynb"
@@ -344,10 +350,7 @@ def test_notebook_2_cases(notebook_2, tmp_path):
 
 @pytest.mark.slow
 def test_notebook_2_every_case(notebook_2, tmp_path):
-    cases = [c for c in submissions.case_ids(notebook_2) if c not in submissions.HOSTILE]
-    seconds = grade_cases(notebook_2, tmp_path, ["solutions", "killed_kernel", *cases])
-    floor = kernel_floor()
-    print(f"notebook 2: {seconds:.1f} s per submission, {seconds / floor:.1f} x the floor")
+    grade_every_case(notebook_2, tmp_path, "notebook 2", "killed_kernel")
 
 
 def test_notebook_3_cases(notebook_3, tmp_path):
@@ -360,7 +363,4 @@ def test_notebook_3_cases(notebook_3, tmp_path):
 
 @pytest.mark.slow
 def test_notebook_3_every_case(notebook_3, tmp_path):
-    cases = [c for c in submissions.case_ids(notebook_3) if c not in submissions.HOSTILE]
-    seconds = grade_cases(notebook_3, tmp_path, ["solutions", *cases])
-    floor = kernel_floor()
-    print(f"notebook 3: {seconds:.1f} s per submission, {seconds / floor:.1f} x the floor")
+    grade_every_case(notebook_3, tmp_path, "notebook 3")

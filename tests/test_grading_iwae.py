@@ -4,13 +4,13 @@ The hidden check against the exact log p(x) runs on the shipped z_dim = 2 checkp
 
 import re
 
-import nbformat
 import pytest
 import torch
 
 from autograder import reference_bounds
-from autograder.course import REPO_ROOT
+from autograder.course import Course
 from autograder.implementations import IWAE, IWAE_CHECKS, IWAE_HIDDEN_CHECKS, PRELUDE
+from autograder.submissions import CellKey, Release
 from course_utils.checkpoints import load_pretrained, pretrained_names
 from course_utils.data import binarize_fixed, load_data
 from course_utils.grading import iwae
@@ -19,7 +19,6 @@ from course_utils.likelihood import log_px_quadrature
 from course_utils.models import VAE
 
 STUB = VAE.negative_iwae_bound
-NOTEBOOK_3 = REPO_ROOT / "solutions" / "vae" / "03_iwae.ipynb"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -158,35 +157,40 @@ def test_hidden_reference_checks_accept_the_reference_and_reject_a_mistake(
             check()
 
 
-def checkpoint_cells() -> dict[str, str]:
-    """grade_id -> source of notebook 3's test cells that load a shipped checkpoint."""
-    nb = nbformat.read(NOTEBOOK_3, as_version=4)
-    return {
-        cell.metadata.nbgrader["grade_id"]: cell.source
-        for cell in nb.cells
-        if cell.metadata.get("nbgrader", {}).get("grade") and "load_pretrained(" in cell.source
+@pytest.fixture(scope="module")
+def checkpoint_cells() -> tuple[Release, dict[CellKey, str]]:
+    """The course's release, and notebook 3's test cells that load a shipped checkpoint
+    (cell -> source, hidden tests included)."""
+    release = Release(Course())
+    cells = {
+        key: source
+        for key, source in release.tests.items()
+        if key[0] == "03_iwae" and "load_pretrained(" in source
     }
+    return release, cells
 
 
 @pytest.mark.parametrize("name", sorted(IWAE))
-def test_checkpoint_cells_fail_only_where_expected(name, attach):
+def test_checkpoint_cells_fail_only_where_expected(name, attach, checkpoint_cells):
     """The visible code of the checkpoint cells (``check_iwae_outputs`` on real images), run
-    as the notebook runs it: it fails only in a cell the entry's ``fails`` already fail (the
-    corpus expects a cell to fail when any check it calls does), and it does fail where the
-    entry fails ``check_iwae_outputs``."""
+    as the notebook runs it, fails only in cells the corpus expects to fail (those running a
+    check of the entry's ``fails``), and does fail where the entry fails ``check_iwae_outputs``."""
+    release, cells = checkpoint_cells
     attach(IWAE[name].source)
     fails = IWAE[name].fails
-    cells = checkpoint_cells()
-    assert sorted(cells) == ["iwae_quadrature", "iwae_reference_checkpoint"]
-    for grade_id, source in cells.items():
+    expected = set().union(*(release.cells_running(check) for check in fails))
+    assert sorted(grade_id for _, grade_id in cells) == [
+        "iwae_quadrature",
+        "iwae_reference_checkpoint",
+    ]
+    for key, source in cells.items():
         visible = source.split("### BEGIN HIDDEN TESTS")[0]
         try:
             exec(visible, {"iwae": iwae, "load_pretrained": load_pretrained})
             failed = None
         except AssertionError as error:
             failed = str(error)
-        calls = re.findall(r"iwae\.(check_\w+)\(", source)
         if failed:
-            assert any(check in fails for check in calls), (grade_id, failed)
+            assert key in expected, (key, failed)
         if "check_iwae_outputs" in fails:
-            assert failed, f"{grade_id}: the visible check passes"
+            assert failed, f"{key}: the visible check passes"
