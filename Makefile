@@ -12,7 +12,7 @@ setup: ## create .venv and install the pinned packages (idempotent)
 	@bash scripts/setup.sh
 
 course: setup ## the main job: build the release, grade the example submissions, bundle
-	@$(PY) scripts/course.py $(if $(ALL),--all) $(CASES)
+	@$(PY) -m autograder course $(if $(ALL),--all) $(CASES)
 
 test: setup ## the test suite (what CI runs)
 	@bash scripts/setup_system.sh

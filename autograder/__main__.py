@@ -8,7 +8,7 @@ from pathlib import Path
 
 from traitlets.config.loader import ConfigFileNotFound
 
-from autograder import bundle, grading, release, report, report_page, validation
+from autograder import bundle, grading, main_job, release, report, report_page, validation
 from autograder.course import ASSIGNMENT, REPO_ROOT, Course, NbgraderError
 
 
@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigFileNotFound, NbgraderError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 1
+
+
+def _course(course: Course, args: argparse.Namespace) -> int:
+    return main_job.run(course, args.cases, every=args.all)
 
 
 def _release(course: Course, _: argparse.Namespace) -> int:
@@ -121,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="command")
     submissions = "folder or .zip of <student_id>/<assignment>/*.ipynb"
     for name, run, text in [
+        ("course", _course, "the main job: build the release, grade the examples, bundle"),
         ("release", _release, "regenerate notebooks/ from solutions/"),
         ("check-release", _check_release, "fail if notebooks/ differs from a fresh release"),
         ("validate", _validate, "fail unless every test cell passes on the solutions"),
@@ -134,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     ]:
         command = commands.add_parser(name, help=text, description=text)
         command.set_defaults(command=run)
+        if name == "course":
+            command.add_argument("cases", nargs="*", help="examples to grade (default: a sample)")
+            command.add_argument("--all", action="store_true", help="grade every example")
         if name == "collect":
             command.add_argument("submissions", type=Path, help=submissions)
         if name == "autograde":

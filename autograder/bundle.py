@@ -138,17 +138,17 @@ def _solution_secrets(course: Course) -> Iterator[tuple[str, str]]:
 
 
 def _instructor_secrets(folder: Path) -> Iterator[tuple[str, str]]:
-    """Bodies (two lines or more) of the functions in ``folder/*.py``, and the reference
-    values (numbers of six or more digits) of its JSON files."""
-    for path in sorted(folder.glob("*.py")):
+    """Bodies (two lines or more) of the functions in the ``.py`` files under ``folder``, and
+    the reference values (numbers of six or more digits) of its JSON files."""
+    for path in sorted(folder.rglob("*.py")):
         source = path.read_text()
         lines = source.splitlines()
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 body = _normalized("\n".join(lines[_first_line(node) - 1 : node.end_lineno]))
                 if body.count("\n") >= 1:
-                    yield f"the body of {path.name}:{node.name}", body
-    for path in sorted(folder.glob("*.json")):
+                    yield f"the body of {path.relative_to(folder)}:{node.name}", body
+    for path in sorted(folder.rglob("*.json")):
         for number in _numbers(json.loads(path.read_text())):
             text = repr(number)
             if sum(ch.isdigit() for ch in text) >= 6:

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autograder import reference_bounds
+from autograder.reference import bounds as reference_bounds
 from course_utils.data import load_data
 from course_utils.models import VAE
 from course_utils.training import set_seed, train

@@ -4,7 +4,7 @@ import sys
 import pytest
 import torch
 
-from autograder import reference_bounds
+from autograder.reference import bounds as reference_bounds
 
 
 @pytest.fixture(autouse=True)

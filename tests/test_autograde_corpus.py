@@ -1,4 +1,4 @@
-"""The example submissions of ``autograder.submissions``, graded by the real nbgrader.
+"""The example submissions of ``autograder.examples``, graded by the real nbgrader.
 
 Each course here is temporary: the repository's ``nbgrader_config.py`` (with a shorter cell
 timeout), some solution notebooks and their generated release. Submissions are graded by
@@ -24,9 +24,10 @@ import torch
 from nbgrader.api import Gradebook
 from test_nbgrader_pipeline import FIXTURES, kernel_of_this_interpreter  # noqa: F401
 
-from autograder import release, report, submissions
+from autograder import release, report
 from autograder.course import REPO_ROOT, Course
-from autograder.implementations import ELBO_MC, JENSEN_GAP, PRELUDE
+from autograder.examples import corpus as submissions
+from autograder.examples.implementations import ELBO_MC, JENSEN_GAP, PRELUDE
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),

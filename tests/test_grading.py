@@ -3,7 +3,7 @@ check, each mistake fails exactly the checks it should, with a message naming it
 
 import pytest
 
-from autograder.implementations import ELBO, ELBO_HIDDEN_CHECKS, PRELUDE
+from autograder.examples.implementations import ELBO, ELBO_HIDDEN_CHECKS, PRELUDE
 from course_utils.grading import common, elbo
 from course_utils.models import VAE
 

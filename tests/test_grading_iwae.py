@@ -7,10 +7,10 @@ import re
 import pytest
 import torch
 
-from autograder import reference_bounds
 from autograder.course import Course
-from autograder.implementations import IWAE, IWAE_CHECKS, IWAE_HIDDEN_CHECKS, PRELUDE
-from autograder.submissions import CellKey, Release
+from autograder.examples.implementations import IWAE, IWAE_CHECKS, IWAE_HIDDEN_CHECKS, PRELUDE
+from autograder.examples.submission import CellKey, Release
+from autograder.reference import bounds as reference_bounds
 from course_utils.checkpoints import load_pretrained, pretrained_names
 from course_utils.data import binarize_fixed, load_data
 from course_utils.grading import iwae
@@ -92,7 +92,7 @@ def trained_z2():
     errors. Training images, because the encoder fits them: on test images even IWAE_1000
     stays about 15 nats below log p(x) (the amortization gap), hiding a missing - log k."""
     if "vae_z2" not in pretrained_names():
-        pytest.skip("vae_z2 is not shipped yet: python -m autograder.make_checkpoints vae_z2")
+        pytest.skip("vae_z2 is not shipped yet: python -m autograder.reference.checkpoints vae_z2")
     model = load_pretrained("vae_z2")
     x = binarize_fixed(load_data("mnist-subset", verbose=False).x_train[:8])
     log_px = log_px_quadrature(model, x, points=200)
@@ -124,12 +124,12 @@ def stored_references():
     """The hidden checks' stored values, skipped until the checkpoints and the values exist."""
     missing = {"vae_z10", "vae_z2"} - set(pretrained_names())
     if missing:
-        pytest.skip(f"{sorted(missing)} not shipped yet: python -m autograder.make_checkpoints")
+        pytest.skip(f"{sorted(missing)} not shipped: python -m autograder.reference.checkpoints")
     keys = [iwae.reference_key(k) for k in iwae.REFERENCE_KS] + [iwae.QUADRATURE_KEY]
     try:
         return {key: load_reference(key) for key in keys}
     except (FileNotFoundError, KeyError) as error:
-        pytest.skip(f"{error}: python -m autograder.make_references")
+        pytest.skip(f"{error}: python -m autograder.reference.values")
 
 
 def test_stored_quadrature_reference_is_exact_and_consistent(stored_references):

@@ -19,7 +19,7 @@ from test_nbgrader_pipeline import EXPECTED_SCORES, SUBMISSIONS, make_course
 from autograder import bundle, grading, release, report, report_page
 from autograder.__main__ import main
 from autograder.course import Course
-from autograder.example_course import EXAMPLES_DIR, grade_examples
+from autograder.examples.grading import EXAMPLES_DIR, grade_examples
 
 pytestmark = [
     pytest.mark.usefixtures("python3_kernel"),
@@ -229,8 +229,8 @@ def test_leak_check_finds_what_was_slipped_in(student_bundle, tmp_path):
         archive.writestr(f"{bundle.TOP}/course_utils/cheat.py", "def f(self, x):\n" + body)
         archive.writestr(f"{bundle.TOP}/course_utils/__pycache__/data.cpython-311.pyc", b"\0")
         archive.writestr(f"{bundle.TOP}/notes.md", f"Notes\n\n{answer}\n")
-        reference = (course.root / "autograder" / "reference_bounds.py").read_text()
-        archive.writestr(f"{bundle.TOP}/autograder/reference_bounds.py", reference)
+        reference = (course.root / "autograder" / "reference" / "bounds.py").read_text()
+        archive.writestr(f"{bundle.TOP}/autograder/reference/bounds.py", reference)
 
     found = bundle.leaks(leaky, course)
 
@@ -241,10 +241,10 @@ def test_leak_check_finds_what_was_slipped_in(student_bundle, tmp_path):
     assert (
         f"{bundle.TOP}/course_utils/__pycache__/data.cpython-311.pyc: must not be shipped" in found
     )
-    assert f"{bundle.TOP}/autograder/reference_bounds.py: must not be shipped" in found
+    assert f"{bundle.TOP}/autograder/reference/bounds.py: must not be shipped" in found
     assert (
-        f"{bundle.TOP}/autograder/reference_bounds.py: contains the body of "
-        "reference_bounds.py:negative_iwae_bound"
+        f"{bundle.TOP}/autograder/reference/bounds.py: contains the body of "
+        "reference/bounds.py:negative_iwae_bound"
     ) in found
 
 

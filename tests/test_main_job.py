@@ -1,14 +1,9 @@
-"""The main job's choices (scripts/course.py): which examples it grades by default, and
-how it prints what went wrong. Its grading itself is tested in test_instructor_commands."""
+"""The main job's choices (``python -m autograder course``): which examples it grades by
+default, and how it prints what went wrong. Its grading is tested in test_instructor_commands."""
 
-import importlib.util
-
-from autograder import submissions
-from autograder.course import REPO_ROOT, Course
-
-spec = importlib.util.spec_from_file_location("course_job", REPO_ROOT / "scripts" / "course.py")
-course_job = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(course_job)
+from autograder import main_job as course_job
+from autograder.course import Course
+from autograder.examples import corpus as submissions
 
 
 def test_sample_has_one_correct_variant_and_one_mistake_per_exercise():

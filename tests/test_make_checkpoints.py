@@ -2,7 +2,7 @@
 
 import json
 
-from autograder import make_checkpoints
+from autograder.reference import checkpoints as make_checkpoints
 from course_utils.checkpoints import load_checkpoint
 
 

@@ -18,7 +18,7 @@ Sampled values are compared within ``Z_SCORE`` standard errors, from closed form
 repeated calls. ``check_iwae_quadrature`` compares a trained ``z_dim = 2`` model with its
 exact ``log p(x)`` (``course_utils.likelihood``). The hidden tests, ``check_iwae_reference``
 and ``check_iwae_quadrature_reference``, run the shipped checkpoints against values stored
-in ``autograder/reference_values.json`` (made by ``python -m autograder.make_references``).
+in ``autograder/reference_values.json`` (made by ``python -m autograder.reference.values``).
 """
 
 from __future__ import annotations

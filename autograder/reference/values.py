@@ -6,7 +6,7 @@ with the provenance of the whole file (command, seeds, versions, checkpoint hash
 The entry of the quadrature check holds the exact log p(x) of the ``vae_z2`` images and
 the largest gap a correct bound leaves at the largest k.
 
-    python -m autograder.make_references
+    python -m autograder.reference.values
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from autograder import reference_bounds
+from autograder.reference import bounds as reference_bounds
 from course_utils.checkpoints import PRETRAINED_DIR, load_pretrained
 from course_utils.grading import elbo, iwae
 from course_utils.grading.common import Z_SCORE, repeated_means
@@ -109,11 +109,11 @@ def main() -> None:
     }
     document = {
         "provenance": {
-            "command": "python -m autograder.make_references",
+            "command": "python -m autograder.reference.values",
             "seed": SEED,
             "repeats": REPEATS,
             "iwae_repeats": IWAE_REPEATS,
-            "implementation": "autograder/reference_bounds.py",
+            "implementation": "autograder/reference/bounds.py",
             "checkpoints_sha256": checkpoints,
             "python": platform.python_version(),
             "torch": torch.__version__,

@@ -3,8 +3,8 @@
 Each ``NAME.pt`` gets a ``NAME.json`` beside it with its provenance: the command, seed,
 data, training settings, package versions, the file's SHA-256 and its test-set bounds.
 
-    python -m autograder.make_checkpoints            # all of them (about 25 min on 2 cores)
-    python -m autograder.make_checkpoints vae_z2     # one
+    python -m autograder.reference.checkpoints            # all of them (about 25 min on 2 cores)
+    python -m autograder.reference.checkpoints vae_z2     # one
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from autograder import reference_bounds
+from autograder.reference import bounds as reference_bounds
 from course_utils.checkpoints import PRETRAINED_DIR, save_checkpoint
 from course_utils.data import load_data
 from course_utils.evaluation import evaluate
@@ -51,7 +51,7 @@ def make(name: str) -> dict:
     path = PRETRAINED_DIR / f"{name}.pt"
     provenance = {
         "name": name,
-        "command": f"python -m autograder.make_checkpoints {name}",
+        "command": f"python -m autograder.reference.checkpoints {name}",
         "git_commit": _git_commit(),
         "data": data.description,
         "model": arguments,

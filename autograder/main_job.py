@@ -2,7 +2,7 @@
 
 1. Regenerates ``notebooks/`` from ``solutions/`` (byte-stable: unchanged if in sync) and
    says whether anything changed.
-2. Writes the example submissions (``autograder.submissions``: correct variants, common
+2. Writes the example submissions (``autograder.examples``: correct variants, common
    mistakes, hostile cases, each with the score it should get), autogrades them with
    nbgrader in ``build/examples/`` and prints each example's expected and actual score,
    the pass rate of every test and the most common mistakes.
@@ -12,24 +12,22 @@ Exits 1 if an example's score differs from the expected one, or the bundle leaks
 By default it grades a sample of the corpus (``sample``: the solutions, the untouched
 release, one correct variant and one mistake per exercise, the hostile cases that do not
 wait for a timeout), a few minutes on 2 cores; ``--all`` grades all of it (an hour), and
-``python scripts/course.py CASE...`` only the named examples (``case_ids``).
+``python -m autograder course CASE...`` only the named examples (``case_ids``).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import time
 import warnings
 from pathlib import Path
 
 from sqlalchemy.exc import SAWarning
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from autograder import bundle, grading, release, submissions
+from autograder import bundle, grading, release
 from autograder.course import Course
-from autograder.example_course import grade_examples
+from autograder.examples import corpus
+from autograder.examples.grading import grade_examples
 
 # nbgrader 0.9.6's gradebook code trips SQLAlchemy 2 autoflush warnings: noise, not news.
 warnings.filterwarnings("ignore", category=SAWarning)
@@ -44,7 +42,7 @@ def sample(course: Course) -> list[str]:
     """The solutions, the untouched release, the first correct variant and the first mistake
     of each exercise, and ``SAMPLE_HOSTILE``."""
     chosen = ["solutions", "untouched", *SAMPLE_HOSTILE]
-    for case in submissions.case_ids(course):
+    for case in corpus.case_ids(course):
         exercise, _, entry = case.partition("-")
         kind = entry.split("_")[0]
         if entry and not any(c.startswith(f"{exercise}-{kind}_") for c in chosen):
@@ -52,21 +50,20 @@ def sample(course: Course) -> list[str]:
     return chosen
 
 
-def main(cases: list[str]) -> int:
-    """The whole job; ``cases``: the examples to grade, ``["--all"]`` or [] for ``sample``."""
+def run(course: Course, cases: list[str], every: bool = False) -> int:
+    """The whole job: ``cases``, the examples to grade (default: ``sample``; ``every``: all)."""
     start = time.perf_counter()
-    course = Course()
-    if not cases:
-        cases = sample(course)
-    elif cases == ["--all"]:
+    if every:
         cases = []
+    elif not cases:
+        cases = sample(course)
     print(f"1. Release: {build_release(course)}")
 
     print("2. Grading the example submissions with nbgrader")
     corpus = {}
 
     def write_corpus(course: Course, folder: Path) -> dict[str, float]:
-        corpus.update(submissions.write_corpus(course, folder, cases or None))
+        corpus.update(corpus.write_corpus(course, folder, cases or None))
         return {student: expected.score for student, expected in corpus.items()}
 
     examples = grade_examples(course, write_corpus, progress=True)
@@ -114,7 +111,3 @@ def build_release(course: Course) -> str:
     if changed:
         return f"regenerated {course.release} from the solutions: {', '.join(changed)} changed"
     return f"{course.release} is in sync with the solutions"
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
