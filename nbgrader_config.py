@@ -1,10 +1,14 @@
 """nbgrader configuration of the VAE course; the course directory is the folder of this file.
 
 nbgrader reads ./nbgrader_config.py, so run nbgrader (and JupyterLab, for its Validate
-button) from here; `python -m autograder` loads this file itself. Solutions live in
-solutions/<assignment>/, the release is generated into notebooks/<assignment>/, and all
-that grading produces goes to the git-ignored build/. No exchange: submissions are
-collected from a folder or zip by `python -m autograder autograde`.
+button and formgrader) from here; `python -m autograder` loads this file itself. Solutions
+live in solutions/<assignment>/, the release is generated into notebooks/<assignment>/, and
+all that grading produces goes to the git-ignored build/. No exchange: submissions are
+collected into build/submitted/ from a folder or zip by `python -m autograder collect`.
+
+Every grading rule of the course is an nbgrader extension point named here (the classes of
+autograder/nbgrader_hooks.py), so plain `nbgrader generate_assignment`, `autograde` and
+`generate_feedback`, formgrader and `python -m autograder` all grade alike.
 """
 
 from pathlib import Path
@@ -37,6 +41,43 @@ c.ClearSolutions.code_stub = {
 # them from the release; autograde restores locked cells (tests) from the gradebook.
 # A test cell the student deleted is put back, hidden tests included, before grading.
 c.OverwriteCells.add_missing_cells = True
+
+# The release is byte-stable whoever generates it (the CLI, formgrader's Generate button).
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.nbgrader_hooks.NormalizeRelease",
+]
+# A file that is not a notebook is graded as an empty notebook, not the end of the
+# submission; a dead kernel costs the cells after it, not the student's other notebooks;
+# a notebook whose code tampers with what the tests rely on scores 0, flagged for review.
+c.Autograde.exporter_class = "autograder.nbgrader_hooks.ReadAnyFile"
+c.Autograde.autograde_preprocessors = [
+    "autograder.nbgrader_hooks.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "autograder.nbgrader_hooks.WithholdTampered",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Feedback shows each hidden test's result and message, never its code (the reference values).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.nbgrader_hooks.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
 
 c.Execute.timeout = CELL_TIMEOUT_S
 # A cell over the limit is interrupted and scored as an error; later cells still run.

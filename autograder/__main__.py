@@ -62,6 +62,8 @@ def _autograde(course: Course, args: argparse.Namespace) -> int:
     run = grading.autograde(course, args.submissions, progress=True)
     for student, log in run.failed.items():
         print(f"{student}: autograde failed\n{log}", file=sys.stderr)
+    for student in run.empty:
+        print(f"{student}: NOT GRADED: the submission holds no notebook", file=sys.stderr)
     for s in run.scores:
         if s.student in run.failed:
             note = "  NOT GRADED: autograde failed (log above)"

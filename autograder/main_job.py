@@ -17,7 +17,6 @@ wait for a timeout), a few minutes on 2 cores; ``--all`` grades all of it (an ho
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from pathlib import Path
@@ -60,16 +59,15 @@ def run(course: Course, cases: list[str], every: bool = False) -> int:
     print(f"1. Release: {build_release(course)}")
 
     print("2. Grading the example submissions with nbgrader")
-    corpus = {}
+    written = {}
 
     def write_corpus(course: Course, folder: Path) -> dict[str, float]:
-        corpus.update(corpus.write_corpus(course, folder, cases or None))
-        return {student: expected.score for student, expected in corpus.items()}
+        written.update(corpus.write_corpus(course, folder, cases or None))
+        return {student: expected.score for student, expected in written.items()}
 
     examples = grade_examples(course, write_corpus, progress=True)
     for student, log in examples.run.failed.items():
-        for problem in problems(log):
-            print(f"   {student}: {problem}")
+        print(f"   {student}: {not_graded(log)}")
     print(examples.report.summary())
     graded = examples.course
     print(f"   feedback: {graded.feedback('*')}/*.html")
@@ -86,20 +84,18 @@ def run(course: Course, cases: list[str], every: bool = False) -> int:
     for s in mismatches:
         actual = "nothing" if s.score is None else f"{s.score:g}"
         print(
-            f"MISMATCH {s.student} ({corpus[s.student].description}): "
+            f"MISMATCH {s.student} ({written[s.student].description}): "
             f"expected {s.expected:g}, got {actual}"
         )
     print(f"Done in {time.perf_counter() - start:.0f} s.")
     return int(bool(mismatches or leaks))
 
 
-def problems(log: str) -> list[str]:
-    """One line per notebook that needs attention (``name.ipynb: what happened``) out of a
-    submission's grading log; else the log's last line."""
+def not_graded(log: str) -> str:
+    """One short line for a submission nbgrader could not grade: its log's last line."""
     lines = log.strip().splitlines()
-    found = [line for line in lines if re.match(r"[\w.-]+\.ipynb: ", line)]
-    found = found or [f"nbgrader could not grade it: {lines[-1] if lines else '(no log)'}"]
-    return [line if len(line) <= WIDTH else line[: WIDTH - 1] + "…" for line in found]
+    line = f"nbgrader could not grade it: {lines[-1] if lines else '(no log)'}"
+    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
 
 
 def build_release(course: Course) -> str:

@@ -13,32 +13,14 @@ from autograder.course import Course, check
 
 
 def generate(course: Course) -> list[Path]:
-    """Regenerate the release (``nbgrader generate_assignment --force``) and normalize it.
+    """Regenerate the release: ``nbgrader generate_assignment --force``, which the config
+    makes byte-stable (``nbgrader_hooks.NormalizeRelease``).
 
     Also records the assignment (cells, checksums, hidden tests) in the gradebook, which
     autograde needs. Returns the release notebooks.
     """
     check(course.api().generate_assignment(course.assignment, force=True), "generate_assignment")
-    notebooks = sorted(course.release.glob("*.ipynb"))
-    for path in notebooks:
-        normalize(path)
-    return notebooks
-
-
-def normalize(path: Path) -> None:
-    """Rewrite a release notebook in canonical form: no outputs, counts, timings or widgets.
-
-    nbgrader already clears outputs; this pins what it leaves to the author's last save
-    (cell timings, widget state) and nbformat's JSON layout, so reruns are byte-identical.
-    """
-    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
-    nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-    nbformat.write(nb, path)
+    return sorted(course.release.glob("*.ipynb"))
 
 
 def differences(course: Course) -> list[str]:

@@ -1,31 +1,34 @@
 """The class report: how each student and each test did, and which mistakes were common.
 
 Scores and pass rates come from the gradebook. The mistakes come from the autograded
-notebooks: the graded checks fail with a message that names the likely mistake, so the
-first line of each failed test cell's error, its numbers masked, identifies the mistake.
+notebooks: every failure of a grading check ends with the id of the likely mistake
+(``course_utils.exercises.MISTAKES``), so the *verdict* of a failed test cell is that id,
+or the name of the exception the cell raised when it carries none (``NotImplementedError``
+for an unanswered exercise). A verdict on a whole notebook (it could not be graded, or its
+points are withheld for review) is counted once per notebook, not once per test.
 ``report_page.write`` renders a report as an HTML page, a score histogram and JSON.
 """
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbconvert.filters import strip_ansi
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import is_grade
 
 from autograder.course import Course
+from course_utils.exercises import MISTAKES, mistake_of
 
 #: How far an actual score may be from the expected one and still match.
 SCORE_TOLERANCE = 1e-6
-#: The mistake of a failed test whose notebook has no autograded copy.
-NOT_GRADED = "(notebook not graded: missing, or nbgrader could not run it)"
-#: The mistake of a failed test cell scored 0 for review (the student's code tampers).
-WITHHELD = "(withheld for review: the student's code changes what the tests rely on)"
-#: The mistake of any other failed test cell that shows no error (partial credit).
-NO_ERROR = "(no error in the cell: partial credit)"
+#: The verdict of a notebook the student did not submit (nbgrader scores it 0).
+MISSING = "missing_notebook"
+#: The verdict of a failed test cell that shows no error (partial credit).
+NO_ERROR = "partial_credit"
 # Decimal numbers in a failure message: values that differ between students.
 _NUMBER = re.compile(
     r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?\d+[eE][-+]?\d+|\bnan\b|\binf\b"
@@ -43,6 +46,16 @@ class StudentResult:
     needs_manual_grade: bool
     failed_tests: tuple[str, ...]
     expected: float | None = None
+    # Notebook -> the grader's verdict on all of it (a MISTAKES id whose ``notebook`` is set).
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[str]:
+        """What failed, a line each: a notebook with a whole-notebook verdict once
+        (``notebook: verdict``), every other failed test by name."""
+        whole = [f"{notebook}: {verdict}" for notebook, verdict in self.problems.items()]
+        rest = [test for test in self.failed_tests if test.split("/")[0] not in self.problems]
+        return whole + rest
 
     @property
     def mismatch(self) -> bool:
@@ -69,14 +82,21 @@ class TestResult:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A failure message (numbers masked as ``…``, or ``NOT_GRADED``, ``WITHHELD``,
-    ``NO_ERROR``) and where it occurred."""
+    """A verdict (a mistake id, an exception name, or ``NO_ERROR``), what it means, and
+    where it occurred."""
 
-    message: str
-    # Failed test cells that showed it, over all students.
+    verdict: str
+    # The mistake's text, or the first error message seen with it (numbers masked as …).
+    text: str
+    # Failed test cells that showed it over all students, a whole-notebook verdict once.
     count: int
     tests: tuple[str, ...]
     students: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        """``verdict: text``, one line."""
+        return f"{self.verdict}: {self.text}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,10 @@ class ClassReport:
                 expected = "    ?" if s.expected is None else f"{s.expected:5.1f}"
                 line += f"   expected {expected}" + ("   MISMATCH" if s.mismatch else "")
             lines.append(line)
+            lines += [
+                f"    {notebook}: {MISTAKES[verdict].text} (mistake: {verdict})"
+                for notebook, verdict in s.problems.items()
+            ]
         manual = sum(s.needs_manual_grade for s in self.students)
         if manual:
             lines.append(f"  ({manual} with written answers to grade by hand, counted 0 so far)")
@@ -148,13 +172,9 @@ def build(course: Course, expected: Mapping[str, float] | None = None) -> ClassR
         except MissingEntry:
             raise FileNotFoundError(nothing) from None
         submissions = assignment.submissions
-        # (test, student) -> (score, max_score, withheld for review) of each autograded cell.
+        # (test, student) -> (score, max_score) of each autograded cell.
         cells = {
-            (f"{grade.notebook.name}/{grade.name}", s.student_id): (
-                grade.score,
-                grade.max_score,
-                grade.needs_manual_grade,
-            )
+            (f"{grade.notebook.name}/{grade.name}", s.student_id): (grade.score, grade.max_score)
             for s in submissions
             for notebook in s.notebooks
             for grade in notebook.grades
@@ -162,89 +182,108 @@ def build(course: Course, expected: Mapping[str, float] | None = None) -> ClassR
         }
         totals = {s.student_id: (s.score, s.max_score, s.needs_manual_grade) for s in submissions}
         max_score = assignment.max_score
-    failed, withheld = defaultdict(list), set()
-    for (test, student), (score, points, review) in cells.items():
+    failed = defaultdict(list)
+    for (test, student), (score, points) in cells.items():
         if score < points:
             failed[student].append(test)
-        if review:
-            withheld.add((test, student))
     order = _test_order(course)
+    found = {student: verdicts(course, student, tests) for student, tests in failed.items()}
     students = [
         StudentResult(
             student,
             *totals.get(student, (None, max_score, False)),
             failed_tests=tuple(sorted(failed[student], key=order)),
             expected=expected.get(student),
+            problems=problems(found.get(student, {})),
         )
         for student in sorted(totals.keys() | expected.keys())
     ]
     tests = []
     for test in sorted({test for test, _ in cells}, key=order):
         results = [value for (name, _), value in cells.items() if name == test]
-        passed = sum(score >= points for score, points, _ in results)
+        passed = sum(score >= points for score, points in results)
         tests.append(TestResult(test, results[0][1], len(results), passed))
     return ClassReport(
-        course.assignment,
-        students,
-        tests,
-        common_mistakes(course, failed, withheld),
-        bool(expected),
+        course.assignment, students, tests, common_mistakes(found, order), bool(expected)
     )
 
 
-def common_mistakes(
-    course: Course,
-    failed: Mapping[str, list[str]],
-    withheld: Set[tuple[str, str]] = frozenset(),
-) -> list[Mistake]:
-    """What went wrong in the failed test cells (student id -> its failed tests), most
-    frequent first: the error of the cell in the autograded notebook, or why it has none
-    (``withheld``: the ``(test, student)`` cells scored 0 for review)."""
+#: A failed test cell's verdict and what it means: a mistake id and its text, or an
+#: exception's name and the first line of its message (numbers masked).
+Verdict = tuple[str, str]
+_NO_ERROR = (NO_ERROR, "no error in the cell: partial credit")
+_MISSING = (MISSING, MISTAKES[MISSING].text)
+
+
+def verdicts(course: Course, student: str, tests: list[str]) -> dict[str, Verdict]:
+    """The verdict of each of a student's failed ``tests`` (``notebook/grade_id``), read from
+    their autograded notebooks; a notebook with no autograded copy was not submitted."""
+    folder = course.step_dir(course.coursedir.autograded_directory, student)
+    errors = dict(error for path in folder.glob("*.ipynb") for error in failures(path))
+    found = {}
+    for test in tests:
+        if not (folder / f"{test.split('/')[0]}.ipynb").exists():
+            found[test] = _MISSING
+        else:
+            found[test] = errors.get(test, _NO_ERROR)
+    return found
+
+
+def problems(found: Mapping[str, Verdict]) -> dict[str, str]:
+    """Notebook -> its whole-notebook verdict, among a student's failed tests' verdicts."""
+    return {
+        test.split("/")[0]: verdict
+        for test, (verdict, _) in found.items()
+        if verdict in MISTAKES and MISTAKES[verdict].notebook
+    }
+
+
+def common_mistakes(found: Mapping[str, Mapping[str, Verdict]], order) -> list[Mistake]:
+    """Every verdict of the failed test cells (student -> test -> verdict), most frequent
+    first; a whole-notebook verdict counts once per notebook."""
     seen = Counter()
     where = defaultdict(set)
-    for student, tests in failed.items():
-        folder = course.step_dir(course.coursedir.autograded_directory, student)
-        errors = dict(error for path in folder.glob("*.ipynb") for error in failures(path))
-        for test in tests:
-            notebook = folder / f"{test.split('/')[0]}.ipynb"
-            if (test, student) in withheld:
-                message = WITHHELD
-            elif notebook.exists():
-                message = errors.get(test, NO_ERROR)
-            else:
-                message = NOT_GRADED
-            seen[message] += 1
-            where[message].add((test, student))
-    order = _test_order(course)
+    for student, tests in found.items():
+        counted = set()
+        for test, verdict in tests.items():
+            where[verdict].add((test, student))
+            whole = verdict[0] in MISTAKES and MISTAKES[verdict[0]].notebook
+            if whole and (test.split("/")[0], verdict) in counted:
+                continue
+            counted.add((test.split("/")[0], verdict))
+            seen[verdict] += 1
     return [
         Mistake(
-            message,
+            *verdict,
             count,
-            tuple(sorted({test for test, _ in where[message]}, key=order)),
-            tuple(sorted({student for _, student in where[message]})),
+            tuple(sorted({test for test, _ in where[verdict]}, key=order)),
+            tuple(sorted({student for _, student in where[verdict]})),
         )
-        for message, count in sorted(seen.items(), key=lambda item: (-item[1], item[0]))
+        for verdict, count in sorted(seen.items(), key=lambda item: (-item[1], item[0]))
     ]
 
 
-def failures(path: Path) -> list[tuple[str, str]]:
-    """``(notebook/grade_id, message)`` of each test cell of a notebook that raised.
-
-    The message is the first line of the exception, ``AssertionError: did you sum over the
-    784 pixels?``, with decimal numbers replaced by ``…`` so that students who made the same
-    mistake share it.
-    """
+def failures(path: Path) -> list[tuple[str, Verdict]]:
+    """``(notebook/grade_id, (verdict, first line))`` of each test cell of an autograded
+    notebook that raised: the first error of the cell."""
     nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
     found = []
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade"):
+        if cell.cell_type != "code" or not is_grade(cell):
             continue
-        for output in cell.outputs:
-            if output.output_type == "error":
-                found.append((f"{path.stem}/{meta['grade_id']}", error_message(output)))
-                break
+        errors = [output for output in cell.outputs if output.output_type == "error"]
+        if errors:
+            found.append((f"{path.stem}/{cell.metadata.nbgrader.grade_id}", verdict_of(errors[0])))
     return found
+
+
+def verdict_of(output: dict) -> Verdict:
+    """The verdict of an error output: the mistake id its message ends with and the
+    mistake's text, or the exception's name and its message's first line, numbers masked."""
+    mistake = mistake_of(strip_ansi(output.get("evalue", "")))
+    if mistake in MISTAKES:
+        return mistake, MISTAKES[mistake].text
+    return output.get("ename", "Error"), error_message(output)
 
 
 def error_message(output: dict) -> str:

@@ -89,11 +89,18 @@ def page(report: ClassReport, png: bytes) -> str:
             ),
             "<h2>Most common mistakes</h2>",
             _table(
-                ["failed cells", "message (numbers shown as …)", "tests", "students"],
+                [
+                    "failed",
+                    "mistake",
+                    "what it means (an error: its message, numbers as …)",
+                    "tests",
+                    "students",
+                ],
                 [
                     [
                         _td(str(m.count), number=True),
-                        _td(m.message),
+                        _td(m.verdict),
+                        _td(m.text),
                         _td(", ".join(m.tests)),
                         _td(", ".join(m.students)),
                     ]
@@ -122,7 +129,7 @@ def _students_table(report: ClassReport) -> str:
             expected = "?" if s.expected is None else f"{s.expected:g}"
             row += [_td(expected, number=True), _td("mismatch" if s.mismatch else "")]
         manual = " (written answers to grade by hand)" if s.needs_manual_grade else ""
-        failed = ", ".join(s.failed_tests) or "none"
+        failed = ", ".join(s.failures) or "none"
         rows.append([*row, _td("no graded submission" if s.score is None else failed + manual)])
     classes = ["mismatch" if s.mismatch else "" for s in report.students]
     return _table([*header, "failed tests"], rows, classes)

@@ -18,24 +18,20 @@ import torch
 from torch import Tensor, nn
 
 from course_utils.distributions import sample_gaussian
+from course_utils.exercises import exercise
 from course_utils.networks import architecture
 
-__all__ = ["EXERCISES", "VAE", "add_to_class"]
+__all__ = ["VAE", "add_to_class"]
 
 F = TypeVar("F", bound=Callable)
 
-#: Where each declared bound is implemented: method name -> (notebook, exercise).
-EXERCISES = {
-    "negative_elbo_bound": ("02_negative_elbo.ipynb", "Exercise 2.1: the negative ELBO"),
-    "negative_iwae_bound": ("03_iwae.ipynb", "Exercise 3.1: the negative IWAE bound"),
-}
-
 
 def _not_implemented(method: str) -> NotImplementedError:
-    notebook, exercise = EXERCISES[method]
+    """The error of a declared method the student has not written yet, naming where to."""
+    where = exercise(method)
     return NotImplementedError(
-        f"VAE.{method} is not implemented yet: write it in notebook {notebook}, "
-        f"'{exercise}', and run that cell (it attaches your function with @add_to_class(VAE))."
+        f"VAE.{method} is not implemented yet: write it in notebook {where.notebook}.ipynb, "
+        f"'{where.title}', and run that cell (it attaches your function with @add_to_class(VAE))."
     )
 
 

@@ -1,14 +1,18 @@
 """The example submissions of ``autograder.examples``, graded by the real nbgrader.
 
 Each course here is temporary: the repository's ``nbgrader_config.py`` (with a shorter cell
-timeout), some solution notebooks and their generated release. Submissions are graded by
-``python -m autograder autograde`` in a subprocess, and scores read back with
-``nbgrader.api.Gradebook``. The hostile cases run on the one-notebook fixture course
-(seconds per submission); the VAE notebooks cost a kernel, torch and the notebook's own
-demos per submission, so the default run grades a few of their cases and ``-m slow`` all.
+timeout), some solution notebooks and their generated release. Submissions are graded
+twice, in two copies of the course: by ``python -m autograder autograde`` and by the plain
+``nbgrader autograde <assignment> --force`` and ``generate_feedback`` commands from the
+course directory, each in a subprocess; the per-cell scores must be equal, and as expected.
+Scores are read back with ``nbgrader.api.Gradebook``, verdicts (mistake ids) from the
+autograded notebooks. The hostile cases run on the one-notebook fixture course (seconds per
+submission); the VAE notebooks cost a kernel, torch and the notebook's own demos per
+submission, so the default run grades a few of their cases and ``-m slow`` all.
 """
 
 import html
+import json
 import os
 import re
 import shutil
@@ -24,10 +28,12 @@ import torch
 from nbgrader.api import Gradebook
 from test_nbgrader_pipeline import FIXTURES, kernel_of_this_interpreter  # noqa: F401
 
-from autograder import release, report
+from autograder import grading, release, report
 from autograder.course import REPO_ROOT, Course
 from autograder.examples import corpus as submissions
 from autograder.examples.implementations import ELBO_MC, JENSEN_GAP, PRELUDE
+from autograder.reference import values
+from course_utils.exercises import mistake_of
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
@@ -41,8 +47,8 @@ NOTEBOOK_1 = REPO_ROOT / "solutions" / "vae" / "01_jensen_elbo.ipynb"
 #: Cases of notebook 1 graded in the default run: the reference, a correct variant, a mistake.
 NOTEBOOK_1_DEFAULT = [
     "solutions",
-    "elbo_mc_solution-correct_torch_distributions",
-    "elbo_mc_solution-mistake_detached_sample",
+    "elbo_monte_carlo-correct_torch_distributions",
+    "elbo_monte_carlo-mistake_detached_sample",
 ]
 
 
@@ -60,32 +66,89 @@ def make_course(root: Path, notebooks: list[Path], timeout: int) -> Course:
     return course
 
 
+#: The environment of the grading commands: this interpreter's scripts first (nbgrader
+#: runs ``alembic``), one thread per kernel.
+ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+}
+
+
 def autograde_cli(course: Course, folder: Path, **popen) -> subprocess.Popen:
     """``python -m autograder autograde folder`` on the course, as a subprocess."""
     command = [sys.executable, "-m", "autograder", "--root", str(course.root), "autograde"]
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(REPO_ROOT),
-        "VAE_COURSE_REFERENCES": str(REPO_ROOT / "autograder" / "reference_values.json"),
-    }
-    return subprocess.Popen([*command, str(folder)], cwd=REPO_ROOT, env=env, text=True, **popen)
+    return subprocess.Popen([*command, str(folder)], cwd=REPO_ROOT, env=ENV, text=True, **popen)
 
 
 def run_cli(course: Course, folder: Path) -> str:
-    """Autograde through the command line; return its stderr (where failures go)."""
+    """Autograde through the course's command line; return its stderr."""
     process = autograde_cli(course, folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = process.communicate()
-    assert process.returncode in (0, 1), out + err
+    assert process.returncode == 0, out + err
     assert "Traceback" not in out
     return err
 
 
-def gradebook_rows(course: Course) -> dict[tuple[str, str, str], tuple]:
-    """(student, notebook, grade_id) -> (auto_score, manual_score, needs_manual_grade)."""
+def run_plain_nbgrader(course: Course, folder: Path) -> str:
+    """Collect ``folder``, then plain ``nbgrader autograde`` and ``nbgrader generate_feedback``
+    from the course directory, as an instructor types them; return their logs."""
+    grading.collect(course, folder)
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    logs = []
+    for step in ("autograde", "generate_feedback"):
+        result = subprocess.run(
+            [str(nbgrader), step, course.assignment, "--force"],
+            cwd=course.root,
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        logs.append(result.stderr)
+    return "\n".join(logs)
+
+
+def copy_course(course: Course, root: Path) -> Course:
+    """The course's config, solutions and release in ``root``, its release recorded in a
+    gradebook of its own."""
+    root.mkdir(parents=True)
+    shutil.copy(course.root / "nbgrader_config.py", root)
+    for folder in (course.source, course.release):
+        shutil.copytree(folder, root / folder.relative_to(course.root))
+    copy = Course(root, course.assignment)
+    grading.register(copy)
+    return copy
+
+
+def grade_both_ways(course: Course, folder: Path, scratch: Path) -> tuple[Course, float]:
+    """Grade ``folder`` with the course's command in ``course``, and with plain nbgrader in a
+    copy of the course in ``scratch``; the gradebook rows of the two must be equal. Returns
+    the copy, and the seconds the course's command took per submission."""
+    plain = copy_course(course, scratch / "plain_nbgrader")
+    students = {path.name for path in folder.iterdir()}
+    start = time.monotonic()
+    run_cli(course, folder)
+    seconds = (time.monotonic() - start) / len(students)
+    run_plain_nbgrader(plain, folder)
+    ours, theirs = gradebook_rows(course, students), gradebook_rows(plain, students)
+    differ = {
+        k: (ours.get(k), theirs.get(k)) for k in ours | theirs if ours.get(k) != theirs.get(k)
+    }
+    assert not differ, f"(python -m autograder, plain nbgrader): {differ}"
+    return plain, seconds
+
+
+def gradebook_rows(
+    course: Course, students: set[str] | None = None
+) -> dict[tuple[str, str, str], tuple]:
+    """(student, notebook, grade_id) -> (auto_score, manual_score, needs_manual_grade), of
+    every student or of ``students``."""
     with Gradebook(course.db_url) as gradebook:
         rows = {}
         for submission in gradebook.find_assignment(course.assignment).submissions:
+            if students is not None and submission.student_id not in students:
+                continue
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     key = (submission.student_id, notebook.name, grade.name)
@@ -100,36 +163,65 @@ def feedback_text(course: Course, student: str, notebook: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-def check_graded(course: Course, expected: dict[str, submissions.Expected], stderr: str) -> None:
-    """Every cell's score, every total, the feedback and the reported failures are as
-    expected."""
+def hidden_secrets(course: Course) -> set[str]:
+    """What no feedback may show: each line of the hidden test blocks of the course's
+    solutions (stripped, 12 characters or more) and each number in them with 4 or more
+    decimals (the reference values), that the release does not show anyway."""
+    secrets, public = set(), ""
+    for path in course.source.glob("*.ipynb"):
+        public += (course.release / path.name).read_text()
+        for cell in nbformat.read(path, as_version=4).cells:
+            for block in values.HIDDEN_BLOCK.findall(cell.source):
+                lines = [line.strip() for line in block.splitlines()[1:-1]]
+                secrets |= {line for line in lines if len(line) >= 12}
+                secrets |= set(re.findall(r"-?\d+\.\d{4,}", block))
+    return {secret for secret in secrets if json.dumps(secret)[1:-1] not in public}
+
+
+def check_feedback_hides_hidden_tests(course: Course, students: list[str]) -> None:
+    """The students' feedback shows no line of a hidden test and no reference value."""
+    secrets = hidden_secrets(course)
+    for student in students:
+        for page in course.feedback(student).glob("*.html"):
+            text = feedback_text(course, student, page.stem)
+            shown = sorted(secret for secret in secrets if secret in text)
+            assert not shown, f"{page}: {shown}"
+
+
+def check_graded(course: Course, expected: dict[str, submissions.Expected]) -> None:
+    """Every cell's score and verdict, every total, the feedback and the notebooks reported
+    as a whole are as expected. A student who submitted no notebook at all is not graded
+    (nbgrader matches no file): every cell then counts 0."""
     rows = gradebook_rows(course)
-    wrong = {}  # every student whose cell scores differ, not only the first
+    found = report.build(course)
+    problems = {s.student: s.problems for s in found.students}
+    wrong = {}  # every student whose cells differ, not only the first
     for student, expect in expected.items():
-        actual = {key: rows[(student, *key)][0] or 0.0 for key in expect.points}
+        actual = {key: (rows.get((student, *key)) or (0.0,))[0] or 0.0 for key in expect.points}
+        graded = report.verdicts(course, student, [f"{nb}/{cell}" for nb, cell in expect.verdicts])
+        verdicts = {tuple(test.split("/")): verdict for test, (verdict, _) in graded.items()}
         differ = {
-            key: (actual[key], expect.cells[key])
-            for key in actual
+            key: (actual[key], expect.cells[key], verdicts.get(key), expect.verdicts.get(key))
+            for key in expect.points
             if actual[key] != expect.cells[key]
+            or expect.verdicts.get(key) not in (None, verdicts.get(key))
         }
+        if student in problems and problems[student] != expect.problems:
+            differ["problems"] = (problems[student], expect.problems)
         if differ:
             wrong[f"{student} ({expect.description})"] = differ
-    assert not wrong, f"cell scores (actual, expected): {wrong}"
-    with Gradebook(course.db_url) as gradebook:
-        for student, expect in expected.items():
-            total = gradebook.find_submission(course.assignment, student)
-            manual = [row for key, row in rows.items() if key[0] == student and row[1]]
-            assert manual == [] and total.score == expect.score, student
-            for notebook, fragments in expect.feedback.items():
-                text = feedback_text(course, student, notebook)
-                for fragment in fragments:
-                    assert fragment in text, (student, notebook, fragment)
-            if expect.reported:
-                assert f"{student}: autograde failed" in stderr, student
-                for notebook in expect.reported:
-                    assert notebook in stderr.split(f"{student}: autograde failed")[1]
-            else:
-                assert f"{student}: autograde failed" not in stderr, student
+    assert not wrong, f"cells (score, expected score, verdict, expected verdict): {wrong}"
+    check_feedback_hides_hidden_tests(course, list(expected))
+    for student, expect in expected.items():
+        if student not in problems:
+            assert set(expect.problems.values()) == {"missing_notebook"}, student
+            continue
+        manual = [row for key, row in rows.items() if key[0] == student and row[1]]
+        assert manual == [], student
+        for notebook, fragments in expect.feedback.items():
+            text = feedback_text(course, student, notebook)
+            for fragment in fragments:
+                assert fragment in text, (student, notebook, fragment)
 
 
 # -- the corpus itself -----------------------------------------------------------------------
@@ -149,24 +241,29 @@ def test_expectations_follow_from_points_and_fails(notebook_1, tmp_path):
     assert len(ids) == len(submissions.HOSTILE) + len(JENSEN_GAP) + len(ELBO_MC)
     full = expected["solutions"]
     assert full.score == full.max_score == 7  # 1 + (1 + 2 + 1 + 2); written answers excluded
-    mistake = expected["elbo_mc_solution-mistake_sum_over_samples"]
+    mistake = expected["elbo_monte_carlo-mistake_sum_over_samples"]
     assert mistake.score == 7 - 2 - 1 - 2
+    assert mistake.verdicts == {
+        ("01_jensen_elbo", "elbo_mc_unbiased"): "biased_estimate",
+        ("01_jensen_elbo", "elbo_mc_averages_samples"): "variance_not_one_over_n",
+        ("01_jensen_elbo", "elbo_mc_gradients"): "gradient_biased",
+    }
     assert mistake.feedback == {
-        "01_jensen_elbo": tuple(ELBO_MC["mistake_sum_over_samples"].fails.values())
+        "01_jensen_elbo": (
+            "(mistake: biased_estimate)",
+            "(mistake: gradient_biased)",
+            "(mistake: variance_not_one_over_n)",
+        )
     }
     assert expected["untouched"].score == 0
-    assert expected["killed_kernel"].reported == ("01_jensen_elbo",)
+    assert expected["killed_kernel"].problems == {"01_jensen_elbo": "kernel_died"}
 
 
 def test_a_case_differs_from_the_solutions_in_its_cell_only(notebook_1, tmp_path):
-    submissions.write_corpus(
-        notebook_1, tmp_path, ["solutions", "jensen_gap_solution-mistake_sums"]
-    )
+    submissions.write_corpus(notebook_1, tmp_path, ["solutions", "jensen_gap-mistake_sums"])
     path = Path("vae", "01_jensen_elbo.ipynb")
     full = nbformat.read(tmp_path / "solutions" / path, as_version=4).cells
-    mistake = nbformat.read(
-        tmp_path / "jensen_gap_solution-mistake_sums" / path, as_version=4
-    ).cells
+    mistake = nbformat.read(tmp_path / "jensen_gap-mistake_sums" / path, as_version=4).cells
     differ = [a.metadata.nbgrader["grade_id"] for a, b in zip(full, mistake, strict=True) if a != b]
     assert differ == ["jensen_gap_solution"]
 
@@ -203,7 +300,8 @@ def notebook_1_outcomes(source: str) -> dict[str, str | None]:
     "name", [f"jensen_gap.{n}" for n in JENSEN_GAP] + [f"elbo_mc.{n}" for n in ELBO_MC]
 )
 def test_notebook_1_implementation_fails_what_it_should(name):
-    """The fast layer under the nbgrader runs below: the test cells, in process."""
+    """The fast layer under the nbgrader runs below: the test cells, in process, each
+    failure ending with the mistake id expected of it."""
     exercise, entry = name.split(".")
     implementation = {"jensen_gap": JENSEN_GAP, "elbo_mc": ELBO_MC}[exercise][entry]
     threads = torch.get_num_threads()
@@ -212,10 +310,8 @@ def test_notebook_1_implementation_fails_what_it_should(name):
         outcomes = notebook_1_outcomes(implementation.source)
     finally:
         torch.set_num_threads(threads)
-    failed = {grade_id for grade_id, message in outcomes.items() if message}
-    assert failed == set(implementation.fails), outcomes
-    for grade_id, fragment in implementation.fails.items():
-        assert fragment in outcomes[grade_id]
+    failed = {grade_id: mistake_of(message) for grade_id, message in outcomes.items() if message}
+    assert failed == implementation.fails, outcomes
 
 
 # -- hostile submissions on the fixture course -----------------------------------------------
@@ -223,26 +319,45 @@ def test_notebook_1_implementation_fails_what_it_should(name):
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
-    """The fixture course after grading every hostile case: course, expected, stderr, rows."""
+    """The fixture course after grading every hostile case, with the course's command and
+    with plain nbgrader (in a copy): course, expected, rows, corpus, the plain copy."""
     root = tmp_path_factory.mktemp("hostile")
     course = make_course(root / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
     expected = submissions.write_corpus(course, root / "corpus", submissions.HOSTILE)
-    stderr = run_cli(course, root / "corpus")
-    return course, expected, stderr, gradebook_rows(course), root / "corpus"
+    plain, _ = grade_both_ways(course, root / "corpus", root)
+    return course, expected, gradebook_rows(course), root / "corpus", plain
 
 
 def test_hostile_submissions_get_what_they_earned(hostile):
-    course, expected, stderr, _, _ = hostile
-    check_graded(course, expected, stderr)
+    course, expected, _, _, plain = hostile
+    check_graded(course, expected)
+    check_graded(plain, expected)
 
 
 def test_tampering_is_withheld_with_the_reason(hostile):
-    course, _, stderr, rows, _ = hostile
-    assert "tests scored 0 for review" in stderr
-    assert "setattr(module, attribute" in stderr
+    course, _, rows, _, _ = hostile
     assert rows["redefined_helpers", "add", "add_small_ints"] == (0.0, None, True)
-    withheld = [m for m in report.build(course).mistakes if m.message == report.WITHHELD]
-    assert [m.students for m in withheld] == [("redefined_helpers",)]
+    text = feedback_text(course, "redefined_helpers", "add")
+    assert "withheld for review: the student's code" in text
+    assert "setattr(module, attribute" in text
+    withheld = [m for m in report.build(course).mistakes if m.verdict == "tampering"]
+    assert [(m.count, m.students) for m in withheld] == [(1, ("redefined_helpers",))]
+
+
+def test_a_dead_kernel_or_unreadable_file_is_reported_once_per_notebook(hostile):
+    course, _, _, _, _ = hostile
+    found = report.build(course)
+    problems = {s.student: s.problems for s in found.students if s.problems}
+    assert problems == {
+        "corrupt_notebook": {"add": "unreadable_notebook"},
+        "killed_kernel": {"add": "kernel_died"},
+        "redefined_helpers": {"add": "tampering"},
+    }
+    killed = next(s for s in found.students if s.student == "killed_kernel")
+    assert killed.failures == ["add: kernel_died"]
+    assert "    add: the student's code changes what the tests rely on" in found.summary()
+    text = feedback_text(course, "corrupt_notebook", "add")
+    assert "could not be read as a notebook" in text and "NotJSONError" in text
 
 
 def test_huge_output_is_truncated(hostile):
@@ -252,7 +367,7 @@ def test_huge_output_is_truncated(hostile):
 
 
 def test_regrading_is_idempotent(hostile):
-    course, _, _, rows, corpus = hostile
+    course, _, rows, corpus, _ = hostile
     run_cli(course, corpus)
     assert gradebook_rows(course) == rows
 
@@ -277,7 +392,8 @@ def test_autograde_killed_halfway_loses_nothing(tmp_path):
     assert (first / "add.ipynb").exists()
     assert not course.feedback(sorted(cases)[-1]).exists()  # killed before the end
 
-    check_graded(course, expected, run_cli(course, tmp_path / "corpus"))
+    run_cli(course, tmp_path / "corpus")
+    check_graded(course, expected)
     assert {key[0] for key in gradebook_rows(course)} == set(cases)
 
 
@@ -285,12 +401,11 @@ def test_autograde_killed_halfway_loses_nothing(tmp_path):
 
 
 def grade_cases(course: Course, folder: Path, cases: list[str]) -> float:
-    """Grade ``cases`` and check them; return the seconds autograde took per submission."""
-    expected = submissions.write_corpus(course, folder, cases)
-    start = time.monotonic()
-    stderr = run_cli(course, folder)
-    seconds = (time.monotonic() - start) / len(cases)
-    check_graded(course, expected, stderr)
+    """Grade ``cases`` both ways and check them; return the seconds the course's command
+    took per submission."""
+    expected = submissions.write_corpus(course, folder / "corpus", cases)
+    _, seconds = grade_both_ways(course, folder / "corpus", folder)
+    check_graded(course, expected)
     return seconds
 
 
@@ -308,8 +423,8 @@ def kernel_floor(repeats: int = 3) -> float:
 
 
 def grade_every_case(course: Course, folder: Path, label: str, *hostile: str) -> None:
-    """Grade the solutions, ``hostile`` cases and every implementation case of the course,
-    check them, and print the seconds per submission against ``kernel_floor``."""
+    """Grade the solutions, ``hostile`` cases and every implementation case of the course
+    both ways, check them, and print the seconds per submission against ``kernel_floor``."""
     cases = [c for c in submissions.case_ids(course) if c not in submissions.HOSTILE]
     seconds = grade_cases(course, folder, ["solutions", *hostile, *cases])
     floor = kernel_floor()

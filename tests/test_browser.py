@@ -243,11 +243,6 @@ def lab(tmp_path_factory, artifacts) -> Iterator[Lab]:
     shutil.copy(ROOT / "nbgrader_config.py", root)
     for folder in ("solutions", "notebooks"):
         shutil.copytree(ROOT / folder / ASSIGNMENT, root / folder / ASSIGNMENT)
-    # The hidden tests of the solutions read the instructor's reference values from here.
-    references = ROOT / "autograder" / "reference_values.json"
-    if references.exists():
-        (root / "autograder").mkdir()
-        shutil.copy(references, root / "autograder")
     _lab_settings(tmp / "settings")
     _python3_kernel(tmp / "data")
     bin_dir = str(Path(sys.executable).parent)

@@ -15,7 +15,7 @@ import pytest
 from nbgrader.api import Gradebook
 from traitlets.config import Config
 
-from autograder import grading, release, validation
+from autograder import grading, release, report, validation
 from autograder.__main__ import main
 from autograder.course import REPO_ROOT, Course
 
@@ -187,17 +187,21 @@ def test_autograde_again_from_a_zip_is_idempotent(graded, tmp_path):
         assert len(gradebook.find_assignment("vae").submissions) == len(EXPECTED_SCORES)
 
 
-def test_autograde_reports_a_broken_submission_and_grades_the_rest(released, tmp_path):
+def test_autograde_grades_a_broken_file_as_unanswered_and_the_rest_as_usual(released, tmp_path):
     """Uses the released course's gradebook, which no other test reads."""
     shutil.copytree(SUBMISSIONS / "alice", tmp_path / "alice")
     (tmp_path / "mallory" / "vae").mkdir(parents=True)
     (tmp_path / "mallory" / "vae" / "add.ipynb").write_text("{ not a notebook")
+    (tmp_path / "trudy" / "vae").mkdir(parents=True)  # no notebook at all
 
     run = grading.autograde(released, tmp_path)
 
-    assert list(run.failed) == ["mallory"]
-    assert "NotJSONError" in run.failed["mallory"]
-    assert {s.student: s.score for s in run.scores}["alice"] == 4.0
+    assert run.failed == {} and run.empty == ["trudy"]
+    assert {s.student: s.score for s in run.scores} == {"alice": 4.0, "mallory": 0.0}
+    mallory = next(s for s in report.build(released).students if s.student == "mallory")
+    assert mallory.problems == {"add": "unreadable_notebook"}
+    feedback = (released.feedback("mallory") / "add.html").read_text()
+    assert "could not be read as a notebook" in feedback and "NotJSONError" in feedback
 
 
 def test_collect_explains_the_expected_layout(released, tmp_path):

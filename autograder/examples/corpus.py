@@ -4,17 +4,15 @@
 student per case, ready for ``python -m autograder autograde <folder>``:
 
 - ``solutions``: every solution cell filled with the reference solution from ``solutions/``;
-- ``<exercise>-<name>``: the reference solutions, except the solution cell ``<exercise>``
-  (its grade_id), which holds an entry of ``autograder.implementations`` (a correct
-  variant or a known mistake), so a mistake differs from full marks in that cell only;
-- the hostile cases of ``HOSTILE``: an untouched release, cells that raise, loop forever,
-  exit, kill the kernel or print without end, NaN answers, edited and deleted test cells,
-  redefined grading helpers, a corrupt notebook file and a missing one.
+- ``<exercise>-<name>``: the reference solutions, except the solution cell of the exercise
+  ``<exercise>`` (``course_utils.exercises``), which holds an entry of
+  ``autograder.examples.implementations`` (a correct variant or a known mistake), so a
+  mistake differs from full marks in that cell only;
+- the hostile cases of ``autograder.examples.hostile``.
 
 Expected results are derived, not stored: from the points of the release's grade cells,
-the ``fails`` of each implementation (check name -> message fragment; a check is a grade_id
-or a function the test cells call, hidden tests included) and what each hostile case
-does. Only auto-graded cells count: written answers score 0 until graded by hand.
+the exercise registry (which test cell runs which check) and the ``fails`` of each
+implementation (check -> mistake id), or what each hostile case does.
 """
 
 from __future__ import annotations
@@ -29,46 +27,55 @@ from autograder.course import Course
 from autograder.examples import implementations
 from autograder.examples.hostile import HOSTILE
 from autograder.examples.implementations import PRELUDE, Implementation
-from autograder.examples.submission import Expected, Release, Submission
+from autograder.examples.submission import CellKey, Expected, Release, Submission
+from course_utils.exercises import Exercise, exercise
 
-#: Solution cell grade_id -> its implementations (correct variants and known mistakes).
-EXERCISES: dict[str, dict[str, Implementation]] = {
-    "jensen_gap_solution": implementations.JENSEN_GAP,
-    "elbo_mc_solution": implementations.ELBO_MC,
+#: Exercise name -> its implementations (correct variants and known mistakes).
+IMPLEMENTATIONS: dict[str, dict[str, Implementation]] = {
+    "jensen_gap": implementations.JENSEN_GAP,
+    "elbo_monte_carlo": implementations.ELBO_MC,
     "negative_elbo_bound": implementations.ELBO,
     "negative_iwae_bound": implementations.IWAE,
 }
 
-# -- correct variants and known mistakes -----------------------------------------------------
+
+def verdicts(where: Exercise, implementation: Implementation) -> dict[CellKey, str]:
+    """The test cells an implementation fails -> the mistake id each must report: that of
+    the first check the cell runs (visible ones first) that the implementation fails."""
+    unknown = [check for check in implementation.fails if not where.cells_running(check)]
+    if unknown:
+        raise ValueError(f"{where.name}: no test cell runs {unknown}")
+    found = {}
+    for test in where.tests:
+        failed = [c for c in (test.grade_id, *test.runs) if c in implementation.fails]
+        if failed:
+            found[where.notebook, test.grade_id] = implementation.fails[failed[0]]
+    return found
 
 
-def _implementation_case(exercise: str, name: str) -> Callable[[Release], tuple]:
-    implementation = EXERCISES[exercise][name]
+def _implementation_case(name: str, entry: str) -> Callable[[Release], tuple]:
+    implementation = IMPLEMENTATIONS[name][entry]
+    where = exercise(name)
 
     def make(release: Release) -> tuple[Submission, Expected]:
-        fails = set().union(*(release.cells_running(check) for check in implementation.fails))
-        unknown = [check for check in implementation.fails if not release.cells_running(check)]
-        if unknown:
-            raise ValueError(f"{exercise}/{name}: no grade cell runs {unknown}")
-        notebook = next(key[0] for key in fails) if fails else None
-        feedback = {notebook: tuple(implementation.fails.values())} if notebook else {}
+        failing = verdicts(where, implementation)
         kind = "mistake" if implementation.fails else "correct variant"
-        expected = release.expect(f"{exercise}: {kind} {name}", fails, feedback)
-        return release.solved({exercise: PRELUDE + implementation.source}), expected
+        fragments = sorted({f"(mistake: {mistake})" for mistake in failing.values()})
+        expected = release.expect(
+            f"{name}: {kind} {entry}", failing, {where.notebook: fragments} if failing else {}
+        )
+        return release.solved({where.solution_cell: PRELUDE + implementation.source}), expected
 
     return make
-
-
-# -- the corpus ------------------------------------------------------------------------------
 
 
 def _makers(release: Release) -> dict[str, Callable[[Release], tuple[Submission, Expected]]]:
     """Student id -> the maker of its submission, for every case that applies."""
     makers = dict(HOSTILE)
-    for exercise, entries in EXERCISES.items():
-        if exercise in release.solutions:
-            for name in entries:
-                makers[f"{exercise}-{name}"] = _implementation_case(exercise, name)
+    for name, entries in IMPLEMENTATIONS.items():
+        if exercise(name).solution_cell in release.solutions:
+            for entry in entries:
+                makers[f"{name}-{entry}"] = _implementation_case(name, entry)
     return makers
 
 

@@ -86,8 +86,7 @@ def _solutions(release: Release) -> tuple[Submission, Expected]:
 
 
 def _untouched(release: Release) -> tuple[Submission, Expected]:
-    feedback = {name: ("NotImplementedError",) for name in release.notebooks}
-    expected = release.expect("the release, untouched", release.all_cells(), feedback)
+    expected = release.expect("the release, untouched", _every_cell(release, "NotImplementedError"))
     return release.untouched(), expected
 
 
@@ -106,12 +105,17 @@ def _added_cell(source: str, description: str, fragment: str, every: bool = True
     return make
 
 
+def _every_cell(release: Release, verdict: str | None, notebooks=None) -> dict:
+    """Every auto-graded cell of ``notebooks`` (default: all) -> ``verdict``."""
+    return dict.fromkeys(release.all_cells(notebooks), verdict)
+
+
 def _killed_kernel(release: Release) -> tuple[Submission, Expected]:
     notebooks = release.solved()
     insert_after_setup(notebooks[release.first], KILL_KERNEL)
     expected = release.expect(
         "a cell that kills its kernel (first notebook), reference solutions elsewhere",
-        reported=[release.first],
+        _every_cell(release, "kernel_died", [release.first]),
     )
     return notebooks, expected
 
@@ -122,7 +126,7 @@ def _nan_everywhere(release: Release) -> tuple[Submission, Expected]:
         for grade_id, source in release.solutions.items()
         if _is_code_solution(release, grade_id)
     }
-    expected = release.expect("every function returns NaN", release.all_cells())
+    expected = release.expect("every function returns NaN", _every_cell(release, None))
     return release.solved(nan_solutions), expected
 
 
@@ -150,18 +154,15 @@ def _add_helper_redefinitions(nb: NotebookNode) -> None:
     insert_after_setup(nb, REDEFINE_HELPERS)
 
 
-def _tampered(edit: Callable[[NotebookNode], None], description: str, review: bool) -> Callable:
+def _tampered(edit: Callable[[NotebookNode], None], description: str, verdict: str) -> Callable:
     """The release, no solution written, each notebook changed by ``edit``: every test must
-    fail, and (``review``) the notebooks be reported for review."""
+    fail with ``verdict``."""
 
     def make(release: Release) -> tuple[Submission, Expected]:
         notebooks = release.untouched()
         for nb in notebooks.values():
             edit(nb)
-        feedback = {} if review else {name: ("NotImplementedError",) for name in notebooks}
-        reported = list(notebooks) if review else []
-        expected = release.expect(description, release.all_cells(), feedback, reported)
-        return notebooks, expected
+        return notebooks, release.expect(description, _every_cell(release, verdict))
 
     return make
 
@@ -171,7 +172,7 @@ def _corrupt_notebook(release: Release) -> tuple[Submission, Expected]:
     notebooks[release.first] = '{"cells": [{"cell_type": "code", "source": "'
     expected = release.expect(
         "the first notebook is not valid JSON, reference solutions elsewhere",
-        reported=[release.first],
+        _every_cell(release, "unreadable_notebook", [release.first]),
     )
     return notebooks, expected
 
@@ -179,12 +180,9 @@ def _corrupt_notebook(release: Release) -> tuple[Submission, Expected]:
 def _missing_notebook(release: Release) -> tuple[Submission, Expected]:
     notebooks = release.solved()
     del notebooks[release.first]
-    # nbgrader scores a missing notebook 0; with nothing left to grade it fails the student.
-    reported = [] if notebooks else [release.first]
     expected = release.expect(
         "the first notebook is missing, reference solutions elsewhere",
-        release.all_cells([release.first]),
-        reported=reported,
+        _every_cell(release, "missing_notebook", [release.first]),
     )
     return notebooks, expected
 
@@ -209,13 +207,17 @@ HOSTILE: dict[str, Callable[[Release], tuple[Submission, Expected]]] = {
     ),
     "nan_everywhere": _nan_everywhere,
     "edited_tests": _tampered(
-        _edit_tests, "no solutions; every test cell `pass`, worth 1000 points", review=False
+        _edit_tests,
+        "no solutions; every test cell `pass`, worth 1000 points",
+        "NotImplementedError",
     ),
-    "deleted_tests": _tampered(_delete_tests, "no solutions; every test cell deleted", False),
+    "deleted_tests": _tampered(
+        _delete_tests, "no solutions; every test cell deleted", "NotImplementedError"
+    ),
     "redefined_helpers": _tampered(
         _add_helper_redefinitions,
         "no solutions; torch.allclose and the grading checks redefined to pass",
-        review=True,
+        "tampering",
     ),
     "corrupt_notebook": _corrupt_notebook,
     "missing_notebook": _missing_notebook,

@@ -1,9 +1,11 @@
-"""Students' implementations of the bounds: correct variants and the known mistakes.
+"""Students' implementations of the exercises: correct variants and the known mistakes.
 
-Each entry is the source of a notebook solution cell (it attaches the function with
-``@add_to_class(VAE)``) and the grading checks it must fail, each with a fragment of
-the message that names the mistake. Correct variants fail nothing. The tests grade
-every entry; the example submissions of the autograder are made from them.
+Each entry is the source of a notebook solution cell (a bound attaches itself with
+``@add_to_class(VAE)``) and the checks it must fail, each with the mistake id its failure
+must end with (``course_utils.exercises.MISTAKES``). A check is a function of
+``course_utils.grading`` or, for notebook 1's inline tests, a test cell's grade_id.
+Correct variants fail nothing. The tests grade every entry; the example submissions of the
+autograder are made from them.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ class Implementation:
     """A solution cell and what grading must say of it.
 
     Attributes:
-        source: the cell's code, defining the method with ``@add_to_class(VAE)``.
-        fails: check name -> a fragment of its failure message; empty when correct.
+        source: the cell's code, defining the function (a bound with ``@add_to_class(VAE)``).
+        fails: check -> the mistake id its failure must end with; empty when correct.
     """
 
     source: str
@@ -111,8 +113,8 @@ kl = kl_normal(m, v**2, self.z_prior_m, self.z_prior_v)
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
         {
-            "check_elbo_kl": "treating v as a standard deviation",
-            "check_elbo_sampling": "you used v as a standard deviation",
+            "check_elbo_kl": "std_for_variance",
+            "check_elbo_sampling": "std_for_variance",
         },
     ),
     "mistake_log_variance": Implementation(
@@ -124,8 +126,8 @@ kl = kl_normal(z_mean, z_logvar.exp(), self.z_prior_m, self.z_prior_v)
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
         {
-            "check_elbo_kl": "treating v as a log-variance",
-            "check_elbo_sampling": "you treated v as a log-variance",
+            "check_elbo_kl": "log_variance_for_variance",
+            "check_elbo_sampling": "log_variance_for_variance",
         },
     ),
     "mistake_mean_over_pixels": Implementation(
@@ -136,7 +138,7 @@ rec = F.binary_cross_entropy_with_logits(self.dec(z), x)
 kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return kl + rec, kl, rec
 """),
-        {"check_elbo_rec": "averaging over the 784 pixels instead of summing"},
+        {"check_elbo_rec": "mean_over_pixels"},
     ),
     "mistake_sum_over_batch": Implementation(
         _elbo("""
@@ -147,8 +149,8 @@ kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).sum()
 return kl + rec, kl, rec
 """),
         {
-            "check_elbo_kl": "summing over the batch instead of averaging",
-            "check_elbo_rec": "summing over the batch instead of averaging",
+            "check_elbo_kl": "sum_over_batch",
+            "check_elbo_rec": "sum_over_batch",
         },
     ),
     "mistake_kl_mean_over_latents": Implementation(
@@ -159,7 +161,7 @@ rec = -log_bernoulli_with_logits(x, self.dec(z)).mean()
 kl = (0.5 * (v + m**2 - 1 - v.log())).mean()
 return kl + rec, kl, rec
 """),
-        {"check_elbo_kl": "averaging over the latent dimensions instead of summing"},
+        {"check_elbo_kl": "kl_mean_over_latents"},
     ),
     "mistake_detached_sample": Implementation(
         _elbo("""
@@ -169,7 +171,7 @@ rec = -log_bernoulli_with_logits(x, self.dec(z)).mean()
 kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return kl + rec, kl, rec
 """),
-        {"check_elbo_gradients": "cut off from the graph"},
+        {"check_elbo_gradients": "sample_cut_from_graph"},
     ),
     "mistake_no_noise": Implementation(
         _elbo("""
@@ -179,8 +181,8 @@ kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return kl + rec, kl, rec
 """),
         {
-            "check_elbo_sampling": "z has no noise",
-            "check_elbo_gradients": "reaches the encoder's mean but not its variance",
+            "check_elbo_sampling": "no_noise",
+            "check_elbo_gradients": "gradient_misses_variance",
         },
     ),
     "mistake_prior_sample": Implementation(
@@ -192,8 +194,8 @@ kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return kl + rec, kl, rec
 """),
         {
-            "check_elbo_sampling": "draw from the prior",
-            "check_elbo_gradients": "cut off from the graph",
+            "check_elbo_sampling": "prior_sample",
+            "check_elbo_gradients": "sample_cut_from_graph",
         },
     ),
     "mistake_probabilities_as_logits": Implementation(
@@ -204,7 +206,7 @@ rec = -log_bernoulli_with_logits(x, torch.sigmoid(self.dec(z))).mean()
 kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return kl + rec, kl, rec
 """),
-        {"check_elbo_rec": "passing probabilities"},
+        {"check_elbo_rec": "probabilities_as_logits"},
     ),
     "mistake_squared_error": Implementation(
         _elbo("""
@@ -214,7 +216,7 @@ rec = (x - torch.sigmoid(self.dec(z))).pow(2).sum(-1).mean()
 kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return kl + rec, kl, rec
 """),
-        {"check_elbo_rec": "a squared error"},
+        {"check_elbo_rec": "squared_error"},
     ),
     "mistake_returns_elbo": Implementation(
         _elbo("""
@@ -224,7 +226,7 @@ rec = -log_bernoulli_with_logits(x, self.dec(z)).mean()
 kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return -(kl + rec), kl, rec
 """),
-        {"check_elbo_sum": "returning the ELBO instead of its negative"},
+        {"check_elbo_sum": "returns_elbo"},
     ),
     "mistake_per_image_values": Implementation(
         _elbo("""
@@ -235,7 +237,7 @@ kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v)
 return kl + rec, kl, rec
 """),
         {
-            name: "average them over the batch with .mean()"
+            name: "per_image_values"
             for name in (
                 "check_elbo_outputs",
                 "check_elbo_sum",
@@ -359,9 +361,9 @@ return niwae.mean(), kl, rec
 """
         ),
         {
-            "check_iwae_exact_at_prior": "forgetting the - log k",
-            "check_iwae_exact_at_posterior": "forgetting the - log k",
-            "check_iwae_increases_with_k": "forgetting the - log k",
+            "check_iwae_exact_at_prior": "missing_log_k",
+            "check_iwae_exact_at_posterior": "missing_log_k",
+            "check_iwae_increases_with_k": "missing_log_k",
         },
     ),
     "mistake_lse_over_batch": Implementation(
@@ -377,11 +379,11 @@ niwae = -(torch.logsumexp(log_w, dim=0) - math.log(iw))
 return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 """),
         {
-            "check_iwae_exact_at_prior": "log-sum-exp over the batch instead of the iw samples",
-            "check_iwae_exact_at_posterior": "log-sum-exp over the batch instead of the iw samples",
-            "check_iwae_stable": "log-sum-exp over the batch instead of the iw samples",
-            "check_iwae_k1_matches_elbo": "with one sample the IWAE bound is the ELBO",
-            "check_iwae_increases_with_k": "not over the batch",
+            "check_iwae_exact_at_prior": "lse_over_batch",
+            "check_iwae_exact_at_posterior": "lse_over_batch",
+            "check_iwae_stable": "lse_over_batch",
+            "check_iwae_k1_matches_elbo": "iwae1_not_elbo",
+            "check_iwae_increases_with_k": "above_log_px",
         },
     ),
     "mistake_mean_of_log_weights": Implementation(
@@ -393,7 +395,7 @@ niwae = -log_w.mean(dim=0)
 return niwae.mean(), kl, rec
 """
         ),
-        {"check_iwae_increases_with_k": "averaging the log-weights"},
+        {"check_iwae_increases_with_k": "mean_of_log_weights"},
     ),
     "mistake_exp_then_log": Implementation(
         _iwae(
@@ -404,7 +406,7 @@ niwae = -torch.log(torch.exp(log_w).mean(dim=0))
 return niwae.mean(), kl, rec
 """
         ),
-        {name: "underflows" for name in IWAE_CHECKS},
+        {name: "unstable_log_mean_exp" for name in IWAE_CHECKS},
     ),
     "mistake_exp_then_log_float64": Implementation(
         _iwae(
@@ -415,7 +417,7 @@ niwae = -torch.log(torch.exp(log_w.double()).mean(dim=0)).float()
 return niwae.mean(), kl, rec
 """
         ),
-        {"check_iwae_stable": "underflows to 0 even in float64"},
+        {"check_iwae_stable": "unstable_log_mean_exp"},
     ),
     "mistake_global_max_shift": Implementation(
         _iwae(
@@ -428,7 +430,7 @@ return niwae.mean(), kl, rec
 """
         ),
         {
-            name: "underflows"
+            name: "unstable_log_mean_exp"
             for name in (
                 "check_iwae_stable",
                 "check_iwae_exact_at_prior",
@@ -450,8 +452,8 @@ niwae = -log_mean_exp(log_w, dim=0)
 return niwae.mean(), kl.mean(), -log_px_z.mean()
 """),
         {
-            "check_iwae_increases_with_k": "the closed-form KL inside the weights",
-            "check_iwae_exact_at_posterior": "log w = log p(x|z) + log p(z) - log q(z|x)",
+            "check_iwae_increases_with_k": "constant_weights",
+            "check_iwae_exact_at_posterior": "not_exact_at_posterior",
         },
     ),
     "mistake_x_batch_major_grouped_like_z": Implementation(
@@ -468,10 +470,10 @@ niwae = -log_mean_exp(log_w, dim=0)
 return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 """),
         {
-            "check_iwae_exact_at_prior": "repeating x batch-major",
-            "check_iwae_exact_at_posterior": "Repeat x, m and v the same way",
-            "check_iwae_stable": "repeating x batch-major",
-            "check_iwae_increases_with_k": "not over the batch",
+            "check_iwae_exact_at_prior": "x_batch_major",
+            "check_iwae_exact_at_posterior": "not_exact_at_posterior",
+            "check_iwae_stable": "x_batch_major",
+            "check_iwae_increases_with_k": "above_log_px",
         },
     ),
     "mistake_x_sample_major_grouped_like_z": Implementation(
@@ -488,10 +490,10 @@ niwae = -(torch.logsumexp(log_w, dim=1) - math.log(iw))
 return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 """),
         {
-            "check_iwae_exact_at_prior": "repeating x sample-major",
-            "check_iwae_exact_at_posterior": "Repeat x, m and v the same way",
-            "check_iwae_stable": "repeating x sample-major",
-            "check_iwae_increases_with_k": "not over the batch",
+            "check_iwae_exact_at_prior": "x_sample_major",
+            "check_iwae_exact_at_posterior": "not_exact_at_posterior",
+            "check_iwae_stable": "x_sample_major",
+            "check_iwae_increases_with_k": "above_log_px",
         },
     ),
     "mistake_z_batch_major_grouped_like_x": Implementation(
@@ -507,7 +509,7 @@ log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
 niwae = -log_mean_exp(log_w, dim=0)
 return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 """),
-        {"check_iwae_exact_at_posterior": "Repeat x, m and v the same way"},
+        {"check_iwae_exact_at_posterior": "not_exact_at_posterior"},
     ),
     "mistake_likelihood_only_weights": Implementation(
         _iwae("""
@@ -520,8 +522,8 @@ kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return niwae.mean(), kl, -log_w.mean()
 """),
         {
-            "check_iwae_k1_matches_elbo": "log p(x|z) alone",
-            "check_iwae_exact_at_posterior": "log w = log p(x|z) + log p(z) - log q(z|x)",
+            "check_iwae_k1_matches_elbo": "likelihood_only_weights",
+            "check_iwae_exact_at_posterior": "not_exact_at_posterior",
         },
     ),
     "mistake_python_loop": Implementation(
@@ -539,7 +541,7 @@ for _ in range(iw):
 niwae = -log_mean_exp(torch.stack(log_ws), dim=0)
 return niwae.mean(), torch.stack(kls).mean(), -torch.stack(log_px_zs).mean()
 """),
-        {"check_iwae_vectorized": "a Python loop over the samples"},
+        {"check_iwae_vectorized": "python_loop"},
     ),
     "mistake_detached_sample": Implementation(
         _iwae(
@@ -550,7 +552,7 @@ niwae = -log_mean_exp(log_w, dim=0)
 return niwae.mean(), kl, rec
 """
         ),
-        {"check_iwae_gradients": "cut off from the graph"},
+        {"check_iwae_gradients": "sample_cut_from_graph"},
     ),
     "mistake_kl_rec_summed_over_samples": Implementation(
         _iwae(
@@ -562,7 +564,7 @@ niwae = -log_mean_exp(log_w, dim=0)
 return niwae.mean(), kl, rec
 """
         ),
-        {"check_iwae_kl_rec": "summing over the iw samples instead of averaging"},
+        {"check_iwae_kl_rec": "sum_over_samples"},
     ),
     "mistake_per_image_values": Implementation(
         _iwae(
@@ -574,19 +576,19 @@ rec = -log_px_z.reshape(iw, -1).mean(0)
 return niwae, kl, rec
 """
         ),
-        {name: "average them over the batch with .mean()" for name in IWAE_CHECKS},
+        {name: "per_image_values" for name in IWAE_CHECKS},
     ),
 }
 
 
-#: Hidden messages: the entry's values against stored references on the shipped checkpoints.
-_REFERENCE = "on the shipped checkpoint"
-_PER_IMAGE = "average them over the batch with .mean()"
-_INF = "is inf for an ordinary batch"
-_ABOVE = "exceeds the exact log p(x)"
-_BELOW = "below the exact log p(x)"
-#: What the hidden checks (shipped checkpoints, autograder/reference_values.json) say of
-#: each entry that fails one, as measured; tests/test_grading*.py run them on every entry.
+#: The mistake ids of the hidden checks (the shipped checkpoints against the reference values
+#: in the hidden tests) for each entry that fails one, as measured; tests/test_grading*.py
+#: run them on every entry.
+_REFERENCE = "reference_mismatch"
+_PER_IMAGE = "per_image_values"
+_INF = "unstable_log_mean_exp"
+_ABOVE = "above_log_px"
+_BELOW = "far_below_log_px"
 _HIDDEN_FAILS = {
     "elbo": {
         "mistake_per_image_values": {"check_elbo_reference": _PER_IMAGE},
@@ -685,15 +687,15 @@ return torch.logsumexp(log_x, dim=0) - math.log(n) - log_x.sum(dim=0) / n
     ),
     "mistake_flipped_sign": Implementation(
         _jensen("return torch.log(samples).mean(dim=0) - torch.log(samples.mean(dim=0))"),
-        {"jensen_gap_values": "the sign is flipped"},
+        {"jensen_gap_values": "jensen_sign_flipped"},
     ),
     "mistake_sums": Implementation(
         _jensen("return torch.log(samples.sum(dim=0)) - torch.log(samples).sum(dim=0)"),
-        {"jensen_gap_values": "(means, not sums)"},
+        {"jensen_gap_values": "sums_for_means"},
     ),
     "mistake_mean_over_everything": Implementation(
         _jensen("return torch.log(samples.mean()) - torch.log(samples).mean()"),
-        {"jensen_gap_values": "average over dimension 0 only"},
+        {"jensen_gap_values": "mean_over_everything"},
     ),
 }
 
@@ -732,8 +734,8 @@ z = m + v * torch.randn(n_samples, *m.shape, dtype=m.dtype)
 return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
 """),
         {
-            "elbo_mc_unbiased": "v used as a standard deviation",
-            "elbo_mc_gradients": "the gradient with respect to",
+            "elbo_mc_unbiased": "biased_estimate",
+            "elbo_mc_gradients": "gradient_biased",
         },
     ),
     "mistake_no_entropy": Implementation(
@@ -742,8 +744,8 @@ z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape)
 return model.log_joint(x, z).mean(dim=0)
 """),
         {
-            "elbo_mc_unbiased": "did you forget to subtract log q(z|x)",
-            "elbo_mc_gradients": "the gradient with respect to",
+            "elbo_mc_unbiased": "no_entropy",
+            "elbo_mc_gradients": "gradient_biased",
         },
     ),
     "mistake_log_mean_exp": Implementation(
@@ -753,9 +755,9 @@ log_w = model.log_joint(x, z) - log_normal(z, m, v)
 return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
 """),
         {
-            "elbo_mc_unbiased": "did you take the log of the mean of the weights",
-            "elbo_mc_averages_samples": "where 25 is expected",
-            "elbo_mc_gradients": "the gradient with respect to",
+            "elbo_mc_unbiased": "log_mean_exp_for_elbo",
+            "elbo_mc_averages_samples": "variance_not_one_over_n",
+            "elbo_mc_gradients": "gradient_biased",
         },
     ),
     "mistake_detached_sample": Implementation(
@@ -763,14 +765,14 @@ return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
 z = Normal(m, v.sqrt()).sample((n_samples,))
 return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
 """),
-        {"elbo_mc_gradients": "a sample from .sample()"},
+        {"elbo_mc_gradients": "gradient_biased"},
     ),
     "mistake_one_sample": Implementation(
         _elbo_mc("""
 z = sample_gaussian(m, v)
 return model.log_joint(x, z) - log_normal(z, m, v)
 """),
-        {"elbo_mc_averages_samples": "where 25 is expected"},
+        {"elbo_mc_averages_samples": "variance_not_one_over_n"},
     ),
     "mistake_sum_over_samples": Implementation(
         _elbo_mc("""
@@ -778,9 +780,9 @@ z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape)
 return (model.log_joint(x, z) - log_normal(z, m, v)).sum(dim=0)
 """),
         {
-            "elbo_mc_unbiased": "a sum over the samples instead of a mean",
-            "elbo_mc_averages_samples": "where 25 is expected",
-            "elbo_mc_gradients": "the gradient with respect to",
+            "elbo_mc_unbiased": "biased_estimate",
+            "elbo_mc_averages_samples": "variance_not_one_over_n",
+            "elbo_mc_gradients": "gradient_biased",
         },
     ),
     "mistake_no_average": Implementation(
@@ -789,10 +791,10 @@ z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape)
 return model.log_joint(x, z) - log_normal(z, m, v)
 """),
         {
-            "elbo_mc_shape": "average the log-weights over the samples (dim 0)",
-            "elbo_mc_unbiased": "instead of the mean of the log-weights",
-            "elbo_mc_averages_samples": "where 25 is expected",
-            "elbo_mc_gradients": "the gradient with respect to",
+            "elbo_mc_shape": "samples_not_averaged",
+            "elbo_mc_unbiased": "log_mean_exp_for_elbo",
+            "elbo_mc_averages_samples": "variance_not_one_over_n",
+            "elbo_mc_gradients": "gradient_biased",
         },
     ),
 }

@@ -2,20 +2,22 @@
 
 ``Release`` reads a course's release notebooks, the reference solutions (from
 ``solutions/``) and the points of every auto-graded cell; ``Expected`` is what autograding
-one example submission must give, derived from those points and the cells it must fail.
-Only auto-graded cells count: written answers score 0 until graded by hand.
+one example submission must give: every cell's score, and the verdict of each failed cell
+(the mistake id its error ends with, or the name of the exception it raised). Only
+auto-graded cells count: written answers score 0 until graded by hand.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.utils import is_grade, is_solution
 
 from autograder.course import Course
+from course_utils.exercises import MISTAKES
 
 #: A cell (grade_id -> points) key: (notebook name without .ipynb, grade_id).
 CellKey = tuple[str, str]
@@ -28,17 +30,21 @@ class Expected:
     Attributes:
         description: what the submission is, in one line.
         points: every auto-graded cell of the release -> its points.
-        passes: the auto-graded cells that must score their points; all others score 0.
+        verdicts: each cell that must fail -> its verdict: the mistake id its error ends
+            with, the name of the exception it raised, or None when any failure will do.
+            Every other cell must score its points.
         feedback: notebook -> text fragments its HTML feedback must contain.
-        reported: notebooks the grading run must report (in ``GradingRun.failed``)
-            because nbgrader cannot grade them or their points are withheld for review.
     """
 
     description: str
     points: dict[CellKey, float]
-    passes: frozenset[CellKey]
+    verdicts: dict[CellKey, str | None] = field(default_factory=dict)
     feedback: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    reported: tuple[str, ...] = ()
+
+    @property
+    def passes(self) -> frozenset[CellKey]:
+        """The auto-graded cells that must score their points."""
+        return frozenset(self.points.keys() - self.verdicts.keys())
 
     @property
     def cells(self) -> dict[CellKey, float]:
@@ -54,6 +60,16 @@ class Expected:
     def max_score(self) -> float:
         """The auto-graded points available."""
         return sum(self.points.values())
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Notebook -> the grader's verdict on the whole notebook (it could not be graded, or
+        its points are withheld), for the notebooks that get one."""
+        return {
+            notebook: verdict
+            for (notebook, _), verdict in self.verdicts.items()
+            if verdict in MISTAKES and MISTAKES[verdict].notebook
+        }
 
 
 # A submission: notebook name -> its content (a notebook, or raw text for a corrupt file);
@@ -75,19 +91,18 @@ class Release:
         self.tests: dict[CellKey, str] = {}
         for name in self.notebooks:
             for cell in nbformat.read(course.source / f"{name}.ipynb", as_version=4).cells:
-                meta = cell.metadata.get("nbgrader", {})
-                if meta.get("solution"):
-                    self.solutions[meta["grade_id"]] = _strip_markers(cell.source)
-                elif meta.get("grade") and cell.cell_type == "code":
-                    self.tests[name, meta["grade_id"]] = cell.source
+                if is_solution(cell):
+                    self.solutions[grade_id_of(cell)] = _strip_markers(cell.source)
+                elif is_test(cell):
+                    self.tests[name, grade_id_of(cell)] = cell.source
         self.points = {
-            (name, grade_id_of(cell)): float(cell.metadata["nbgrader"]["points"])
+            (name, grade_id_of(cell)): float(cell.metadata.nbgrader.points)
             for name, nb in self.notebooks.items()
             for cell in nb.cells
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+            if is_test(cell)
         }
 
-    def solved(self, replace: dict[str, str] | None = None) -> dict[str, NotebookNode]:
+    def solved(self, replace: Mapping[str, str] | None = None) -> dict[str, NotebookNode]:
         """Copies of the release notebooks with every solution cell filled in: from
         ``replace`` (grade_id -> source) where given, else with the reference solution."""
         replace = replace or {}
@@ -95,8 +110,8 @@ class Release:
         for name, nb in self.notebooks.items():
             nb = nbformat.from_dict(nb)
             for cell in nb.cells:
-                grade_id = grade_id_of(cell)
-                if cell.metadata.get("nbgrader", {}).get("solution"):
+                if is_solution(cell):
+                    grade_id = grade_id_of(cell)
                     cell.source = replace.get(grade_id, self.solutions[grade_id])
             notebooks[name] = nb
         return notebooks
@@ -105,35 +120,32 @@ class Release:
         """Copies of the release notebooks."""
         return {name: nbformat.from_dict(nb) for name, nb in self.notebooks.items()}
 
-    def cells_running(self, check: str) -> set[CellKey]:
-        """The auto-graded cells that run ``check``: the cell of that grade_id, or the
-        cells whose test code (hidden tests included) calls a function of that name."""
-        call = re.compile(rf"\b{re.escape(check)}\(")
-        return {key for key, source in self.tests.items() if key[1] == check or call.search(source)}
+    def notebook_of(self, grade_id: str) -> str:
+        """The notebook that holds the cell ``grade_id``."""
+        return next(name for name, _ in self.points if (name, grade_id) in self.points)
 
     def expect(
         self,
         description: str,
-        fails: Iterable[CellKey] = (),
-        feedback: dict[str, Iterable[str]] | None = None,
-        reported: Iterable[str] = (),
+        verdicts: Mapping[CellKey, str | None] | None = None,
+        feedback: Mapping[str, Iterable[str]] | None = None,
     ) -> Expected:
-        """The expectation of a submission that fails the cells ``fails`` (and every cell
-        of the ``reported`` notebooks) and passes every other auto-graded cell."""
-        reported = tuple(sorted(reported))
-        failing = set(fails) | {key for key in self.points if key[0] in reported}
+        """The expectation of a submission whose cells ``verdicts`` fail (with those
+        verdicts) and whose other auto-graded cells pass."""
+        unknown = set(verdicts or {}) - self.points.keys()
+        if unknown:
+            raise KeyError(f"not auto-graded cells of the release: {sorted(unknown)}")
         return Expected(
             description=description,
             points=dict(self.points),
-            passes=frozenset(self.points.keys() - failing),
+            verdicts=dict(verdicts or {}),
             feedback={nb: tuple(fragments) for nb, fragments in (feedback or {}).items()},
-            reported=reported,
         )
 
-    def all_cells(self, notebooks: Iterable[str] | None = None) -> set[CellKey]:
+    def all_cells(self, notebooks: Iterable[str] | None = None) -> list[CellKey]:
         """The auto-graded cells of ``notebooks`` (all notebooks by default)."""
         names = set(self.notebooks if notebooks is None else notebooks)
-        return {key for key in self.points if key[0] in names}
+        return [key for key in self.points if key[0] in names]
 
     @property
     def first(self) -> str:
@@ -145,14 +157,15 @@ def grade_id_of(cell: NotebookNode) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
+def is_test(cell: NotebookNode) -> bool:
+    """An auto-graded test cell: a grade cell of code."""
+    return cell.cell_type == "code" and is_grade(cell)
+
+
 def _strip_markers(source: str) -> str:
     """A solution cell's source as a student would write it: without the solution markers."""
     markers = ("### BEGIN SOLUTION", "### END SOLUTION")
     return "\n".join(line for line in source.splitlines() if line.strip() not in markers)
-
-
-def is_test(cell: NotebookNode) -> bool:
-    return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("grade"))
 
 
 def insert_after_setup(nb: NotebookNode, source: str) -> None:

@@ -1,22 +1,22 @@
 """What every check shares: probe models with known outputs, tolerant comparisons,
-diagnosis of named mistakes, and the stored references of the hidden tests."""
+diagnosis of named mistakes, and the comparison of the hidden tests with the reference
+values written into them."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from course_utils.exercises import MISTAKES, tagged
 from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
 
 __all__ = [
+    "NONFINITE",
     "RTOL",
     "Z_SCORE",
     "binary_batch",
@@ -25,11 +25,9 @@ __all__ = [
     "close",
     "diagnose",
     "fail",
-    "load_reference",
     "log_ratio_sd",
     "probe_vae",
     "recorded_latents",
-    "reference_values_path",
     "repeated_means",
 ]
 
@@ -40,9 +38,10 @@ Z_SCORE = 5.0
 RTOL = 1e-4
 
 
-def fail(message: str) -> None:
-    """Fail the check with ``message`` (shown to the student)."""
-    raise AssertionError(message)
+def fail(message: str, mistake: str) -> None:
+    """Fail the check with ``message`` (shown to the student), ending with the id of the
+    likely ``mistake`` (a key of ``course_utils.exercises.MISTAKES``)."""
+    raise AssertionError(tagged(message, mistake))
 
 
 def close(value: float, expected: float, atol: float = 0.0) -> bool:
@@ -50,12 +49,18 @@ def close(value: float, expected: float, atol: float = 0.0) -> bool:
     return abs(value - expected) <= atol + RTOL * max(1.0, abs(expected))
 
 
-def diagnose(value: float, mistakes: dict[str, float], atol: float = 0.0) -> str:
-    """The named mistake whose predicted value matches ``value``, or a generic hint."""
+def diagnose(
+    value: float, mistakes: Mapping[str, float], otherwise: str, atol: float = 0.0
+) -> tuple[str, str]:
+    """The mistake whose predicted value matches ``value``: ``(sentence, mistake id)``.
+
+    ``mistakes`` maps mistake ids to the value each predicts; when none matches, the
+    sentence is a generic hint and the id ``otherwise``.
+    """
     for mistake, predicted in mistakes.items():
         if close(value, predicted, atol):
-            return f"this is what {mistake} gives."
-    return "it matches none of the usual mistakes; print your terms step by step."
+            return f"this is the value of a known mistake: {MISTAKES[mistake].text}.", mistake
+    return "it matches none of the usual mistakes; print your terms step by step.", otherwise
 
 
 def log_ratio_sd(m: Tensor, v: Tensor) -> float:
@@ -123,61 +128,54 @@ def recorded_latents(model: VAE) -> Iterator[list[Tensor]]:
         handle.remove()
 
 
+#: What a non-finite bound most likely means, when the caller knows no better.
+NONFINITE = ("", "nonfinite_output")
+
+
 def call_bound(
-    bound: Callable, x: Tensor, *args, nonfinite_hint: str = ""
+    bound: Callable, x: Tensor, *args, nonfinite: tuple[str, str] = NONFINITE
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Call a student's bound and check the form of what it returns; ``nonfinite_hint``
-    ends the message when the bound (the first output) is not finite."""
+    """Call a student's bound and check the form of what it returns.
+
+    ``nonfinite``: ``(hint, mistake id)`` for a bound (the first output) that is not finite.
+    """
     name = getattr(bound, "__name__", "the bound")
     out = bound(x, *args)
     if not isinstance(out, (tuple, list)) or len(out) != 3:
-        fail(f"{name} must return a tuple of three tensors (bound, kl, rec); got {type(out)}")
+        fail(
+            f"{name} must return a tuple of three tensors (bound, kl, rec); got {type(out)}",
+            "not_a_triple",
+        )
     labels = ("first (the bound)", "kl", "rec")
     for position, (label, value) in enumerate(zip(labels, out, strict=True)):
         if not isinstance(value, Tensor):
-            fail(f"{name}: {label} is a {type(value).__name__}, expected a torch tensor")
+            fail(
+                f"{name}: {label} is a {type(value).__name__}, expected a torch tensor",
+                "not_a_tensor",
+            )
         if value.shape != ():
             per_image = value.shape == (len(x),)
             hint = " (per-image values: average them over the batch with .mean())"
             fail(
                 f"{name}: {label} has shape {tuple(value.shape)}, expected () for a batch of "
-                f"{len(x)}{hint if per_image else ''}"
+                f"{len(x)}{hint if per_image else ''}",
+                "per_image_values" if per_image else "wrong_output_shape",
             )
         if not torch.isfinite(value):
-            hint = f"; {nonfinite_hint}" if nonfinite_hint and position == 0 else ""
-            fail(f"{name}: {label} is {value.item()} for an ordinary batch{hint}")
+            hint, mistake = nonfinite if position == 0 else NONFINITE
+            fail(
+                f"{name}: {label} is {value.item()} for an ordinary batch"
+                + (f"; {hint}" if hint else ""),
+                mistake,
+            )
     return out
 
 
-def reference_values_path() -> Path:
-    """``autograder/reference_values.json``: from ``$VAE_COURSE_REFERENCES``, or the first
-    folder above the working directory that has it (an nbgrader course directory)."""
-    if "VAE_COURSE_REFERENCES" in os.environ:
-        return Path(os.environ["VAE_COURSE_REFERENCES"])
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        candidate = folder / "autograder" / "reference_values.json"
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError(
-        "the reference values of the hidden tests are not here (autograder/reference_values.json "
-        "is the instructor's); this test runs under nbgrader autograde"
-    )
-
-
-def load_reference(key: str) -> dict:
-    """The stored reference entry ``key``."""
-    path = reference_values_path()
-    references = json.loads(path.read_text())["values"]
-    if key not in references:
-        raise KeyError(f"{path} has no reference {key!r}")
-    return references[key]
-
-
 def repeated_means(
-    bound: Callable, x: Tensor, *args, repeats: int = 20, nonfinite_hint: str = ""
+    bound: Callable, x: Tensor, *args, repeats: int = 20, nonfinite: tuple[str, str] = NONFINITE
 ) -> dict[str, tuple]:
     """Means and standard errors of a bound's three outputs over ``repeats`` calls
-    (each through ``call_bound``, with ``nonfinite_hint``).
+    (each through ``call_bound``, with ``nonfinite``).
 
     Returns:
         ``{"bound": (mean, se), "kl": (mean, se), "rec": (mean, se)}``; the standard
@@ -186,7 +184,7 @@ def repeated_means(
     with torch.no_grad():
         values = torch.tensor(
             [
-                [t.item() for t in call_bound(bound, x, *args, nonfinite_hint=nonfinite_hint)]
+                [t.item() for t in call_bound(bound, x, *args, nonfinite=nonfinite)]
                 for _ in range(repeats)
             ],
             dtype=torch.float64,
@@ -195,18 +193,34 @@ def repeated_means(
     return {name: (means[i].item(), ses[i].item()) for i, name in enumerate(("bound", "kl", "rec"))}
 
 
-def check_against_reference(key: str, bound: Callable, x: Tensor, *args) -> None:
-    """A bound's three outputs agree with the stored reference ``key`` within
-    ``Z_SCORE`` combined standard errors (the student's from repeated calls, the
-    reference's from its own)."""
-    reference = load_reference(key)
-    measured = repeated_means(bound, x, *args)
+def check_against_reference(
+    description: str,
+    reference: Mapping[str, tuple[float, float]],
+    bound: Callable,
+    x: Tensor,
+    *args,
+    nonfinite: tuple[str, str] = NONFINITE,
+) -> None:
+    """A bound's three outputs agree with the ``reference`` implementation's within
+    ``Z_SCORE`` combined standard errors (the student's from repeated calls, each through
+    ``call_bound`` with ``nonfinite``).
+
+    Args:
+        description: the model and images, for the message.
+        reference: ``{"bound": (mean, se), "kl": ..., "rec": ...}`` of the reference
+            implementation on the same model and images. They live in the hidden test
+            that calls this check, and the message never shows them.
+        bound, x, args: the student's bound and its arguments.
+    """
+    measured = repeated_means(bound, x, *args, nonfinite=nonfinite)
     for name, (value, se) in measured.items():
         expected, expected_se = reference[name]
         tolerance = Z_SCORE * (se**2 + expected_se**2) ** 0.5
         if not close(value, expected, tolerance):
+            side = "above" if value > expected else "below"
             fail(
-                f"on {reference['description']}, your {name} averages {value:.3f} "
-                f"(standard error {se:.3f}) over repeated calls; the reference is "
-                f"{expected:.3f} (standard error {expected_se:.3f})."
+                f"on {description}, your {name} averages {value:.3f} (standard error {se:.3f}) "
+                f"over repeated calls: {side} the reference implementation's by more than "
+                f"{Z_SCORE:g} combined standard errors (its values stay hidden).",
+                "reference_mismatch",
             )

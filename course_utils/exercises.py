@@ -1,0 +1,275 @@
+"""The course's exercises and the mistakes its graders name: one registry.
+
+An exercise is a function the student writes in a notebook's solution cell and the test
+cells that grade it, each with the checks it runs (functions of ``course_utils.grading``;
+notebook 1 tests inline, so its cells name none). Every failure of a check ends with the
+id of the likely mistake, ``(mistake: std_for_variance)``; ``MISTAKES`` says what each id
+means. The stubs of ``course_utils.models``, the example corpus, the class report and the
+grader's own verdicts (tampering, a notebook it could not run) all key on these ids.
+
+This module is data only: it imports nothing from the course.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "EXERCISES",
+    "MISTAKES",
+    "Exercise",
+    "Mistake",
+    "TestCell",
+    "exercise",
+    "mistake_of",
+    "tagged",
+]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """What a failure means: ``id`` (stable, ``snake_case``) and ``text``, one line for the
+    class report. ``notebook``: a verdict on a whole notebook (it could not be graded, or its
+    points are withheld), reported once per notebook rather than once per test."""
+
+    id: str
+    text: str
+    notebook: bool = False
+
+
+@dataclass(frozen=True)
+class TestCell:
+    """An auto-graded test cell: its ``grade_id``, the checks its visible code calls and
+    those its hidden block calls, each in order."""
+
+    grade_id: str
+    checks: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+
+    @property
+    def runs(self) -> tuple[str, ...]:
+        """Every check the cell runs, in order: the visible ones, then the hidden ones."""
+        return self.checks + self.hidden
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A function the student writes, where, and what grades it.
+
+    Attributes:
+        name: the function or method, as the student defines it.
+        notebook: the notebook's file name without ``.ipynb``.
+        title: the exercise's heading in the notebook.
+        solution_cell: the grade_id of the solution cell.
+        tests: the test cells that grade it, in notebook order.
+        module: the ``course_utils.grading`` module whose checks the cells call ('' if inline).
+    """
+
+    name: str
+    notebook: str
+    title: str
+    solution_cell: str
+    tests: tuple[TestCell, ...]
+    module: str = ""
+
+    def cells_running(self, check: str) -> tuple[str, ...]:
+        """The grade_ids of the test cells that run ``check`` (a check function's name, or
+        a test cell's own grade_id for inline tests)."""
+        return tuple(t.grade_id for t in self.tests if check == t.grade_id or check in t.runs)
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The checks the visible test code runs, each once, in order."""
+        return tuple(dict.fromkeys(check for test in self.tests for check in test.checks))
+
+    @property
+    def hidden_checks(self) -> tuple[str, ...]:
+        """The checks the hidden tests run, each once, in order."""
+        return tuple(dict.fromkeys(check for test in self.tests for check in test.hidden))
+
+
+def _mistakes(*entries: tuple[str, str] | tuple[str, str, bool]) -> dict[str, Mistake]:
+    return {entry[0]: Mistake(*entry) for entry in entries}
+
+
+#: Every mistake id a failure can carry -> what it means.
+MISTAKES: dict[str, Mistake] = _mistakes(
+    # The form of what a bound returns (call_bound).
+    ("not_a_triple", "the bound does not return a tuple of three tensors (bound, kl, rec)"),
+    ("not_a_tensor", "an output is not a torch tensor"),
+    ("per_image_values", "per-image values returned where batch means are expected"),
+    ("wrong_output_shape", "an output has a shape other than () (a scalar)"),
+    ("nonfinite_output", "an output is nan or inf for an ordinary batch"),
+    ("decoder_not_called", "the bound never calls the decoder self.dec on a sample z"),
+    # The negative ELBO (notebook 2) and its terms.
+    ("returns_elbo", "the ELBO returned instead of its negative"),
+    ("nelbo_not_kl_plus_rec", "the negative ELBO is not KL + Rec"),
+    ("negative_terms", "a KL or Rec term below 0 (a sign error)"),
+    ("std_for_variance", "v treated as a standard deviation (variance v**2), but it is a variance"),
+    ("log_variance_for_variance", "v treated as a log-variance (variance exp(v))"),
+    ("sqrt_variance_to_kl", "sqrt(v) passed where kl_normal expects a variance"),
+    ("fourth_root_noise", "the noise scaled by v ** 0.25 (variance sqrt(v)) instead of sqrt(v)"),
+    ("kl_mean_over_latents", "the KL averaged over the latent dimensions instead of summed"),
+    ("sum_over_batch", "a sum over the batch where the batch mean is expected"),
+    ("kl_wrong_sign", "the KL term with the wrong sign"),
+    ("reversed_kl", "KL(p || q) instead of KL(q || p)"),
+    ("kl_wrong", "the KL term differs from the closed form, by no usual mistake"),
+    ("mean_over_pixels", "the reconstruction averaged over the 784 pixels instead of summed"),
+    ("rec_wrong_sign", "the log-likelihood with the wrong sign (rec is -log p(x|z))"),
+    ("probabilities_as_logits", "probabilities (sigmoid(logits)) passed where logits go"),
+    ("squared_error", "a squared error instead of the Bernoulli log-likelihood"),
+    ("swapped_data_and_logits", "the data and the logits swapped in the cross-entropy"),
+    ("rec_wrong", "the reconstruction term is off, by no usual mistake"),
+    ("no_noise", "z is the mean m, with no noise"),
+    ("prior_sample", "z drawn from the prior N(0, I) instead of q(z|x)"),
+    ("sample_mean_wrong", "the samples z do not have the mean m of q(z|x)"),
+    ("sample_scale_wrong", "the samples z do not have the variance v of q(z|x)"),
+    ("no_gradient", "the bound carries no gradient (torch.no_grad() or .detach())"),
+    ("sample_cut_from_graph", "the sample z cut off from the graph (.sample(), .detach())"),
+    ("gradient_misses_variance", "z does not depend on the variance v (no reparameterized noise)"),
+    ("gradient_misses_decoder", "the bound's gradient does not reach the decoder"),
+    ("gradient_misses_encoder", "the bound's gradient does not reach the encoder"),
+    ("nonfinite_gradient", "a gradient that is nan or inf (an unstable log-mean-exp)"),
+    ("reference_mismatch", "disagrees with the reference implementation on a trained model"),
+    # The negative IWAE bound (notebook 3).
+    ("unstable_log_mean_exp", "exp then log of the weights (underflow) instead of log-mean-exp"),
+    ("missing_log_k", "the - log k of log-mean-exp forgotten (log-sum-exp alone)"),
+    ("log_k_twice", "log k subtracted twice"),
+    ("lse_over_batch", "log-sum-exp over the batch instead of the iw samples"),
+    ("lme_over_batch", "log-mean-exp over the batch instead of the iw samples"),
+    ("x_batch_major", "x repeated batch-major while z and the reshape are sample-major"),
+    ("x_sample_major", "x repeated sample-major while z and the reshape are batch-major"),
+    (
+        "not_exact_at_posterior",
+        "not -log p(x) when q(z|x) is the exact posterior: samples, q or x of another image, "
+        "or log-weights other than log p(x|z) + log p(z) - log q(z|x)",
+    ),
+    ("not_exact_at_prior", "not -log p(x) when q(z|x) = p(z), by no usual mistake"),
+    ("likelihood_only_weights", "log-weights log p(x|z) alone, without log p(z) - log q(z|x)"),
+    ("prior_ratio_wrong_sign", "log p(z) - log q(z|x) with the wrong sign in the log-weights"),
+    ("iwae1_not_elbo", "with one sample the bound is not the ELBO, by no usual mistake"),
+    ("sum_over_samples", "kl or rec summed over the iw samples instead of averaged"),
+    ("kl_rec_wrong", "kl or rec is off, by no usual mistake"),
+    ("above_log_px", "the bound exceeds the exact log p(x)"),
+    ("decreasing_in_k", "the bound decreases with k"),
+    ("constant_weights", "the closed-form KL inside the weights (every weight equal)"),
+    ("mean_of_log_weights", "the log-weights averaged (the ELBO) instead of the weights"),
+    ("far_below_log_px", "the bound stays far below log p(x) as k grows"),
+    ("python_loop", "a Python loop over the samples instead of one decoder call"),
+    # Notebook 1: Jensen's inequality and the Monte Carlo ELBO (inline tests).
+    ("not_a_tensor_result", "the function returns something other than a tensor"),
+    ("jensen_sign_flipped", "mean(log X) - log(mean X): the Jensen gap with its sign flipped"),
+    ("sums_for_means", "sums where means are expected"),
+    ("mean_over_everything", "a mean over every dimension instead of dimension 0 only"),
+    ("jensen_wrong", "the Jensen gap is off, by no usual mistake"),
+    ("samples_not_averaged", "the estimates not averaged over the samples (dim 0)"),
+    ("wrong_result_shape", "the result has the wrong shape"),
+    ("latents_not_summed", "log-densities not summed over the latent dimensions"),
+    ("no_entropy", "log q(z|x) not subtracted: E_q[log p(x, z)] without the entropy of q"),
+    ("log_mean_exp_for_elbo", "the log of the mean weight (an IWAE bound) instead of the ELBO"),
+    ("biased_estimate", "the estimate's average is not the ELBO"),
+    ("not_random", "the estimate is the same at every call: no fresh samples"),
+    ("variance_not_one_over_n", "the variance does not fall as 1 / n_samples"),
+    ("gradient_biased", "the average gradient is not the exact ELBO's (z not reparameterized)"),
+    # The grader's verdicts on a whole notebook.
+    ("unreadable_notebook", "the submitted file could not be read as a notebook", True),
+    ("kernel_died", "the kernel died while running the notebook", True),
+    ("missing_notebook", "the notebook was not submitted", True),
+    ("tampering", "the student's code changes what the tests rely on: withheld for review", True),
+)
+
+#: Every exercise, in the order of the notebooks.
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise(
+        name="jensen_gap",
+        notebook="01_jensen_elbo",
+        title="Exercise 1.1: the Jensen gap from samples",
+        solution_cell="jensen_gap_solution",
+        tests=(TestCell("jensen_gap_values"),),
+    ),
+    Exercise(
+        name="elbo_monte_carlo",
+        notebook="01_jensen_elbo",
+        title="Exercise 1.2: a Monte Carlo estimator of the ELBO",
+        solution_cell="elbo_mc_solution",
+        tests=(
+            TestCell("elbo_mc_shape"),
+            TestCell("elbo_mc_unbiased"),
+            TestCell("elbo_mc_averages_samples"),
+            TestCell("elbo_mc_gradients"),
+        ),
+    ),
+    Exercise(
+        name="negative_elbo_bound",
+        notebook="02_negative_elbo",
+        title="Exercise 2.1: the negative ELBO",
+        solution_cell="negative_elbo_bound",
+        module="elbo",
+        tests=(
+            TestCell("elbo_shapes", ("check_elbo_outputs",)),
+            TestCell("elbo_sum", ("check_elbo_sum",)),
+            TestCell("elbo_gradients", ("check_elbo_gradients",)),
+            TestCell("elbo_kl_exact", ("check_elbo_kl",)),
+            TestCell("elbo_rec_exact", ("check_elbo_rec",)),
+            TestCell("elbo_sampling", ("check_elbo_sampling",)),
+            TestCell(
+                "elbo_reference_checkpoint",
+                ("check_elbo_outputs",),
+                hidden=("check_elbo_reference",),
+            ),
+        ),
+    ),
+    Exercise(
+        name="negative_iwae_bound",
+        notebook="03_iwae",
+        title="Exercise 3.1: the negative IWAE bound",
+        solution_cell="negative_iwae_bound",
+        module="iwae",
+        tests=(
+            TestCell("iwae_shapes", ("check_iwae_outputs",)),
+            TestCell("iwae_stable", ("check_iwae_stable",)),
+            TestCell("iwae_exact_at_prior", ("check_iwae_exact_at_prior",)),
+            TestCell("iwae_exact_at_posterior", ("check_iwae_exact_at_posterior",)),
+            TestCell("iwae_k1_matches_elbo", ("check_iwae_k1_matches_elbo",)),
+            TestCell("iwae_kl_rec", ("check_iwae_kl_rec",)),
+            TestCell("iwae_increases_with_k", ("check_iwae_increases_with_k",)),
+            TestCell("iwae_gradients", ("check_iwae_gradients",)),
+            TestCell("iwae_vectorized", ("check_iwae_vectorized",)),
+            TestCell(
+                "iwae_reference_checkpoint",
+                ("check_iwae_outputs",),
+                hidden=("check_iwae_reference",),
+            ),
+            TestCell(
+                "iwae_quadrature",
+                ("check_iwae_outputs",),
+                hidden=("check_iwae_quadrature_reference",),
+            ),
+        ),
+    ),
+)
+
+_TAG = re.compile(r"\(mistake: (\w+)\)\s*$")
+
+
+def exercise(name: str) -> Exercise:
+    """The exercise whose function is ``name`` (or whose solution cell has that grade_id)."""
+    for entry in EXERCISES:
+        if name in (entry.name, entry.solution_cell):
+            return entry
+    known = ", ".join(entry.name for entry in EXERCISES)
+    raise KeyError(f"no exercise {name!r}; known: {known}")
+
+
+def tagged(message: str, mistake: str) -> str:
+    """``message`` ending with its mistake id: ``... (mistake: std_for_variance)``."""
+    if mistake not in MISTAKES:
+        raise KeyError(f"unknown mistake id {mistake!r}: add it to course_utils.exercises")
+    return f"{message} (mistake: {mistake})"
+
+
+def mistake_of(message: str) -> str | None:
+    """The mistake id a failure message ends with, or None."""
+    found = _TAG.search(message.strip())
+    return found.group(1) if found else None

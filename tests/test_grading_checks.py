@@ -1,0 +1,120 @@
+"""Every implementation of the example corpus is graded as it should be, by every check the
+exercise registry lists for it: correct ones pass them all, each mistake fails exactly the
+checks it should, each failure ending with the mistake id expected of it. Hidden checks
+run as their hidden block runs them, with the reference values it carries."""
+
+import importlib
+
+import pytest
+import torch
+
+from autograder.course import Course
+from autograder.examples.corpus import IMPLEMENTATIONS
+from autograder.examples.implementations import PRELUDE
+from autograder.reference import values
+from course_utils.exercises import EXERCISES, MISTAKES, exercise, mistake_of
+from course_utils.grading import common
+from course_utils.models import VAE
+
+#: The exercises graded by checks of ``course_utils.grading`` (notebook 1 tests inline:
+#: ``test_autograde_corpus`` runs its cells).
+GRADED = [e for e in EXERCISES if e.module]
+CASES = [
+    pytest.param(e.name, entry, id=f"{e.name}-{entry}")
+    for e in GRADED
+    for entry in IMPLEMENTATIONS[e.name]
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The probes' tensors are small: one thread spares the cost of synchronizing two on a
+    busy machine (5x faster here when other processes load the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def attach():
+    """Run a solution cell's source (attaching its method to VAE); restore the stubs after."""
+    stubs = {e.name: getattr(VAE, e.name) for e in GRADED}
+
+    def run(source):
+        exec(compile(PRELUDE + source, "<solution cell>", "exec"), {})
+
+    yield run
+    for name, stub in stubs.items():
+        setattr(VAE, name, stub)
+
+
+@pytest.fixture(scope="module")
+def hidden_blocks() -> dict[str, str]:
+    """Hidden check -> the code of the hidden block that calls it (solutions/)."""
+    course = Course()
+    return {
+        check: values.hidden_block(course, notebook, grade_id)
+        for notebook, grade_id, _, check in values.hidden_cells()
+    }
+
+
+def outcomes(name: str, hidden_blocks: dict[str, str]) -> dict[str, str | None]:
+    """Check -> its failure message (None: it passed), for every check of the exercise:
+    the visible ones with their defaults (probe models), the hidden ones as their block."""
+    where = exercise(name)
+    module = importlib.import_module(f"course_utils.grading.{where.module}")
+    found = {}
+    for check in where.checks + where.hidden_checks:
+        try:
+            if check in where.hidden_checks:
+                exec(hidden_blocks[check], {where.module: module})
+            else:
+                getattr(module, check)()
+            found[check] = None
+        except AssertionError as error:
+            found[check] = str(error)
+    return found
+
+
+@pytest.mark.parametrize("name, entry", CASES)
+def test_implementation_is_graded_as_expected(name, entry, attach, hidden_blocks):
+    implementation = IMPLEMENTATIONS[name][entry]
+    attach(implementation.source)
+    found = outcomes(name, hidden_blocks)
+    failed = {check: mistake_of(message) for check, message in found.items() if message}
+    assert failed == implementation.fails, found
+    assert all(mistake in MISTAKES for mistake in failed.values())
+
+
+@pytest.mark.parametrize("where", GRADED, ids=lambda e: e.name)
+def test_untouched_stub_names_its_notebook_and_exercise(where):
+    module = importlib.import_module(f"course_utils.grading.{where.module}")
+    with pytest.raises(NotImplementedError, match=where.title):
+        getattr(module, where.checks[0])()
+
+
+def test_every_check_of_the_grading_modules_is_in_the_registry():
+    """Each public check is run by a test cell (the general quadrature check through the
+    hidden one, ``test_grading_iwae``), so the test above grades every corpus entry with it."""
+    for where in GRADED:
+        module = importlib.import_module(f"course_utils.grading.{where.module}")
+        public = {name for name in module.__all__ if name.startswith("check_")}
+        assert public - {"check_iwae_quadrature"} == set(where.checks + where.hidden_checks)
+
+
+def test_every_failure_ends_with_a_known_mistake_id():
+    with pytest.raises(AssertionError) as error:
+        common.fail("a message", "std_for_variance")
+    assert str(error.value) == "a message (mistake: std_for_variance)"
+    with pytest.raises(KeyError, match="unknown mistake id"):
+        common.fail("a message", "no_such_mistake")
+
+
+def test_probe_vae_outputs_the_constants():
+    m, v = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 3.0])
+    model = common.probe_vae(m, v, logits=0.7)
+    qm, qv = model.enc(common.binary_batch(5))
+    torch.testing.assert_close(qm, m.expand(5, 2))
+    torch.testing.assert_close(qv, v.expand(5, 2))
+    torch.testing.assert_close(model.dec(torch.randn(3, 2)), torch.full((3, 784), 0.7))

@@ -1,0 +1,102 @@
+"""The course's nbgrader extension points (``autograder.nbgrader_hooks``) on their own; the
+corpus tests (``test_autograde_corpus``) grade with all of them, both through
+``python -m autograder`` and through plain nbgrader."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.course import REPO_ROOT, Course
+from autograder.nbgrader_hooks import (
+    TAMPERING,
+    HideHiddenTests,
+    NormalizeRelease,
+    error_output,
+    tampering,
+)
+
+
+def test_feedback_shows_a_hidden_tests_result_not_its_code():
+    source = (
+        "check_visible()\n"
+        "### BEGIN HIDDEN TESTS\n"
+        "check_hidden(reference=(119.400247, 0.010915))\n"
+        "### END HIDDEN TESTS"
+    )
+    traceback = ["----> 3 check_hidden(reference=(119.400247, 0.010915))", "AssertionError: off"]
+    cell = nbformat.v4.new_code_cell(source, metadata={"nbgrader": {"grade": True}})
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="printed\n"),
+        nbformat.v4.new_output(
+            "error", ename="AssertionError", evalue="off (mistake: x)", traceback=traceback
+        ),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+
+    HideHiddenTests().preprocess(nb, {})
+
+    assert "119.400247" not in nbformat.writes(nb)
+    assert cell.source.splitlines()[0] == "check_visible()"
+    assert cell.source.splitlines()[1].startswith("# (hidden tests ran here")
+    assert cell.outputs[0].text == "printed\n"
+    assert cell.outputs[1].traceback == ["AssertionError: off (mistake: x)"]
+
+
+def test_a_cell_without_hidden_tests_keeps_its_traceback():
+    cell = nbformat.v4.new_code_cell("check_visible()")
+    cell.outputs = [error_output("AssertionError", "off")]
+    cell.outputs[0].traceback = ["----> 1 check_visible()", "AssertionError: off"]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    HideHiddenTests().preprocess(nb, {})
+    assert len(cell.outputs[0].traceback) == 2
+
+
+def test_release_normalization_drops_what_the_authors_last_save_left():
+    cell = nbformat.v4.new_code_cell("1 + 1", execution_count=3)
+    cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"})]
+    cell.metadata["execution"] = {"iopub.execute_input": "2026-11-29T17:00:00Z"}
+    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"widgets": {"state": {}}})
+    NormalizeRelease().preprocess(nb, {})
+    assert (cell.outputs, cell.execution_count, "execution" in cell.metadata) == ([], None, False)
+    assert "widgets" not in nb.metadata
+
+
+@pytest.mark.parametrize(
+    "line, found",
+    [
+        ("torch.allclose = lambda *a, **k: True", "module_attribute"),
+        ("setattr(module, 'check_x', None)", "setattr"),
+        ("get_ipython().events.register('post_run_cell', f)", "ipython_hooks"),
+        ("import builtins", "builtins"),
+        ("    def __eq__(self, other):", "comparisons"),
+        ("z = m + v.sqrt() * torch.randn_like(m)", None),
+    ],
+)
+def test_tampering_scan_names_what_a_line_does(line, found):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(line)])
+    expected = [f"{TAMPERING[found][0]}: {line.strip()}"] if found else []
+    assert tampering(nb, instructors=set()) == expected
+    assert tampering(nb, instructors={line}) == []  # the instructor's own cells are not scanned
+
+
+def test_plain_generate_assignment_writes_the_committed_release_byte_for_byte(tmp_path):
+    """What formgrader's Generate button runs: ``nbgrader generate_assignment``, with the
+    course's config from its directory."""
+    course = Course()
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", tmp_path)
+    shutil.copytree(course.source, tmp_path / "solutions" / course.assignment)
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    result = subprocess.run(
+        [str(nbgrader), "generate_assignment", course.assignment, "--force"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    for committed in sorted(course.release.glob("*.ipynb")):
+        generated = tmp_path / "notebooks" / course.assignment / committed.name
+        assert generated.read_bytes() == committed.read_bytes(), committed.name
