@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from course_utils.distributions import log_bernoulli_with_logits, log_normal, log_sum_exp
+from course_utils.distributions import log_bernoulli_with_logits, log_sum_exp
 from course_utils.evaluation import check_binary_images
 from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
@@ -92,7 +92,7 @@ def log_px_quadrature(
     by about 150 MB (measured for 1,000 images).
 
     Args:
-        model: a VAE with ``z_dim = 2`` (its standard normal prior and decoder are used).
+        model: a VAE with ``z_dim = 2`` (its prior, ``model.prior``, and decoder are used).
         x: binarized images, shape ``(n, 784)`` in ``{0, 1}``.
         points: grid points per latent dimension.
         extent: the grid covers ``[-extent, extent]`` in each dimension.
@@ -108,7 +108,7 @@ def log_px_quadrature(
         raise ValueError(f"chunk and batch_size must be positive, got {chunk} and {batch_size}")
     model.eval()
     z, log_area = latent_grid(points, extent, device=x.device, dtype=torch.float64)
-    log_prior = log_normal(z, *(p.double() for p in model.z_prior)) + log_area  # (points**2,)
+    log_prior = model.prior.log_prob(z) + log_area  # (points**2,), float64 like z
     images = x.double()
     no_ink = images.new_zeros(IMAGE_DIM)
     total = torch.full((len(x),), -math.inf, dtype=torch.float64, device=x.device)
