@@ -28,8 +28,8 @@ __all__ = [
     "DEFAULT_EXTENT",
     "DEFAULT_POINTS",
     "QuadratureError",
-    "latent_grid",
     "log_px_quadrature",
+    "midpoint_grid",
     "quadrature_error",
 ]
 
@@ -39,14 +39,14 @@ DEFAULT_POINTS = 600
 DEFAULT_EXTENT = 6.0
 
 
-def latent_grid(
+def midpoint_grid(
     points: int = DEFAULT_POINTS,
     extent: float = DEFAULT_EXTENT,
     *,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> tuple[Tensor, float]:
-    """The cell midpoints of a ``points x points`` grid over ``[-extent, extent]^2``.
+    """The nodes of the midpoint rule over ``[-extent, extent]^2``: centres of ``points**2`` cells.
 
     Returns:
         ``(z, log_area)``: ``z`` of shape ``(points**2, 2)``, row ``i * points + j`` being
@@ -107,7 +107,7 @@ def log_px_quadrature(
     if chunk < 1 or batch_size < 1:
         raise ValueError(f"chunk and batch_size must be positive, got {chunk} and {batch_size}")
     model.eval()
-    z, log_area = latent_grid(points, extent, device=x.device, dtype=torch.float64)
+    z, log_area = midpoint_grid(points, extent, device=x.device, dtype=torch.float64)
     log_prior = model.prior.log_prob(z) + log_area  # (points**2,), float64 like z
     images = x.double()
     no_ink = images.new_zeros(IMAGE_DIM)

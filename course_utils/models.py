@@ -16,13 +16,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from course_utils.distributions import log_normal, sample_gaussian
-from course_utils.networks import architecture
+from course_utils.networks import architecture, check_images
 
-__all__ = ["EXERCISES", "VAE", "GaussianPrior", "add_to_class", "check_objective"]
+__all__ = [
+    "EXERCISES",
+    "VAE",
+    "GaussianPrior",
+    "add_to_class",
+    "check_latent_2d",
+    "check_objective",
+    "decode_means",
+    "encode_means",
+]
 
 F = TypeVar("F", bound=Callable)
 
@@ -247,3 +257,48 @@ class VAE(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"nn={self.arch!r}, name={self.name!r}, z_dim={self.z_dim}"
+
+
+# What a trained model maps images and latents to, for pictures and widgets
+
+
+def _device(model: VAE) -> torch.device:
+    return next(model.parameters()).device
+
+
+def check_latent_2d(model: VAE, caller: str) -> None:
+    """Raise a ValueError naming ``caller`` unless ``model`` has a latent plane to draw."""
+    if model.z_dim != 2:
+        raise ValueError(
+            f"{caller} needs a model with z_dim=2 (a latent plane it can draw), "
+            f"got {model.name!r} with z_dim={model.z_dim}; train a VAE(z_dim=2) for it"
+        )
+
+
+@torch.no_grad()
+def encode_means(model: VAE, x: Tensor, *, batch_size: int = 1000) -> Tensor:
+    """The means of q(z | x), computed in batches without autograd.
+
+    Args:
+        model: the VAE.
+        x: ``(n, 784)`` in [0, 1], on any device.
+        batch_size: images per encoder call.
+
+    Returns:
+        ``(n, z_dim)`` float tensor on the CPU.
+    """
+    check_images(x, "encode_means")
+    device = _device(model)
+    chunks = (x[i : i + batch_size].to(device) for i in range(0, len(x), batch_size))
+    means = [model.enc(chunk)[0].cpu() for chunk in chunks]
+    return torch.cat(means) if means else torch.empty(0, model.z_dim)
+
+
+@torch.no_grad()
+def decode_means(model: VAE, z: Tensor | np.ndarray) -> Tensor:
+    """Bernoulli means ``sigmoid(dec(z))`` without autograd.
+
+    ``z``: ``(n, z_dim)`` tensor or array -> ``(n, 784)`` float tensor on the CPU.
+    """
+    z = torch.as_tensor(z, dtype=torch.float32, device=_device(model))
+    return model.compute_sigmoid_given(z).cpu()

@@ -22,15 +22,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from course_utils.models import VAE
-from course_utils.plotting import (
-    check_latent_2d,
-    decode_means,
-    figure_png,
-    jensen_terms,
-    plot_jensen,
-    plot_latent_scatter,
-)
+from course_utils.jensen import jensen_terms
+from course_utils.models import VAE, check_latent_2d, decode_means
+from course_utils.plotting import figure_png, plot_jensen, plot_latent_scatter
 
 __all__ = [
     "JENSEN_DISTRIBUTIONS",

@@ -1,10 +1,19 @@
+import numpy as np
 import pytest
 import torch
 from torch.distributions import Normal
 from torch.testing import assert_close
 
 from course_utils import models
-from course_utils.models import EXERCISES, VAE, GaussianPrior, add_to_class
+from course_utils.models import (
+    EXERCISES,
+    VAE,
+    GaussianPrior,
+    add_to_class,
+    check_latent_2d,
+    decode_means,
+    encode_means,
+)
 from course_utils.networks import ARCHITECTURES, MLPDecoder, MLPEncoder, architecture
 
 
@@ -184,3 +193,37 @@ def test_v1_has_the_cs236_layer_sizes():
         (m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)
     ]
     assert sizes == [(784, 300), (300, 300), (300, 20), (10, 300), (300, 300), (300, 784)]
+
+
+# Encoder and decoder means, for pictures and widgets
+
+
+def test_encode_means_matches_the_encoder_in_any_batch_size():
+    model = VAE(z_dim=2)
+    x = torch.bernoulli(torch.full((24, 784), 0.3), generator=torch.Generator().manual_seed(1))
+    means = encode_means(model, x, batch_size=7)
+    with torch.no_grad():
+        expected, _ = model.enc(x)
+    assert means.shape == (24, 2) and not means.requires_grad
+    assert_close(means, expected)
+    assert encode_means(model, x[:0]).shape == (0, 2)
+
+
+def test_encode_means_rejects_unflattened_images():
+    with pytest.raises(ValueError, match=r"encode_means expects .* \(n, 784\), got \(3, 28, 28\)"):
+        encode_means(VAE(z_dim=2), torch.zeros(3, 28, 28))
+
+
+def test_decode_means_returns_bernoulli_means_from_arrays_or_tensors():
+    model = VAE(z_dim=2)
+    z = np.array([[0.5, -1.0], [2.0, 0.0]])
+    with torch.no_grad():
+        expected = torch.sigmoid(model.dec(torch.tensor(z, dtype=torch.float32)))
+    assert_close(decode_means(model, z), expected)
+    assert decode_means(model, torch.zeros(3, 2)).shape == (3, 784)
+
+
+def test_check_latent_2d_names_the_caller_and_the_model():
+    check_latent_2d(VAE(z_dim=2), "a plot")
+    with pytest.raises(ValueError, match=r"a plot needs a model with z_dim=2.*'wide' with z_dim=3"):
+        check_latent_2d(VAE(z_dim=3, name="wide"), "a plot")

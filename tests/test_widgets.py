@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.models import VAE
-from course_utils.plotting import decode_means, jensen_terms
+from course_utils.jensen import jensen_terms
+from course_utils.models import VAE, decode_means
 from course_utils.widgets import (
     JENSEN_DISTRIBUTIONS,
     JensenExplorer,
