@@ -6,6 +6,9 @@ here and implemented by the student in the notebooks::
     @add_to_class(VAE)
     def negative_elbo_bound(self, x):
         ...
+
+Also here: the prior as an object (``GaussianPrior``), and what the figures and widgets compute
+from a trained model (``encode_means``, ``decode_means``).
 """
 
 from __future__ import annotations
