@@ -24,6 +24,7 @@ __all__ = [
     "log_mean_exp",
     "log_normal",
     "log_sum_exp",
+    "normal_quantiles",
     "sample_gaussian",
 ]
 
@@ -170,3 +171,19 @@ def duplicate(x: Tensor, rep: int) -> Tensor:
     if rep < 1:
         raise ValueError(f"duplicate: rep must be a positive integer, got {rep}")
     return x.expand(rep, *x.shape).reshape(-1, *x.shape[1:])
+
+
+def normal_quantiles(n: int, low: float = 0.05, high: float = 0.95) -> Tensor:
+    """Quantiles of the standard normal at ``n`` evenly spaced probabilities in ``[low, high]``.
+
+    ``Phi^-1(linspace(low, high, n))``: latent values that cut the prior N(0, 1) into cells of
+    equal mass, as in the manifold figures of Kingma & Welling 2014 (fig. 4).
+
+    Returns:
+        ``(n,)`` float64, increasing.
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not 0 < low <= high < 1:
+        raise ValueError(f"need probabilities 0 < low <= high < 1, got low={low}, high={high}")
+    return torch.special.ndtri(torch.linspace(low, high, int(n), dtype=torch.float64))

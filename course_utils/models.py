@@ -6,22 +6,36 @@ here and implemented by the student in the notebooks::
     @add_to_class(VAE)
     def negative_elbo_bound(self, x):
         ...
+
+Also here: the prior as an object (``GaussianPrior``), and what the figures and widgets compute
+from a trained model (``encode_means``, ``decode_means``).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from course_utils.distributions import sample_gaussian
+from course_utils.distributions import log_normal, sample_gaussian
 from course_utils.exercises import exercise
-from course_utils.networks import architecture
+from course_utils.networks import architecture, check_images
 
-__all__ = ["VAE", "add_to_class"]
+__all__ = [
+    "VAE",
+    "GaussianPrior",
+    "add_to_class",
+    "check_latent_2d",
+    "check_objective",
+    "decode_means",
+    "encode_means",
+]
 
 F = TypeVar("F", bound=Callable)
 
@@ -55,8 +69,65 @@ def add_to_class(cls: type) -> Callable[[F], F]:
     return attach
 
 
-class VAE(nn.Module):
+def check_objective(iw: int, beta: float) -> None:
+    """Raise a ValueError unless ``VAE.loss(x, iw, beta)`` defines an objective.
+
+    ``beta`` weights the KL term of the ELBO, so it must be finite and ``>= 0``, and 1
+    whenever ``iw > 1`` (the IWAE bound has no separate KL term to weight).
+    """
+    if not (math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta weights the KL term and must be finite and >= 0, got {beta!r}")
+    if iw != 1 and beta != 1:
+        raise ValueError(
+            f"beta={beta!r} with iw={iw}: beta weights the KL term of the ELBO (iw=1); the "
+            "IWAE bound has no separate KL term to weight, so use beta=1 with iw > 1"
+        )
+
+
+@dataclass(frozen=True)
+class GaussianPrior:
+    """The prior ``p(z) = N(z; m, diag(v))`` over ``z_dim`` latent dimensions.
+
+    What a model needs from its prior: the log density of latents (``log_prob``) and draws
+    from it (``sample``). A model builds this object from its own tensors each time it is
+    asked (``VAE.prior``), so it always reads the model's current buffers, whatever their
+    device or dtype, and a prior with learned parameters keeps its autograd graph.
+
+    Attributes:
+        m: mean, shape ``(z_dim,)`` or ``(1,)``, broadcasting against ``(batch, z_dim)``.
+        v: variance (not std, not log-variance), the same shape as ``m``, positive.
+        z_dim: the latent dimension.
+    """
+
+    m: Tensor
+    v: Tensor
+    z_dim: int
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        """``log p(z)``, summed over the latent dimensions: ``(..., z_dim)`` -> ``(...)``.
+
+        Computed in the dtype of ``z`` (the prior's parameters are cast to it), so float64
+        latents give a float64 density throughout.
+        """
+        if z.dim() == 0 or z.shape[-1] != self.z_dim:
+            raise ValueError(
+                f"the prior is over z_dim={self.z_dim} dimensions; "
+                f"got latents of shape {tuple(z.shape)}"
+            )
+        return log_normal(z, self.m.to(z.dtype), self.v.to(z.dtype))
+
+    def sample(self, n: int) -> Tensor:
+        """``n`` reparameterized draws from the prior: shape ``(n, z_dim)``."""
+        if int(n) != n or n < 0:
+            raise ValueError(f"the number of draws must be a non-negative integer, got {n!r}")
+        return sample_gaussian(self.m.expand(n, self.z_dim), self.v.expand(n, self.z_dim))
+
+
+class VAE(torch.nn.Module):
     """A VAE with a standard normal prior, Gaussian q(z|x) and Bernoulli p(x|z).
+
+    The argument ``nn`` keeps the name of CS236's constructor; inside this module ``torch.nn``
+    is always written in full, so the parameter shadows nothing.
 
     Args:
         nn: architecture name in ``course_utils.networks.ARCHITECTURES`` (``'v1'``).
@@ -67,7 +138,9 @@ class VAE(nn.Module):
         enc: ``x (batch, 784)`` -> ``(m, v)`` of q(z|x), each ``(batch, z_dim)``, v a variance.
         dec: ``z (batch, z_dim)`` -> Bernoulli logits ``(batch, 784)``.
         z_prior_m, z_prior_v: prior mean 0 and variance 1, buffers of shape ``(1,)``
-            that broadcast against ``(batch, z_dim)``.
+            that broadcast against ``(batch, z_dim)`` (saved in the state dict under
+            these names).
+        prior: the ``GaussianPrior`` these buffers define.
     """
 
     def __init__(self, nn: str = "v1", name: str = "vae", z_dim: int = 2) -> None:
@@ -84,8 +157,13 @@ class VAE(nn.Module):
         self.register_buffer("z_prior_v", torch.ones(1))
 
     @property
+    def prior(self) -> GaussianPrior:
+        """p(z), built from ``z_prior_m`` and ``z_prior_v`` as they are now."""
+        return GaussianPrior(self.z_prior_m, self.z_prior_v, self.z_dim)
+
+    @property
     def z_prior(self) -> tuple[Tensor, Tensor]:
-        """``(z_prior_m, z_prior_v)``: mean and variance of p(z)."""
+        """``(z_prior_m, z_prior_v)``, the name CS236's code gives the prior's parameters."""
         return self.z_prior_m, self.z_prior_v
 
     def negative_elbo_bound(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -115,22 +193,33 @@ class VAE(nn.Module):
         """
         raise _not_implemented("negative_iwae_bound")
 
-    def loss(self, x: Tensor, iw: int = 1) -> tuple[Tensor, dict[str, Tensor]]:
-        """The training loss and its summaries: the negative ELBO, or with ``iw > 1``
-        the negative IWAE bound with ``iw`` samples (Burda et al. 2016, sec. 3).
+    def loss(self, x: Tensor, iw: int = 1, beta: float = 1.0) -> tuple[Tensor, dict[str, Tensor]]:
+        """The training loss and its summaries: the negative ELBO with its KL term weighted
+        by ``beta``, or with ``iw > 1`` the negative IWAE bound with ``iw`` samples.
+
+        With ``iw == 1`` the loss is ``rec + beta * kl``: ``beta = 1`` is the negative ELBO,
+        other values the beta-VAE objective (Higgins et al. 2017, eq. 4), which trades
+        reconstruction (``beta < 1``) against closeness to the prior (``beta > 1``). With
+        ``iw > 1`` the loss is the negative IWAE bound (Burda et al. 2016, sec. 3); it has no
+        separate KL term to weight (its ``kl`` is a diagnostic over the same samples), so
+        ``beta`` must be 1 there.
 
         Args:
             x: binarized images, shape ``(batch, 784)``.
             iw: importance samples per image; 1 trains the plain VAE.
+            beta: the weight of the KL term, ``>= 0``; only 1 when ``iw > 1``.
 
         Returns:
-            ``(loss, summaries)``; summaries has ``train/loss``, ``gen/elbo``,
-            ``gen/kl_z`` and ``gen/rec`` (and ``gen/iwae`` when ``iw > 1``), each a
-            scalar tensor. With ``iw > 1``, ``gen/elbo`` is ``-(kl + rec)`` over the
-            same samples.
+            ``(loss, summaries)``; summaries has ``train/loss`` (the loss), ``gen/elbo``,
+            ``gen/kl_z`` and ``gen/rec`` (and ``gen/iwae`` when ``iw > 1``), each a scalar
+            tensor. ``gen/elbo`` is the ELBO ``-(kl + rec)`` whatever ``beta``; with
+            ``iw > 1`` it is taken over the IWAE bound's samples.
         """
+        check_objective(iw, beta)
         if iw == 1:
-            loss, kl, rec = self.negative_elbo_bound(x)
+            nelbo, kl, rec = self.negative_elbo_bound(x)
+            # beta = 1 keeps the bound's own sum, so the plain VAE trains exactly as before
+            loss = nelbo if beta == 1 else rec + beta * kl
             extra = {}
         else:
             loss, kl, rec = self.negative_iwae_bound(x, iw)
@@ -146,8 +235,7 @@ class VAE(nn.Module):
 
     def sample_z(self, batch: int) -> Tensor:
         """``batch`` draws from the prior: shape ``(batch, z_dim)``."""
-        m, v = (p.expand(batch, self.z_dim) for p in self.z_prior)
-        return sample_gaussian(m, v)
+        return self.prior.sample(batch)
 
     def compute_sigmoid_given(self, z: Tensor) -> Tensor:
         """Bernoulli means ``sigmoid(dec(z))``: ``(batch, z_dim)`` -> ``(batch, 784)``."""
@@ -167,3 +255,48 @@ class VAE(nn.Module):
 
     def extra_repr(self) -> str:
         return f"nn={self.arch!r}, name={self.name!r}, z_dim={self.z_dim}"
+
+
+# What a trained model maps images and latents to, for pictures and widgets
+
+
+def _device(model: VAE) -> torch.device:
+    return next(model.parameters()).device
+
+
+def check_latent_2d(model: VAE, caller: str) -> None:
+    """Raise a ValueError naming ``caller`` unless ``model`` has a latent plane to draw."""
+    if model.z_dim != 2:
+        raise ValueError(
+            f"{caller} needs a model with z_dim=2 (a latent plane it can draw), "
+            f"got {model.name!r} with z_dim={model.z_dim}; train a VAE(z_dim=2) for it"
+        )
+
+
+@torch.no_grad()
+def encode_means(model: VAE, x: Tensor, *, batch_size: int = 1000) -> Tensor:
+    """The means of q(z | x), computed in batches without autograd.
+
+    Args:
+        model: the VAE.
+        x: ``(n, 784)`` in [0, 1], on any device.
+        batch_size: images per encoder call.
+
+    Returns:
+        ``(n, z_dim)`` float tensor on the CPU.
+    """
+    check_images(x, "encode_means")
+    device = _device(model)
+    chunks = (x[i : i + batch_size].to(device) for i in range(0, len(x), batch_size))
+    means = [model.enc(chunk)[0].cpu() for chunk in chunks]
+    return torch.cat(means) if means else torch.empty(0, model.z_dim)
+
+
+@torch.no_grad()
+def decode_means(model: VAE, z: Tensor | np.ndarray) -> Tensor:
+    """Bernoulli means ``sigmoid(dec(z))`` without autograd.
+
+    ``z``: ``(n, z_dim)`` tensor or array -> ``(n, 784)`` float tensor on the CPU.
+    """
+    z = torch.as_tensor(z, dtype=torch.float32, device=_device(model))
+    return model.compute_sigmoid_given(z).cpu()

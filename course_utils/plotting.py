@@ -17,7 +17,6 @@ import io
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from statistics import NormalDist
 
 import matplotlib
 import numpy as np
@@ -27,18 +26,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 from torch import Tensor
 
-from course_utils.models import VAE
+from course_utils.distributions import normal_quantiles
+from course_utils.jensen import as_positive_samples, jensen_terms
+from course_utils.models import VAE, check_latent_2d, decode_means, encode_means
+from course_utils.networks import check_images
 from course_utils.training import TrainingHistory
 
 __all__ = [
     "CourseFigure",
-    "check_latent_2d",
-    "decode_means",
-    "encode_means",
     "figure_png",
     "image_grid",
-    "jensen_terms",
-    "latent_grid",
     "plot_active_units",
     "plot_bound_gap",
     "plot_bounds_vs_k",
@@ -83,25 +80,6 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
         fig = CourseFigure(figsize=figsize, layout="constrained")
         return fig, fig.add_subplot()
     return ax.figure.figure, ax  # ax.figure may be a SubFigure; its .figure is the root
-
-
-def _device(model: VAE) -> torch.device:
-    return next(model.parameters()).device
-
-
-def check_latent_2d(model: VAE, caller: str) -> None:
-    """Raise a ValueError naming ``caller`` unless ``model`` has a latent plane to draw."""
-    if model.z_dim != 2:
-        raise ValueError(
-            f"{caller} needs a model with z_dim=2 (a latent plane it can draw), "
-            f"got {model.name!r} with z_dim={model.z_dim}; train a VAE(z_dim=2) for it"
-        )
-
-
-def _check_flat_images(x: Tensor, caller: str) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 2 or x.size(1) != IMAGE_SIDE**2:
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise ValueError(f"{caller} expects a tensor of images of shape (n, 784), got {shape}")
 
 
 # Image grids
@@ -202,39 +180,10 @@ def plot_samples(
 
     The draw is seeded with ``seed``; the global random state is restored afterwards.
     """
-    with _seeded(seed, _device(model)):
+    with _seeded(seed, next(model.parameters()).device):
         means = model.sample_sigmoid(nrow * ncol)  # (nrow * ncol, 784)
     title = f"{model.name}: Bernoulli means of p(x | z), z ~ p(z)"
     return image_grid(means, nrow, ax=ax, title=title)
-
-
-@torch.no_grad()
-def encode_means(model: VAE, x: Tensor, *, batch_size: int = 1000) -> Tensor:
-    """The means of q(z | x), computed in batches without autograd.
-
-    Args:
-        model: the VAE.
-        x: ``(n, 784)`` in [0, 1], on any device.
-        batch_size: images per encoder call.
-
-    Returns:
-        ``(n, z_dim)`` float tensor on the CPU.
-    """
-    _check_flat_images(x, "encode_means")
-    device = _device(model)
-    chunks = (x[i : i + batch_size].to(device) for i in range(0, len(x), batch_size))
-    means = [model.enc(chunk)[0].cpu() for chunk in chunks]
-    return torch.cat(means) if means else torch.empty(0, model.z_dim)
-
-
-@torch.no_grad()
-def decode_means(model: VAE, z: Tensor | np.ndarray) -> Tensor:
-    """Bernoulli means ``sigmoid(dec(z))`` without autograd.
-
-    ``z``: ``(n, z_dim)`` tensor or array -> ``(n, 784)`` float tensor on the CPU.
-    """
-    z = torch.as_tensor(z, dtype=torch.float32, device=_device(model))
-    return model.compute_sigmoid_given(z).cpu()
 
 
 def plot_reconstructions(
@@ -251,7 +200,7 @@ def plot_reconstructions(
             (data sets are often sorted by label).
         n: the number of images, ``1 <= n <= N``.
     """
-    _check_flat_images(x, "plot_reconstructions")
+    check_images(x, "plot_reconstructions")
     if not 1 <= n <= len(x):
         raise ValueError(f"n must be in [1, {len(x)}] for {len(x)} images, got {n}")
     index = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
@@ -349,23 +298,6 @@ def plot_latent_scatter(
     return fig
 
 
-def latent_grid(n: int = 20, extent: tuple[float, float] | None = None) -> np.ndarray:
-    """The latent values along each axis of ``plot_manifold``: ``(n,)``, increasing.
-
-    By default the standard-normal quantiles ``Phi^-1(linspace(0.05, 0.95, n))``, so each
-    cell covers equal prior mass (Kingma & Welling 2014, fig. 4); ``extent=(lo, hi)`` gives
-    ``linspace(lo, hi, n)`` instead.
-    """
-    if n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
-    if extent is None:
-        return np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n)])
-    low, high = extent
-    if not low < high:
-        raise ValueError(f"extent must be (lo, hi) with lo < hi, got {extent}")
-    return np.linspace(low, high, n)
-
-
 def plot_manifold(
     model: VAE,
     *,
@@ -375,11 +307,22 @@ def plot_manifold(
 ) -> Figure:
     """Decode an ``n x n`` grid of latent points into a grid of Bernoulli means (z_dim=2 only).
 
-    Columns go through ``z1 = latent_grid(n, extent)`` left to right, rows through the same
-    values of ``z2`` bottom to top; the axes are labelled with the z values.
+    Each axis takes ``n`` values, increasing: by default the standard-normal quantiles
+    ``normal_quantiles(n)``, so each cell covers equal prior mass (Kingma & Welling 2014,
+    fig. 4); with ``extent=(lo, hi)``, ``linspace(lo, hi, n)``. Columns go through these values
+    of ``z1`` left to right, rows through the same values of ``z2`` bottom to top; the axes are
+    labelled with the z values.
     """
     check_latent_2d(model, "plot_manifold")
-    values = latent_grid(n, extent)
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if extent is None:
+        values = normal_quantiles(n).numpy()  # (n,)
+    else:
+        low, high = extent
+        if not low < high:
+            raise ValueError(f"extent must be (lo, hi) with lo < hi, got {extent}")
+        values = np.linspace(low, high, n)  # (n,)
     z1, z2 = np.meshgrid(values, values[::-1])  # each (n, n); row i holds z2 = values[n - 1 - i]
     z = np.stack([z1.ravel(), z2.ravel()], axis=1)  # (n * n, 2), row-major like the image grid
     fig, ax = _axes(ax, (7, 7.3))
@@ -395,24 +338,6 @@ def plot_manifold(
 # Jensen's inequality and the bounds on log p(x)
 
 
-def _positive_samples(samples: Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
-    x = np.asarray(samples.cpu() if isinstance(samples, Tensor) else samples, dtype=np.float64)
-    if x.ndim != 1 or len(x) == 0:
-        raise ValueError(f"expected a non-empty 1-D array of samples, got shape {x.shape}")
-    if not np.all(x > 0):
-        raise ValueError(f"log x needs positive samples; the smallest is {x.min():g}")
-    return x
-
-
-def jensen_terms(samples: Tensor | np.ndarray | Sequence[float]) -> tuple[float, float]:
-    """``(E[log X], log E[X])`` for the empirical distribution of ``samples``: ``(n,)``, positive.
-
-    The first never exceeds the second: Jensen's inequality for the concave log.
-    """
-    x = _positive_samples(samples)
-    return float(np.mean(np.log(x))), float(np.log(np.mean(x)))
-
-
 def plot_jensen(
     samples: Tensor | np.ndarray | Sequence[float], *, ax: Axes | None = None
 ) -> Figure:
@@ -425,7 +350,7 @@ def plot_jensen(
     Args:
         samples: ``(n,)`` positive values of X.
     """
-    x = _positive_samples(samples)
+    x = as_positive_samples(samples)
     e_log, log_e = jensen_terms(x)
     mean, low, high = x.mean(), x.min(), x.max()
     margin = 0.05 * (high - low) or 0.5 * low

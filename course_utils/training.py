@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from course_utils.checkpoints import save_checkpoint
 from course_utils.data import binarize_dynamic
-from course_utils.models import VAE
+from course_utils.models import VAE, check_objective
 
 __all__ = ["TrainingHistory", "progress_enabled", "set_seed", "train"]
 
@@ -86,6 +86,7 @@ def train(
     batch_size: int = 100,
     lr: float = 1e-3,
     iw: int = 1,
+    beta: float = 1.0,
     seed: int = 0,
     log_every: int = 100,
     checkpoint: str | Path | None = None,
@@ -103,7 +104,9 @@ def train(
         batch_size: images per step (at most ``n``).
         lr: Adam's learning rate.
         iw: importance samples per image: 1 minimizes the negative ELBO, more the
-            negative IWAE bound (``model.loss(x, iw)``).
+            negative IWAE bound (``model.loss(x, iw, beta)``).
+        beta: the weight of the ELBO's KL term (beta-VAE; 1 is the ELBO, and the only
+            value allowed with ``iw > 1``, see ``VAE.loss``).
         seed: seeds the global generators (and so the sampling in ``loss``) and the batch order.
         log_every: iterations per logging window of the history.
         checkpoint: if given, where to save the trained model (``save_checkpoint``).
@@ -117,6 +120,7 @@ def train(
         raise ValueError(f"batch_size must be in [1, {len(x_train)}], got {batch_size}")
     if iterations < 1 or log_every < 1 or iw < 1:
         raise ValueError("iterations, log_every and iw must be positive")
+    check_objective(iw, beta)
     set_seed(seed)
     batch_order = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -134,7 +138,7 @@ def train(
         for i, index in enumerate(_batches(len(x_train), batch_size, batch_order), start=1):
             x = binarize_dynamic(x_train[index])
             optimizer.zero_grad(set_to_none=True)
-            loss, summaries = model.loss(x, iw)
+            loss, summaries = model.loss(x, iw, beta)
             loss.backward()
             optimizer.step()
             for name, value in summaries.items():
@@ -160,6 +164,7 @@ def train(
             batch_size=batch_size,
             lr=lr,
             iw=iw,
+            beta=beta,
             seed=seed,
             final_loss=history.last(),
         )

@@ -1,9 +1,10 @@
 """Interactive widgets of the course: Jensen's inequality, and the latent plane of a z_dim=2 VAE.
 
-Each widget draws with ``course_utils.plotting`` into a ``matplotlib.figure.Figure`` it owns
-(on an Agg canvas, no pyplot) and shows the result as PNG bytes in an ``ipywidgets.Image``.
-So they run headless, and a test drives them by setting slider values
-(``w.z1.value = 1.0``) and comparing ``w.decoded.value`` before and after.
+Each widget is made one way, by its class: ``JensenExplorer()`` and
+``LatentExplorer(model, x, y)``. It draws with ``course_utils.plotting`` into a
+``matplotlib.figure.Figure`` it owns (on an Agg canvas, no pyplot) and shows the result as PNG
+bytes in an ``ipywidgets.Image``. So they run headless, and a test drives them by setting
+slider values (``w.z1.value = 1.0``) and comparing ``w.decoded.value`` before and after.
 """
 
 from __future__ import annotations
@@ -22,15 +23,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from course_utils.models import VAE
-from course_utils.plotting import (
-    check_latent_2d,
-    decode_means,
-    figure_png,
-    jensen_terms,
-    plot_jensen,
-    plot_latent_scatter,
-)
+from course_utils.jensen import jensen_terms
+from course_utils.models import VAE, check_latent_2d, decode_means
+from course_utils.plotting import figure_png, plot_jensen, plot_latent_scatter
 
 __all__ = [
     "JENSEN_DISTRIBUTIONS",
@@ -38,9 +33,14 @@ __all__ = [
     "JensenValues",
     "LatentExplorer",
     "PositiveDistribution",
-    "jensen_explorer",
-    "latent_explorer",
 ]
+
+
+def _agg_figure(**kwargs) -> Figure:
+    """A ``Figure(**kwargs)`` on its own Agg canvas: drawn without pyplot, whatever the backend."""
+    figure = Figure(**kwargs)
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def _array_png(image: np.ndarray) -> bytes:
@@ -158,6 +158,12 @@ def _readout_html(values: JensenValues, n_samples: int) -> str:
 class JensenExplorer(widgets.VBox):
     """Pick a positive distribution and its parameters; see E[log X] <= log E[X].
 
+    A distribution dropdown, parameter sliders, the plot and the numbers.
+
+    Args:
+        n_samples: the size of the sample of X drawn at every change.
+        seed: its seed (the same parameters always give the same sample).
+
     Attributes:
         distribution: ``Dropdown`` of the names in ``JENSEN_DISTRIBUTIONS``.
         sliders: parameter name -> ``FloatSlider`` of the current distribution (replaced
@@ -178,9 +184,9 @@ class JensenExplorer(widgets.VBox):
         self.readout = widgets.HTML()
         self.values: JensenValues | None = None
         self._controls = widgets.VBox()
-        self._figure = Figure(figsize=(6.5, 4.5), dpi=90)  # fixed margins: faster than a layout
+        # fixed margins: faster than a layout
+        self._figure = _agg_figure(figsize=(6.5, 4.5), dpi=90)
         self._figure.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.93)
-        FigureCanvasAgg(self._figure)
         super().__init__([self.distribution, self._controls, self.readout, self.image])
         self.distribution.observe(self._on_distribution, names="value")
         self._on_distribution()
@@ -219,16 +225,6 @@ class JensenExplorer(widgets.VBox):
         self.readout.value = _readout_html(self.values, self.n_samples)
 
 
-def jensen_explorer(*, n_samples: int = 500, seed: int = 0) -> JensenExplorer:
-    """A ``JensenExplorer``: a distribution dropdown, parameter sliders, the plot and the numbers.
-
-    Args:
-        n_samples: the size of the sample of X drawn at every change.
-        seed: its seed (the same parameters always give the same sample).
-    """
-    return JensenExplorer(n_samples=n_samples, seed=seed)
-
-
 # The latent plane of a z_dim=2 VAE
 
 
@@ -236,8 +232,8 @@ class _ScatterWithMarker:
     """The latent scatter drawn once on an Agg canvas; ``png(z)`` redraws only the marker."""
 
     def __init__(self, model: VAE, x: Tensor, y: Tensor | np.ndarray, limit: float) -> None:
-        self.figure = Figure(figsize=(5.5, 4.5), dpi=80, layout="constrained")
-        canvas = FigureCanvasAgg(self.figure)
+        self.figure = _agg_figure(figsize=(5.5, 4.5), dpi=80, layout="constrained")
+        canvas = self.figure.canvas
         self.axes = self.figure.add_subplot()
         plot_latent_scatter(model, x, y, ax=self.axes)
         (low_x, high_x), (low_y, high_y) = self.axes.get_xlim(), self.axes.get_ylim()
@@ -261,6 +257,14 @@ class _ScatterWithMarker:
 class LatentExplorer(widgets.VBox):
     """Move a point z through the latent plane of a z_dim=2 VAE and see what it decodes to.
 
+    Args:
+        model: a VAE with ``z_dim=2`` (a ValueError for any other z_dim).
+        x: ``(n, 784)`` images in [0, 1] for the scatter (e.g. the binarized test set).
+        y: ``(n,)`` their labels.
+        limit: the sliders run over ``[-limit, limit]``.
+        step: the sliders' step.
+        scale: each of the 28x28 decoded pixels is shown as ``scale x scale`` pixels.
+
     Attributes:
         model: the VAE.
         z1, z2: ``FloatSlider`` of the two coordinates of z.
@@ -280,7 +284,7 @@ class LatentExplorer(widgets.VBox):
         step: float = 0.05,
         scale: int = 12,
     ) -> None:
-        check_latent_2d(model, "latent_explorer")
+        check_latent_2d(model, "LatentExplorer")
         self.model = model
         self.scale = scale
         self.z1, self.z2 = (
@@ -310,7 +314,7 @@ class LatentExplorer(widgets.VBox):
             if not slider.min <= value <= slider.max:
                 raise ValueError(
                     f"{slider.description}={value:g} is outside the sliders' range "
-                    f"[{slider.min:g}, {slider.max:g}]; pass a larger limit= to latent_explorer"
+                    f"[{slider.min:g}, {slider.max:g}]; pass a larger limit= to LatentExplorer"
                 )
         for slider, value in moves:
             slider.value = value
@@ -323,25 +327,3 @@ class LatentExplorer(widgets.VBox):
         self.caption.value = (
             f"Bernoulli means of p(x | z) at z = ({self.z[0]:.2f}, {self.z[1]:.2f})"
         )
-
-
-def latent_explorer(
-    model: VAE,
-    x: Tensor,
-    y: Tensor | np.ndarray,
-    *,
-    limit: float = 3.0,
-    step: float = 0.05,
-    scale: int = 12,
-) -> LatentExplorer:
-    """A ``LatentExplorer`` for a z_dim=2 model (a ValueError for any other z_dim).
-
-    Args:
-        model: a VAE with ``z_dim=2``.
-        x: ``(n, 784)`` images in [0, 1] for the scatter (e.g. the binarized test set).
-        y: ``(n,)`` their labels.
-        limit: the sliders run over ``[-limit, limit]``.
-        step: the sliders' step.
-        scale: each of the 28x28 decoded pixels is shown as ``scale x scale`` pixels.
-    """
-    return LatentExplorer(model, x, y, limit=limit, step=step, scale=scale)

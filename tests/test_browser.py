@@ -60,7 +60,7 @@ CHROMIUM_FLAGS = [
 ]
 # Cells that draw: a top-level call of one of these (plot_* functions, pyplot figures).
 DRAWING_CALLS = re.compile(r"plot_\w+|show|subplots|image_grid")
-WIDGET_CALLS = ("jensen_explorer", "latent_explorer")
+WIDGET_CALLS = ("JensenExplorer", "LatentExplorer")
 SERVER_START_S = 120
 RUN_S = 600  # one notebook, top to bottom, on 2 busy cores
 VALIDATE_S = 600
@@ -549,7 +549,7 @@ def check_latent_explorer(notebook: NotebookPage, view) -> None:
     notebook.screenshot("latent-explorer-after", view)
 
 
-WIDGET_CHECKS = {"jensen_explorer": check_jensen_explorer, "latent_explorer": check_latent_explorer}
+WIDGET_CHECKS = {"JensenExplorer": check_jensen_explorer, "LatentExplorer": check_latent_explorer}
 
 
 def test_widgets_redraw(solution):

@@ -2,7 +2,13 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from course_utils.checkpoints import load_checkpoint, save_checkpoint
+from course_utils.checkpoints import (
+    PRETRAINED_DIR,
+    load_checkpoint,
+    load_pretrained,
+    pretrained_names,
+    save_checkpoint,
+)
 from course_utils.models import VAE
 
 
@@ -31,3 +37,14 @@ def test_metadata_is_stored_as_plain_json(tmp_path):
     assert load_checkpoint(path).metadata == {"torch": str(torch.__version__), "model": "v1"}
     with pytest.raises(TypeError, match="not JSON serializable"):
         save_checkpoint(VAE(z_dim=2), tmp_path / "bad.pt", weights=torch.zeros(1))
+
+
+@pytest.mark.parametrize("name", pretrained_names())
+def test_shipped_checkpoints_load_with_the_state_dict_they_were_saved_with(name):
+    """The prior's buffers keep their names and values: checkpoints saved before load as is."""
+    saved = torch.load(PRETRAINED_DIR / f"{name}.pt", weights_only=True)["state_dict"]
+    loaded = load_pretrained(name).state_dict()
+    assert list(loaded) == list(saved)
+    assert {"z_prior_m", "z_prior_v"} <= set(loaded)
+    for key, value in saved.items():
+        assert loaded[key].dtype == value.dtype and torch.equal(loaded[key], value), key

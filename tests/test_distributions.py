@@ -1,4 +1,5 @@
 import math
+from statistics import NormalDist
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from course_utils.distributions import (
     log_mean_exp,
     log_normal,
     log_sum_exp,
+    normal_quantiles,
     sample_gaussian,
 )
 
@@ -157,3 +159,19 @@ def test_duplicate_is_sample_major():
 def test_duplicate_rejects_zero_copies():
     with pytest.raises(ValueError, match="rep must be a positive integer"):
         duplicate(torch.zeros(2, 2), 0)
+
+
+def test_normal_quantiles_cut_the_prior_into_equal_masses():
+    values = normal_quantiles(20)
+    assert values.shape == (20,) and values.dtype == torch.float64
+    expected = [NormalDist().inv_cdf(0.05 + 0.9 * i / 19) for i in range(20)]
+    assert_close(values, torch.tensor(expected, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert_close(values, -values.flip(0), rtol=0, atol=1e-12)  # symmetric about 0
+    assert values[0].item() == pytest.approx(-1.6449, abs=1e-4)
+    assert_close(normal_quantiles(3, 0.5, 0.5), torch.zeros(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("args", [(0,), (5, 0.0, 0.9), (5, 0.9, 0.1), (5, 0.1, 1.0)])
+def test_normal_quantiles_need_points_and_probabilities_inside_0_1(args):
+    with pytest.raises(ValueError, match=r"positive integer|0 < low <= high < 1"):
+        normal_quantiles(*args)

@@ -10,7 +10,7 @@ from torch.special import log_ndtr
 
 from course_utils.distributions import log_bernoulli_with_logits
 from course_utils.grading.common import binary_batch, probe_vae
-from course_utils.likelihood import latent_grid, log_px_quadrature, quadrature_error
+from course_utils.likelihood import log_px_quadrature, midpoint_grid, quadrature_error
 from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
 
@@ -47,7 +47,7 @@ def log_p_rest(x, n):
 
 
 def test_grid_covers_the_square_with_cell_midpoints():
-    z, log_area = latent_grid(4, 2.0)
+    z, log_area = midpoint_grid(4, 2.0)
     assert z.shape == (16, 2)
     torch.testing.assert_close(z[:4, 1], torch.tensor([-1.5, -0.5, 0.5, 1.5]))
     assert log_area == pytest.approx(0.0)

@@ -37,6 +37,30 @@ def test_iwae_objective_trains_and_logs_the_bound(reference_vae, grey_images):
     assert all(-bound <= -e + 1e-3 for bound, e in zip(loss, elbo, strict=True))  # IWAE >= ELBO
 
 
+def test_beta_weights_the_kl_term_of_the_training_loss(reference_vae, grey_images, tmp_path):
+    model = VAE(z_dim=2)
+    history = train(
+        model,
+        grey_images,
+        iterations=40,
+        batch_size=50,
+        beta=0.25,
+        log_every=20,
+        checkpoint=tmp_path / "beta.pt",
+    )
+    metrics = history.metrics
+    for loss, kl, rec, elbo in zip(
+        metrics["train/loss"],
+        metrics["gen/kl_z"],
+        metrics["gen/rec"],
+        metrics["gen/elbo"],
+        strict=True,
+    ):
+        assert loss == pytest.approx(rec + 0.25 * kl, rel=1e-5)
+        assert elbo == pytest.approx(-(kl + rec), rel=1e-5)
+    assert load_checkpoint(tmp_path / "beta.pt").metadata["beta"] == 0.25
+
+
 def test_a_partial_last_window_is_averaged_over_its_own_length(reference_vae, grey_images):
     history = train(VAE(z_dim=2), grey_images, iterations=7, batch_size=50, log_every=5)
     assert history.iterations == [5, 7]
@@ -73,6 +97,8 @@ def test_training_without_an_implemented_bound_names_the_exercise(grey_images):
         (torch.rand(10, 784), {"batch_size": 11}, r"batch_size must be in \[1, 10\]"),
         (torch.rand(10, 784), {"iterations": 0}, "must be positive"),
         (torch.rand(10, 784), {"iw": 0}, "must be positive"),
+        (torch.rand(10, 784), {"iw": 5, "beta": 2.0}, "use beta=1 with iw > 1"),
+        (torch.rand(10, 784), {"beta": -1.0}, "must be finite and >= 0"),
     ],
 )
 def test_bad_input_is_rejected_before_training(images, kwargs, message):

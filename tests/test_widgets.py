@@ -8,15 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.models import VAE
-from course_utils.plotting import decode_means, jensen_terms
-from course_utils.widgets import (
-    JENSEN_DISTRIBUTIONS,
-    JensenExplorer,
-    LatentExplorer,
-    jensen_explorer,
-    latent_explorer,
-)
+from course_utils import widgets
+from course_utils.jensen import jensen_terms
+from course_utils.models import VAE, decode_means
+from course_utils.widgets import JENSEN_DISTRIBUTIONS, JensenExplorer, LatentExplorer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -78,7 +73,7 @@ def test_the_exact_values_of_known_cases():
 
 @pytest.fixture
 def jensen():
-    return jensen_explorer(n_samples=200)
+    return JensenExplorer(n_samples=200)
 
 
 def test_jensen_explorer_exposes_its_parts_and_draws_at_once(jensen):
@@ -142,7 +137,7 @@ def model():
 @pytest.fixture(scope="module")
 def shared_explorer(model):
     x = torch.bernoulli(torch.full((30, 784), 0.3), generator=torch.Generator().manual_seed(1))
-    return latent_explorer(model, x, torch.arange(30) % 10)
+    return LatentExplorer(model, x, torch.arange(30) % 10)
 
 
 @pytest.fixture
@@ -194,11 +189,20 @@ def test_only_the_marker_changes_on_the_scatter(explorer):
 
 
 def test_set_z_rejects_points_outside_the_sliders(explorer):
-    with pytest.raises(ValueError, match=r"z2=4 is outside the sliders' range \[-3, 3\]"):
+    with pytest.raises(
+        ValueError, match=r"z2=4 is outside the sliders' range \[-3, 3\].*LatentExplorer"
+    ):
         explorer.set_z(1.0, 4.0)
     assert explorer.z == (0.0, 0.0), "a rejected point must leave z unchanged"
 
 
 def test_latent_explorer_needs_a_two_dimensional_latent_space():
-    with pytest.raises(ValueError, match=r"latent_explorer needs a model with z_dim=2.*z_dim=10"):
-        latent_explorer(VAE(z_dim=10), torch.zeros(5, 784), torch.zeros(5))
+    with pytest.raises(ValueError, match=r"LatentExplorer needs a model with z_dim=2.*z_dim=10"):
+        LatentExplorer(VAE(z_dim=10), torch.zeros(5, 784), torch.zeros(5))
+
+
+def test_each_widget_is_made_one_way_by_its_class():
+    public = {name for name in widgets.__all__ if callable(getattr(widgets, name))}
+    makers = {name for name in public if name.endswith("Explorer")}
+    assert makers == {"JensenExplorer", "LatentExplorer"}
+    assert not {name for name in dir(widgets) if name.endswith("_explorer")}

@@ -6,9 +6,9 @@ import torch
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 from torch.testing import assert_close
 
-from course_utils import toy_model
+from course_utils import exact_models
 from course_utils.distributions import log_normal
-from course_utils.toy_model import LinearGaussianModel, LogisticModel
+from course_utils.exact_models import ExactModel, LinearGaussianModel, LogisticModel
 
 F64 = torch.float64
 
@@ -337,8 +337,12 @@ def test_bad_model_parameters_are_rejected():
         LinearGaussianModel([[1.0], [2.0]], [0.0], [1.0, 1.0])
     with pytest.raises(ValueError, match="must be finite"):
         LinearGaussianModel.scalar(math.nan, 0.0, 1.0)
-    with pytest.raises(ValueError, match="weight and bias"):
+    with pytest.raises(ValueError, match=r"bias must have shape \(x_dim,\) = \(2,\), got \(1,\)"):
         LogisticModel([1.0, 2.0], [0.0])
+    with pytest.raises(ValueError, match=r"weight must have shape \(x_dim, z_dim\) with no empty"):
+        LinearGaussianModel(torch.zeros(2, 0), [0.0, 0.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match=r"noise_variance must have shape \(x_dim,\) = \(2,\)"):
+        LinearGaussianModel([[1.0], [2.0]], [0.0, 0.0], [1.0])
     with pytest.raises(ValueError, match="uniform"):
         LogisticModel([1.0], [0.0], grid=torch.tensor([0.0, 1.0, 3.0]))
     with pytest.raises(ValueError, match="positive integer"):
@@ -347,16 +351,72 @@ def test_bad_model_parameters_are_rejected():
 
 def test_the_students_estimator_is_not_shipped():
     """The Monte Carlo ELBO is the exercise of notebook 1; course_utils ships to students."""
-    names = {name.lower() for name in dir(toy_model)}
+    names = {name.lower() for name in dir(exact_models)}
     assert not {name for name in names if "monte" in name or "estimat" in name}
 
 
 def test_densities_only_hides_the_exact_answers():
     model = vector_model()
-    view = toy_model.DensitiesOnly(model)
+    view = exact_models.DensitiesOnly(model)
     x, z = torch.randn(4, 3, dtype=F64), torch.randn(4, 2, dtype=F64)
     assert (view.x_dim, view.z_dim) == (3, 2)
     assert_close(view.log_joint(x, z), model.log_joint(x, z))
-    for name in ("elbo", "log_marginal", "posterior", "kl_to_posterior", "optimal_q"):
+    for name in (
+        "elbo",
+        "log_marginal",
+        "posterior",
+        "kl_to_posterior",
+        "optimal_q",
+        "log_posterior",
+    ):
         with pytest.raises(AttributeError, match="samples of z"):
             getattr(view, name)
+
+
+# -- what the two models share ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make_model", [*LINEAR_MODELS, logistic_model])
+def test_both_models_share_the_prior_the_joint_and_the_checks(make_model):
+    model = make_model()
+    assert isinstance(model, ExactModel)
+    z = torch.randn(6, model.z_dim, dtype=F64)
+    _, x = model.sample(6)
+    assert_close(model.log_prior(z), Normal(0.0, 1.0).log_prob(z).sum(-1))
+    assert_close(model.log_joint(x, z), model.log_prior(z) + model.log_likelihood(x, z))
+    m, v = random_q(6, model.z_dim)
+    expected = kl_divergence(Normal(m, v.sqrt()), Normal(0.0, 1.0)).sum(-1)
+    assert_close(model.kl_to_prior(m, v), expected)
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., x_dim="):
+        model.log_likelihood(torch.zeros(6, model.x_dim + 1), z)
+
+
+def test_sampling_draws_z_then_x_from_the_generator():
+    """The joint draw is z ~ N(0, I) first, then x given z, from the same generator."""
+    linear, logistic = vector_model(), logistic_model()
+    z, x = linear.sample(5, generator=torch.Generator().manual_seed(2))
+    g = torch.Generator().manual_seed(2)
+    z_expected = torch.randn(5, 2, dtype=F64, generator=g)
+    noise = torch.randn(5, 3, dtype=F64, generator=g)
+    x_expected = z_expected @ linear.weight.T + linear.bias + linear.noise_variance.sqrt() * noise
+    assert_close(z, z_expected, rtol=0, atol=0)
+    assert_close(x, x_expected)
+    z, x = logistic.sample(5, generator=torch.Generator().manual_seed(2))
+    g = torch.Generator().manual_seed(2)
+    z_expected = torch.randn(5, 1, dtype=F64, generator=g)
+    probs = torch.sigmoid(z_expected * logistic.weight + logistic.bias)
+    assert_close(z, z_expected, rtol=0, atol=0)
+    assert_close(x, torch.bernoulli(probs, generator=g), rtol=0, atol=0)
+
+
+def test_the_linear_posterior_density_is_the_gaussian_posterior():
+    model = vector_model()
+    _, x = model.sample(4)
+    z = torch.randn(4, 2, dtype=F64)
+    mean, covariance = model.posterior(x)
+    assert_close(model.log_posterior(x, z), MultivariateNormal(mean, covariance).log_prob(z))
+
+
+def test_the_shared_base_is_abstract():
+    with pytest.raises(TypeError, match="abstract"):
+        ExactModel([1.0], [0.0])

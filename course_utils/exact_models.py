@@ -19,12 +19,15 @@ standard deviation, not a log-variance), and per-example quantities are summed o
 dimension, so ``x: (..., x_dim)`` and ``m, v: (..., z_dim)`` give results of shape ``(...)``
 (the broadcast of the leading dimensions). Parameters are stored in float64.
 
+Both share ``ExactModel``: the prior, the joint density, sampling and the input checks.
+
 The Monte Carlo estimator of the ELBO is not here: the student writes it in notebook 1.
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor
@@ -32,7 +35,7 @@ from torch.distributions import Normal
 
 from course_utils.distributions import kl_normal, log_bernoulli_with_logits, log_normal
 
-__all__ = ["DensitiesOnly", "LinearGaussianModel", "LogisticModel"]
+__all__ = ["DensitiesOnly", "ExactModel", "LinearGaussianModel", "LogisticModel"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -87,8 +90,126 @@ def _matvec(matrix: Tensor, vector: Tensor) -> Tensor:
     return (vector.unsqueeze(-2) * matrix).sum(-1)
 
 
+class ExactModel(ABC):
+    """``z ~ N(0, I_{z_dim})``, ``x | z ~ p(x|z)``: a latent-variable model with exact answers.
+
+    What both models share is written here once: the prior and the KL to it, the joint
+    density, sampling from the joint, the checks of the parameters and inputs, the posterior
+    density by Bayes' rule and the gap as ``KL(q || p(z|x)) = log p(x) - ELBO(q)``. A subclass
+    stores its parameters ``weight`` (first dimension ``x_dim``) and ``bias`` ``(x_dim,)``
+    through ``__init__``, defines ``WEIGHT_SHAPE`` and ``z_dim``, and implements
+    ``log_likelihood``, ``log_marginal``, ``elbo`` and ``_sample_x_given``.
+
+    Args:
+        weight: the weights of p(x|z), shape ``(x_dim, ...)`` as given by ``WEIGHT_SHAPE``.
+        bias: the offsets of p(x|z), shape ``(x_dim,)``.
+    """
+
+    #: The names of the dimensions of ``weight``, for its checks and their messages.
+    WEIGHT_SHAPE: tuple[str, ...]
+    z_dim: int
+
+    def __init__(self, weight, bias) -> None:
+        self.weight = _as_float64("weight", weight, len(self.WEIGHT_SHAPE))
+        if self.weight.numel() == 0:
+            raise ValueError(
+                f"weight must have shape ({', '.join(self.WEIGHT_SHAPE)}) with no empty "
+                f"dimension, got {tuple(self.weight.shape)}"
+            )
+        self.bias = _as_float64("bias", bias, 1)
+        self._check_per_coordinate("bias", self.bias)
+
+    @property
+    def x_dim(self) -> int:
+        return self.weight.shape[0]
+
+    def _check_per_coordinate(self, name: str, t: Tensor) -> None:
+        """``t`` holds one value per coordinate of x: shape ``(x_dim,)``."""
+        if t.shape != (self.x_dim,):
+            raise ValueError(
+                f"{name} must have shape (x_dim,) = ({self.x_dim},), got {tuple(t.shape)}"
+            )
+
+    def _check_x_z(self, function: str, x: Tensor, z: Tensor) -> None:
+        """``x (..., x_dim)`` and ``z (..., z_dim)`` with broadcasting leading dimensions."""
+        _check_last_dim(function, "x", x, self.x_dim, "x_dim")
+        _check_last_dim(function, "z", z, self.z_dim, "z_dim")
+        _batch_shape(function, x, z)
+
+    def _check_x_q(self, function: str, x: Tensor, m: Tensor, v: Tensor) -> None:
+        """``x (..., x_dim)`` and ``q = N(m, diag(v))`` over z, with broadcasting leading dims."""
+        _check_last_dim(function, "x", x, self.x_dim, "x_dim")
+        _check_q(function, m, v, self.z_dim)
+        _batch_shape(function, x, m, v)
+
+    # -- the generative model ------------------------------------------------------------
+
+    def log_prior(self, z: Tensor) -> Tensor:
+        """``log p(z) = log N(z; 0, I)``: ``z (..., z_dim)`` -> ``(...)``."""
+        _check_last_dim("log_prior", "z", z, self.z_dim, "z_dim")
+        return log_normal(z, torch.zeros_like(z), torch.ones_like(z))
+
+    @abstractmethod
+    def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
+        """``log p(x|z)``: ``x (..., x_dim)``, ``z (..., z_dim)`` -> the broadcast ``(...)``."""
+
+    def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
+        """``log p(x, z) = log p(z) + log p(x|z)``; shapes as in ``log_likelihood``."""
+        return self.log_prior(z) + self.log_likelihood(x, z)
+
+    @abstractmethod
+    def _sample_x_given(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
+        """One draw of x from p(x|z) for each z: ``(n, z_dim)`` -> ``(n, x_dim)``."""
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``n`` draws from the joint: ``(z (n, z_dim), x (n, x_dim))``, float64."""
+        if int(n) != n or n < 1:
+            raise ValueError(f"sample: n must be a positive integer, got {n!r}")
+        z = torch.randn(n, self.z_dim, dtype=torch.float64, generator=generator)
+        return z, self._sample_x_given(z, generator)
+
+    # -- exact answers -------------------------------------------------------------------
+
+    @abstractmethod
+    def log_marginal(self, x: Tensor) -> Tensor:
+        """The exact ``log p(x)``: ``(..., x_dim)`` -> ``(...)``."""
+
+    @abstractmethod
+    def elbo(self, x: Tensor, m: Tensor, v: Tensor) -> Tensor:
+        """The exact ``ELBO(q)`` for ``q = N(m, diag(v))``: m, v ``(..., z_dim)`` -> ``(...)``."""
+
+    def log_posterior(self, x: Tensor, z: Tensor) -> Tensor:
+        """``log p(z|x) = log p(x, z) - log p(x)`` (Bayes' rule).
+
+        Args:
+            x: ``(..., x_dim)``.
+            z: ``(..., z_dim)``; leading dimensions broadcast against those of x.
+
+        Returns:
+            Shape ``(...)``.
+        """
+        return self.log_joint(x, z) - self.log_marginal(x)
+
+    def kl_to_prior(self, m: Tensor, v: Tensor) -> Tensor:
+        """``KL(q || p(z))`` for ``q = N(m, diag(v))``: ``(..., z_dim)`` -> ``(...)``."""
+        _check_q("kl_to_prior", m, v, self.z_dim)
+        return kl_normal(m, v, torch.zeros_like(m), torch.ones_like(v))
+
+    def kl_to_posterior(self, x: Tensor, m: Tensor, v: Tensor) -> Tensor:
+        """The gap ``KL(q || p(z|x)) = log p(x) - ELBO(q)`` for ``q = N(m, diag(v))``.
+
+        Args:
+            x: ``(..., x_dim)``.
+            m, v: mean and variance of q, each ``(..., z_dim)``.
+
+        Returns:
+            Shape ``(...)``; zero when q is the posterior.
+        """
+        return self.log_marginal(x) - self.elbo(x, m, v)
+
+
 class DensitiesOnly:
-    """A view of a toy model that offers its densities but none of its exact answers.
+    """A view of an exact model that offers its densities but none of its exact answers.
 
     It exposes ``x_dim``, ``z_dim``, ``log_prior``, ``log_likelihood``, ``log_joint`` and
     ``sample``; the closed-form ``elbo``, ``log_marginal``, ``posterior`` and the rest raise an
@@ -98,7 +219,7 @@ class DensitiesOnly:
 
     _ALLOWED = frozenset({"x_dim", "z_dim", "log_prior", "log_likelihood", "log_joint", "sample"})
 
-    def __init__(self, model: LinearGaussianModel | LogisticModel) -> None:
+    def __init__(self, model: ExactModel) -> None:
         self._model = model
 
     def __getattr__(self, name: str):
@@ -113,7 +234,7 @@ class DensitiesOnly:
         return f"DensitiesOnly({self._model!r})"
 
 
-class LinearGaussianModel:
+class LinearGaussianModel(ExactModel):
     """``z ~ N(0, I_{z_dim})``, ``x | z ~ N(W z + b, diag(s2))``: exact p(x) and p(z|x).
 
     This is factor analysis (probabilistic PCA when s2 is constant; Tipping & Bishop 1999).
@@ -132,20 +253,12 @@ class LinearGaussianModel:
             shape ``(x_dim,)``, positive.
     """
 
+    WEIGHT_SHAPE = ("x_dim", "z_dim")
+
     def __init__(self, weight, bias, noise_variance) -> None:
-        self.weight = _as_float64("weight", weight, 2)
-        self.bias = _as_float64("bias", bias, 1)
+        super().__init__(weight, bias)
         self.noise_variance = _as_float64("noise_variance", noise_variance, 1)
-        x_dim, z_dim = self.weight.shape
-        if x_dim == 0 or z_dim == 0:
-            raise ValueError(
-                f"weight must have shape (x_dim, z_dim), got {tuple(self.weight.shape)}"
-            )
-        for name, t in (("bias", self.bias), ("noise_variance", self.noise_variance)):
-            if t.shape != (x_dim,):
-                raise ValueError(
-                    f"{name} must have shape (x_dim,) = ({x_dim},), got {tuple(t.shape)}"
-                )
+        self._check_per_coordinate("noise_variance", self.noise_variance)
         if not (self.noise_variance > 0).all():
             raise ValueError(
                 f"noise_variance is a variance and must be positive, got {self.noise_variance}"
@@ -155,10 +268,6 @@ class LinearGaussianModel:
     def scalar(cls, a: float, b: float, s2: float) -> LinearGaussianModel:
         """The one-dimensional model ``z ~ N(0, 1)``, ``x | z ~ N(a z + b, s2)`` (s2 a variance)."""
         return cls([[a]], [b], [s2])
-
-    @property
-    def x_dim(self) -> int:
-        return self.weight.shape[0]
 
     @property
     def z_dim(self) -> int:
@@ -173,11 +282,6 @@ class LinearGaussianModel:
 
     # -- the generative model ------------------------------------------------------------
 
-    def log_prior(self, z: Tensor) -> Tensor:
-        """``log p(z) = log N(z; 0, I)``: ``z (..., z_dim)`` -> ``(...)``."""
-        _check_last_dim("log_prior", "z", z, self.z_dim, "z_dim")
-        return log_normal(z, torch.zeros_like(z), torch.ones_like(z))
-
     def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
         """``log p(x|z) = log N(x; W z + b, diag(s2))``.
 
@@ -190,23 +294,12 @@ class LinearGaussianModel:
         Returns:
             Shape ``(...)``, the broadcast of the leading dimensions.
         """
-        _check_last_dim("log_likelihood", "x", x, self.x_dim, "x_dim")
-        _check_last_dim("log_likelihood", "z", z, self.z_dim, "z_dim")
-        _batch_shape("log_likelihood", x, z)
+        self._check_x_z("log_likelihood", x, z)
         return log_normal(x, _matvec(self.weight, z) + self.bias, self.noise_variance)
 
-    def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
-        """``log p(x, z) = log p(z) + log p(x|z)``; shapes as in ``log_likelihood``."""
-        return self.log_prior(z) + self.log_likelihood(x, z)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """``n`` draws from the joint: ``(z (n, z_dim), x (n, x_dim))``."""
-        if int(n) != n or n < 1:
-            raise ValueError(f"sample: n must be a positive integer, got {n!r}")
-        z = torch.randn(n, self.z_dim, dtype=torch.float64, generator=generator)
-        noise = torch.randn(n, self.x_dim, dtype=torch.float64, generator=generator)
-        x = _matvec(self.weight, z) + self.bias + self.noise_variance.sqrt() * noise
-        return z, x
+    def _sample_x_given(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
+        noise = torch.randn(len(z), self.x_dim, dtype=torch.float64, generator=generator)
+        return _matvec(self.weight, z) + self.bias + self.noise_variance.sqrt() * noise
 
     # -- exact inference -----------------------------------------------------------------
 
@@ -275,17 +368,10 @@ class LinearGaussianModel:
         Returns:
             Shape ``(...)``, the broadcast of the leading dimensions.
         """
-        _check_last_dim("expected_log_likelihood", "x", x, self.x_dim, "x_dim")
-        _check_q("expected_log_likelihood", m, v, self.z_dim)
-        _batch_shape("expected_log_likelihood", x, m, v)
+        self._check_x_q("expected_log_likelihood", x, m, v)
         spread = _matvec(self.weight.pow(2), v)  # Var_q[(W z)_i], (..., x_dim)
         at_mean = log_normal(x, _matvec(self.weight, m) + self.bias, self.noise_variance)
         return at_mean - 0.5 * (spread / self.noise_variance).sum(-1)
-
-    def kl_to_prior(self, m: Tensor, v: Tensor) -> Tensor:
-        """``KL(q || p(z))`` for ``q = N(m, diag(v))``: ``(..., z_dim)`` -> ``(...)``."""
-        _check_q("kl_to_prior", m, v, self.z_dim)
-        return kl_normal(m, v, torch.zeros_like(m), torch.ones_like(v))
 
     def elbo(self, x: Tensor, m: Tensor, v: Tensor) -> Tensor:
         """The exact ``ELBO = E_q[log p(x|z)] - KL(q || p(z))`` for ``q = N(m, diag(v))``.
@@ -312,9 +398,7 @@ class LinearGaussianModel:
         Returns:
             Shape ``(...)``; zero when q is the posterior.
         """
-        _check_last_dim("kl_to_posterior", "x", x, self.x_dim, "x_dim")
-        _check_q("kl_to_posterior", m, v, self.z_dim)
-        _batch_shape("kl_to_posterior", x, m, v)
+        self._check_x_q("kl_to_posterior", x, m, v)
         precision = self.posterior_precision()  # (z_dim, z_dim)
         mean, _ = self.posterior(x)
         d = mean - m  # (..., z_dim)
@@ -324,7 +408,7 @@ class LinearGaussianModel:
         return 0.5 * (trace + mahalanobis - self.z_dim - log_det - torch.log(v).sum(-1))
 
 
-class LogisticModel:
+class LogisticModel(ExactModel):
     """``z ~ N(0, 1)``, ``x_d | z ~ Bernoulli(sigmoid(w_d z + c_d))`` for ``d = 1..x_dim``.
 
     A one-dimensional relative of the VAE's Bernoulli decoder. The posterior ``p(z|x)`` is not
@@ -345,16 +429,11 @@ class LogisticModel:
         n_expectation: the number of points of the standardized grid for expectations under q.
     """
 
+    WEIGHT_SHAPE = ("x_dim",)
     z_dim = 1
 
     def __init__(self, weight, bias, grid: Tensor | None = None, n_expectation: int = 801) -> None:
-        self.weight = _as_float64("weight", weight, 1)
-        self.bias = _as_float64("bias", bias, 1)
-        if self.weight.shape != self.bias.shape or self.weight.numel() == 0:
-            raise ValueError(
-                f"weight and bias must both have shape (x_dim,), got "
-                f"{tuple(self.weight.shape)} and {tuple(self.bias.shape)}"
-            )
+        super().__init__(weight, bias)
         if grid is None:
             grid = torch.linspace(-10, 10, 4001, dtype=torch.float64)
         self.grid = _as_float64("grid", grid, 1)
@@ -372,10 +451,6 @@ class LogisticModel:
         weights[-1] /= 2
         self._weights = weights  # (n_expectation,)
 
-    @property
-    def x_dim(self) -> int:
-        return self.weight.shape[0]
-
     def __repr__(self) -> str:
         return (
             f"LogisticModel(x_dim={self.x_dim}, weight={self.weight.tolist()}, "
@@ -383,11 +458,6 @@ class LogisticModel:
         )
 
     # -- the generative model ------------------------------------------------------------
-
-    def log_prior(self, z: Tensor) -> Tensor:
-        """``log p(z) = log N(z; 0, 1)``: ``z (..., 1)`` -> ``(...)``."""
-        _check_last_dim("log_prior", "z", z, 1, "z_dim")
-        return log_normal(z, torch.zeros_like(z), torch.ones_like(z))
 
     def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
         """``log p(x|z) = sum_d log Bernoulli(x_d; sigmoid(w_d z + c_d))``.
@@ -399,22 +469,12 @@ class LogisticModel:
         Returns:
             Shape ``(...)``, the broadcast of the leading dimensions.
         """
-        _check_last_dim("log_likelihood", "x", x, self.x_dim, "x_dim")
-        _check_last_dim("log_likelihood", "z", z, 1, "z_dim")
-        _batch_shape("log_likelihood", x, z)
+        self._check_x_z("log_likelihood", x, z)
         return log_bernoulli_with_logits(x, z * self.weight + self.bias)
 
-    def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
-        """``log p(x, z) = log p(z) + log p(x|z)``; shapes as in ``log_likelihood``."""
-        return self.log_prior(z) + self.log_likelihood(x, z)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """``n`` draws from the joint: ``(z (n, 1), x (n, x_dim))`` with x in ``{0, 1}``."""
-        if int(n) != n or n < 1:
-            raise ValueError(f"sample: n must be a positive integer, got {n!r}")
-        z = torch.randn(n, 1, dtype=torch.float64, generator=generator)
-        x = torch.bernoulli(torch.sigmoid(z * self.weight + self.bias), generator=generator)
-        return z, x
+    def _sample_x_given(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
+        """x in ``{0, 1}``."""
+        return torch.bernoulli(torch.sigmoid(z * self.weight + self.bias), generator=generator)
 
     # -- exact inference, by quadrature --------------------------------------------------
 
@@ -431,18 +491,6 @@ class LogisticModel:
         log_w = torch.full_like(self.grid, math.log(step))
         log_w[0] = log_w[-1] = math.log(step / 2)
         return torch.logsumexp(log_joint + log_w, dim=-1)
-
-    def log_posterior(self, x: Tensor, z: Tensor) -> Tensor:
-        """``log p(z|x) = log p(x, z) - log p(x)``.
-
-        Args:
-            x: ``(..., x_dim)``.
-            z: ``(..., 1)``; leading dimensions broadcast against those of x.
-
-        Returns:
-            Shape ``(...)``.
-        """
-        return self.log_joint(x, z) - self.log_marginal(x)
 
     def posterior_on_grid(self, x: Tensor) -> Tensor:
         """The density ``p(z|x)`` at the grid points: ``x (..., x_dim)`` -> ``(..., n_grid)``."""
@@ -464,16 +512,10 @@ class LogisticModel:
         Returns:
             Shape ``(...)``; never above ``log_marginal(x)`` (up to quadrature error).
         """
-        _check_last_dim("elbo", "x", x, self.x_dim, "x_dim")
-        _check_q("elbo", m, v, 1)
-        _batch_shape("elbo", x, m, v)
+        self._check_x_q("elbo", x, m, v)
         t = self._nodes.unsqueeze(-1)  # (n_expectation, 1)
         z = m.unsqueeze(-2) + v.sqrt().unsqueeze(-2) * t  # (..., n_expectation, 1)
         log_joint = self.log_joint(x.unsqueeze(-2), z)  # (..., n_expectation)
         expected = (self._weights * log_joint).sum(-1)
         entropy = 0.5 * (torch.log(v) + _LOG_2PI + 1).sum(-1)
         return expected + entropy
-
-    def kl_to_posterior(self, x: Tensor, m: Tensor, v: Tensor) -> Tensor:
-        """The gap ``KL(q || p(z|x)) = log p(x) - ELBO(q)`` for ``q = N(m, v)``; shape ``(...)``."""
-        return self.log_marginal(x) - self.elbo(x, m, v)
