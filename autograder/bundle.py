@@ -16,6 +16,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_solution
 
 from autograder.course import CONFIG_FILE, Course
 
@@ -130,7 +131,7 @@ def _solution_secrets(course: Course) -> Iterator[tuple[str, str]]:
         nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
         for index, cell in enumerate(nb.cells):
             where = f"{path.name} cell {index}"
-            if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution"):
+            if cell.cell_type == "markdown" and is_solution(cell):
                 yield f"the written answer of {where}", _normalized(cell.source)
             for kind, block in _SECRET_BLOCK.findall(cell.source):
                 if _normalized(block):

@@ -30,8 +30,8 @@ from nbconvert.exporters import NotebookExporter
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
-from nbgrader.utils import is_grade
 
+from autograder.cells import is_test
 from course_utils.exercises import tagged
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
@@ -74,11 +74,6 @@ def error_output(ename: str, message: str) -> NotebookNode:
     return nbformat.v4.new_output(
         "error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"]
     )
-
-
-def is_test(cell: NotebookNode) -> bool:
-    """An auto-graded test cell: a grade cell of code."""
-    return cell.cell_type == "code" and is_grade(cell)
 
 
 class GuardedExecute(Execute):

@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 from traitlets.config import Config
 
+from autograder.cells import grade_id_of
 from autograder.course import Course, check
 
 
@@ -90,7 +91,7 @@ def _files(root: Path, ignored: list[str]) -> set[str]:
 
 
 def _cell_name(cell: dict) -> str:
-    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    grade_id = grade_id_of(cell)
     return grade_id or f"id {cell.get('id', '?')}"
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import nbformat
 from nbconvert.filters import strip_ansi
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.utils import is_grade
 
+from autograder.cells import grade_id_of, is_test
 from autograder.course import Course
 from course_utils.exercises import MISTAKES, mistake_of
 
@@ -269,7 +269,7 @@ def failures(path: Path) -> list[tuple[str, Verdict]]:
     nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
     found = []
     for cell in nb.cells:
-        if cell.cell_type != "code" or not is_grade(cell):
+        if not is_test(cell):
             continue
         errors = [output for output in cell.outputs if output.output_type == "error"]
         if errors:
@@ -299,7 +299,7 @@ def _test_order(course: Course):
     for path in sorted(course.source.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
         for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            grade_id = grade_id_of(cell)
             if grade_id:
                 position[f"{path.stem}/{grade_id}"] = len(position)
     return lambda test: (position.get(test, len(position)), test)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.filters import strip_ansi
-from nbgrader.utils import is_grade
 from nbgrader.validator import Validator
 
+from autograder.cells import is_test
 from autograder.course import Course
 
 # What nbgrader's Execute records when a cell outlives Execute.timeout.
@@ -60,9 +60,7 @@ def _release_problems(path: Path, results: dict) -> list[str]:
         if TIMEOUT_ERROR in error
     ]
     nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
-    tests = [
-        cell.source.strip() for cell in nb.cells if cell.cell_type == "code" and is_grade(cell)
-    ]
+    tests = [cell.source.strip() for cell in nb.cells if is_test(cell)]
     return problems + [
         f"test cell passes on the release:\n{_indent(src)}" for src in tests if src not in errors
     ]

@@ -26,7 +26,7 @@ import nbformat
 import pytest
 import torch
 from nbgrader.api import Gradebook
-from test_nbgrader_pipeline import FIXTURES, kernel_of_this_interpreter  # noqa: F401
+from test_nbgrader_pipeline import FIXTURES
 
 from autograder import grading, release, report
 from autograder.course import REPO_ROOT, Course

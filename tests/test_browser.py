@@ -42,6 +42,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import write_kernelspec
 from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,16 +202,7 @@ def _python3_kernel(data: Path) -> None:
     server's environment: nbgrader 0.9.6's ``utils.setenv`` deletes the server's variable after
     the first Validate (it saves ``os.environ.get(value)`` instead of ``.get(key)``).
     """
-    spec = data / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    kernel = {
-        "argv": argv,
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-        "env": {"NBGRADER_EXECUTION": "validate"},
-    }
-    spec.joinpath("kernel.json").write_text(json.dumps(kernel))
+    write_kernelspec(data, {"NBGRADER_EXECUTION": "validate"})
 
 
 def _stop(process: subprocess.Popen) -> None:

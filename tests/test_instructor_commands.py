@@ -22,7 +22,6 @@ from autograder.course import Course
 from autograder.examples.grading import EXAMPLES_DIR, grade_examples
 
 pytestmark = [
-    pytest.mark.usefixtures("python3_kernel"),
     pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
     pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
 ]
@@ -33,7 +32,7 @@ SIGN_MISTAKE = ("AssertionError", "AssertionError: did you drop the sign of a ne
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, python3_kernel):
+def graded(tmp_path_factory):
     """A fixture course after ``collect`` then ``autograde`` (no argument) on the CLI."""
     course = make_course(tmp_path_factory.mktemp("graded"))
     root = ["--root", str(course.root)]

@@ -5,7 +5,6 @@ submissions are ``tests/fixtures/submissions`` (see the README there). Scores ar
 from the gradebook with ``nbgrader.api.Gradebook``.
 """
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from traitlets.config import Config
 
 from autograder import grading, release, report, validation
 from autograder.__main__ import main
+from autograder.cells import grade_id_of
 from autograder.course import REPO_ROOT, Course
 
 # Known noise of nbgrader 0.9.6: cells that add_missing_cells puts back have no id (nbformat
@@ -41,22 +41,7 @@ def make_course(root: Path, overrides: Config | None = None) -> Course:
 
 def cells_by_id(path: Path) -> dict[str, nbformat.NotebookNode]:
     nb = nbformat.read(path, as_version=4)
-    return {cell.metadata.get("nbgrader", {}).get("grade_id", cell.id): cell for cell in nb.cells}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def kernel_of_this_interpreter(tmp_path_factory):
-    """Point the ``python3`` kernelspec nbgrader asks for at the interpreter running pytest."""
-    data = tmp_path_factory.mktemp("jupyter")
-    spec = data / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec.joinpath("kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"})
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JUPYTER_PATH", str(data))
-        yield
+    return {grade_id_of(cell) or cell.id: cell for cell in nb.cells}
 
 
 @pytest.fixture(scope="module")

@@ -46,19 +46,19 @@ def test_release_holds_no_solution_or_hidden_test():
 
 
 @pytest.mark.slow  # in the default run, the corpus and the browser's Validate button cover it
-def test_solutions_pass_every_test_cell(python3_kernel):
+def test_solutions_pass_every_test_cell():
     problems = validation.check_solutions(COURSE)
     assert problems == {path: [] for path in SOLUTIONS}, _explain(problems)
 
 
-def test_untouched_release_fails_every_test_cell_cleanly(python3_kernel):
+def test_untouched_release_fails_every_test_cell_cleanly():
     problems = validation.check_release(COURSE)
     assert not any(problems.values()), _explain(problems)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_solution_runs_top_to_bottom_with_real_training(name, python3_kernel, tmp_path):
+def test_solution_runs_top_to_bottom_with_real_training(name, tmp_path):
     """What a student's laptop does: train for real (no ``NBGRADER_EXECUTION``)."""
     nb = nbformat.read(COURSE.source / name, as_version=4)
     start = time.perf_counter()

@@ -15,14 +15,8 @@ from collections.abc import Callable
 
 from nbformat import NotebookNode
 
-from autograder.examples.submission import (
-    Expected,
-    Release,
-    Submission,
-    grade_id_of,
-    insert_after_setup,
-    is_test,
-)
+from autograder.cells import grade_id_of, is_test
+from autograder.examples.submission import Expected, Release, Submission, insert_after_setup
 
 RAISING_CELL = 'raise RuntimeError("a cell of the student\'s own that raises")'
 INFINITE_LOOP = "while True:\n    pass"

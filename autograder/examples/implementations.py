@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from course_utils.exercises import exercise
+
 PRELUDE = """\
 import math
 import torch
@@ -251,27 +253,17 @@ return kl + rec, kl, rec
 }
 
 
-#: The checks of course_utils.grading.iwae on probe models, which grade every IWAE entry.
-IWAE_CHECKS = (
-    "check_iwae_outputs",
-    "check_iwae_stable",
-    "check_iwae_exact_at_prior",
-    "check_iwae_exact_at_posterior",
-    "check_iwae_k1_matches_elbo",
-    "check_iwae_kl_rec",
-    "check_iwae_increases_with_k",
-    "check_iwae_gradients",
-    "check_iwae_vectorized",
-)
+#: The checks the visible IWAE tests run (on probe models), from the exercise registry.
+IWAE_CHECKS = exercise("negative_iwae_bound").checks
 
 
 def _iwae(body: str) -> str:
     return _cell("negative_iwae_bound(self, x, iw)", body)
 
 
-#: The sample-major log-weights (iw, batch) of the reference layout, on which most
-#: mistakes below change one line.
-_SAMPLE_MAJOR = """
+IWAE = {
+    "correct_duplicate_log_mean_exp": Implementation(
+        _iwae("""
 m, v = self.enc(x)
 m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
 z = sample_gaussian(m, v)
@@ -279,22 +271,11 @@ log_px_z = log_bernoulli_with_logits(x, self.dec(z))
 log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
 log_qz = log_normal(z, m, v)
 log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
-"""
-_SAMPLE_MAJOR_TERMS = """
 kl = (log_qz - log_pz).mean()
 rec = -log_px_z.mean()
-"""
-
-IWAE = {
-    "correct_duplicate_log_mean_exp": Implementation(
-        _iwae(
-            _SAMPLE_MAJOR
-            + _SAMPLE_MAJOR_TERMS
-            + """
 niwae = -log_mean_exp(log_w, dim=0)
 return niwae.mean(), kl, rec
-"""
-        )
+""")
     ),
     "correct_batch_major_randn": Implementation(
         _iwae("""
@@ -352,14 +333,19 @@ return niwae, kl, -log_px_z.mean()
 """)
     ),
     "mistake_missing_log_k": Implementation(
-        _iwae(
-            _SAMPLE_MAJOR
-            + _SAMPLE_MAJOR_TERMS
-            + """
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
+kl = (log_qz - log_pz).mean()
+rec = -log_px_z.mean()
 niwae = -torch.logsumexp(log_w, dim=0)
 return niwae.mean(), kl, rec
-"""
-        ),
+"""),
         {
             "check_iwae_exact_at_prior": "missing_log_k",
             "check_iwae_exact_at_posterior": "missing_log_k",
@@ -387,48 +373,68 @@ return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
         },
     ),
     "mistake_mean_of_log_weights": Implementation(
-        _iwae(
-            _SAMPLE_MAJOR
-            + _SAMPLE_MAJOR_TERMS
-            + """
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
+kl = (log_qz - log_pz).mean()
+rec = -log_px_z.mean()
 niwae = -log_w.mean(dim=0)
 return niwae.mean(), kl, rec
-"""
-        ),
+"""),
         {"check_iwae_increases_with_k": "mean_of_log_weights"},
     ),
     "mistake_exp_then_log": Implementation(
-        _iwae(
-            _SAMPLE_MAJOR
-            + _SAMPLE_MAJOR_TERMS
-            + """
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
+kl = (log_qz - log_pz).mean()
+rec = -log_px_z.mean()
 niwae = -torch.log(torch.exp(log_w).mean(dim=0))
 return niwae.mean(), kl, rec
-"""
-        ),
+"""),
         {name: "unstable_log_mean_exp" for name in IWAE_CHECKS},
     ),
     "mistake_exp_then_log_float64": Implementation(
-        _iwae(
-            _SAMPLE_MAJOR
-            + _SAMPLE_MAJOR_TERMS
-            + """
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
+kl = (log_qz - log_pz).mean()
+rec = -log_px_z.mean()
 niwae = -torch.log(torch.exp(log_w.double()).mean(dim=0)).float()
 return niwae.mean(), kl, rec
-"""
-        ),
+"""),
         {"check_iwae_stable": "unstable_log_mean_exp"},
     ),
     "mistake_global_max_shift": Implementation(
-        _iwae(
-            _SAMPLE_MAJOR
-            + _SAMPLE_MAJOR_TERMS
-            + """
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
+kl = (log_qz - log_pz).mean()
+rec = -log_px_z.mean()
 top = log_w.max()
 niwae = -(top + torch.log(torch.exp(log_w - top).mean(dim=0)))
 return niwae.mean(), kl, rec
-"""
-        ),
+"""),
         {
             name: "unstable_log_mean_exp"
             for name in (
@@ -544,38 +550,51 @@ return niwae.mean(), torch.stack(kls).mean(), -torch.stack(log_px_zs).mean()
         {"check_iwae_vectorized": "python_loop"},
     ),
     "mistake_detached_sample": Implementation(
-        _iwae(
-            _SAMPLE_MAJOR.replace("sample_gaussian(m, v)", "Normal(m, v.sqrt()).sample()")
-            + _SAMPLE_MAJOR_TERMS
-            + """
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = Normal(m, v.sqrt()).sample()
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
+kl = (log_qz - log_pz).mean()
+rec = -log_px_z.mean()
 niwae = -log_mean_exp(log_w, dim=0)
 return niwae.mean(), kl, rec
-"""
-        ),
+"""),
         {"check_iwae_gradients": "sample_cut_from_graph"},
     ),
     "mistake_kl_rec_summed_over_samples": Implementation(
-        _iwae(
-            _SAMPLE_MAJOR
-            + """
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
 kl = (log_qz - log_pz).reshape(iw, -1).sum(0).mean()
 rec = -log_px_z.reshape(iw, -1).sum(0).mean()
 niwae = -log_mean_exp(log_w, dim=0)
 return niwae.mean(), kl, rec
-"""
-        ),
+"""),
         {"check_iwae_kl_rec": "sum_over_samples"},
     ),
     "mistake_per_image_values": Implementation(
-        _iwae(
-            _SAMPLE_MAJOR
-            + """
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)
 niwae = -log_mean_exp(log_w, dim=0)
 kl = (log_qz - log_pz).reshape(iw, -1).mean(0)
 rec = -log_px_z.reshape(iw, -1).mean(0)
 return niwae, kl, rec
-"""
-        ),
+"""),
         {name: "per_image_values" for name in IWAE_CHECKS},
     ),
 }
@@ -661,9 +680,6 @@ IWAE = {
     name: replace(entry, fails={**entry.fails, **_HIDDEN_FAILS["iwae"].get(name, {})})
     for name, entry in IWAE.items()
 }
-#: The hidden checks, which run on the shipped checkpoints rather than on probes.
-ELBO_HIDDEN_CHECKS = ("check_elbo_reference",)
-IWAE_HIDDEN_CHECKS = ("check_iwae_reference", "check_iwae_quadrature_reference")
 
 
 # Notebook 1 tests its exercises in the test cells themselves, not in course_utils: the

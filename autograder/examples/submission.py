@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 import nbformat
 from nbformat import NotebookNode
-from nbgrader.utils import is_grade, is_solution
+from nbgrader.utils import is_solution
 
+from autograder.cells import grade_id_of, is_test
 from autograder.course import Course
 from course_utils.exercises import MISTAKES
 
@@ -151,15 +152,6 @@ class Release:
     def first(self) -> str:
         """The first notebook, where single-notebook hostile cases act."""
         return next(iter(self.notebooks))
-
-
-def grade_id_of(cell: NotebookNode) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def is_test(cell: NotebookNode) -> bool:
-    """An auto-graded test cell: a grade cell of code."""
-    return cell.cell_type == "code" and is_grade(cell)
 
 
 def _strip_markers(source: str) -> str:

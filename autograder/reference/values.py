@@ -30,6 +30,7 @@ from types import SimpleNamespace
 import nbformat
 import torch
 
+from autograder.cells import grade_id_of
 from autograder.course import Course
 from autograder.reference import bounds as reference_bounds
 from course_utils.checkpoints import PRETRAINED_DIR, load_pretrained
@@ -200,7 +201,7 @@ def write(course: Course, values: dict[str, Arguments]) -> list[Path]:
 
 def _cell(nb: nbformat.NotebookNode, grade_id: str, path: Path) -> nbformat.NotebookNode:
     """The cell ``grade_id`` of ``nb``, which must hold exactly one hidden block."""
-    cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    cells = [cell for cell in nb.cells if grade_id_of(cell) == grade_id]
     if len(cells) != 1 or len(HIDDEN_BLOCK.findall(cells[0].source)) != 1:
         raise ValueError(f"{path}: cell {grade_id!r} must exist once with one hidden test block")
     return cells[0]
