@@ -10,11 +10,9 @@ import torch
 
 from autograder.course import Course
 from autograder.examples.corpus import IMPLEMENTATIONS
-from autograder.examples.implementations import PRELUDE
 from autograder.reference import values
 from course_utils.exercises import EXERCISES, MISTAKES, exercise, mistake_of
 from course_utils.grading import common
-from course_utils.models import VAE
 
 #: The exercises graded by checks of ``course_utils.grading`` (notebook 1 tests inline:
 #: ``test_autograde_corpus`` runs its cells).
@@ -25,28 +23,7 @@ CASES = [
     for entry in IMPLEMENTATIONS[e.name]
 ]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The probes' tensors are small: one thread spares the cost of synchronizing two on a
-    busy machine (5x faster here when other processes load the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def attach():
-    """Run a solution cell's source (attaching its method to VAE); restore the stubs after."""
-    stubs = {e.name: getattr(VAE, e.name) for e in GRADED}
-
-    def run(source):
-        exec(compile(PRELUDE + source, "<solution cell>", "exec"), {})
-
-    yield run
-    for name, stub in stubs.items():
-        setattr(VAE, name, stub)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ import re
 from types import SimpleNamespace
 
 import pytest
-import torch
 
 from autograder.course import Course
 from autograder.examples.corpus import verdicts
-from autograder.examples.implementations import IWAE, PRELUDE
+from autograder.examples.implementations import IWAE
 from autograder.examples.submission import CellKey, Release
 from autograder.reference import bounds as reference_bounds
 from autograder.reference import values
@@ -25,26 +24,7 @@ from course_utils.models import VAE
 
 STUB = VAE.negative_iwae_bound
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The probes' tensors are small: one thread spares the cost of synchronizing two on a
-    busy machine (5x faster here when other processes load the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def attach():
-    """Run a solution cell's source (attaching its method to VAE); restore the stub after."""
-
-    def run(source):
-        exec(compile(PRELUDE + source, "<solution cell>", "exec"), {})
-
-    yield run
-    VAE.negative_iwae_bound = STUB
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 #: The hidden check's settings here: fewer samples than the notebook's (1, 1000), for speed.
