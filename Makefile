@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help setup course test test-slow test-browser lint format bench lab lock \
+.PHONY: help setup sandbox course test test-slow test-browser lint format bench lab lock \
 	release check-release validate validate-release collect grade feedback export report bundle
 
 help:
@@ -11,7 +11,10 @@ help:
 setup: ## create .venv and install the pinned packages (idempotent)
 	@bash scripts/setup.sh
 
-course: setup ## the main job: build the release, grade the example submissions, bundle
+sandbox: ## install bubblewrap, the grading sandbox (Debian; needs root or sudo)
+	@bash scripts/setup_system.sh bubblewrap
+
+course: setup sandbox ## the main job: build the release, grade the example submissions, bundle
 	@$(PY) -m autograder course $(if $(ALL),--all) $(CASES)
 
 test: setup ## the test suite (what CI runs)
@@ -50,16 +53,16 @@ release: setup ## regenerate notebooks/ from solutions/ (and record it in the gr
 check-release: setup ## fail if notebooks/ differs from a fresh release
 	@$(AG) check-release
 
-validate: setup ## run the solutions: every test cell must pass
+validate: setup sandbox ## run the solutions: every test cell must pass
 	@$(AG) validate
 
-validate-release: setup ## run the release: every test cell must fail, cleanly
+validate-release: setup sandbox ## run the release: every test cell must fail, cleanly
 	@$(AG) validate-release
 
 collect: setup ## copy SUBMISSIONS=<folder or .zip> into build/submitted
 	@$(AG) collect $(SUBMISSIONS)
 
-grade: setup ## autograde SUBMISSIONS=<folder or .zip> (default: those collected)
+grade: setup sandbox ## autograde SUBMISSIONS=<folder or .zip> (default: those collected)
 	@$(AG) autograde $(SUBMISSIONS)
 
 feedback: setup ## regenerate the HTML feedback of every graded submission

@@ -6,18 +6,39 @@ import sys
 import zipfile
 from pathlib import Path
 
+from traitlets.config import Config
 from traitlets.config.loader import ConfigFileNotFound
 
-from autograder import bundle, grading, main_job, release, report, report_page, validation
+from autograder import (
+    bundle,
+    grading,
+    main_job,
+    release,
+    report,
+    report_page,
+    sandbox,
+    validation,
+)
 from autograder.course import ASSIGNMENT, REPO_ROOT, Course, NbgraderError
+from autograder.sandbox import SandboxUnavailable
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the process exit code (0 on success)."""
     args = _parser().parse_args(argv)
+    overrides = Config()
+    if args.no_sandbox:
+        overrides.GuardedExecute.sandbox = False
+        print(
+            "WARNING: grading without the sandbox: student code can read and change the course",
+            file=sys.stderr,
+        )
     try:
-        return args.command(Course(args.root, args.assignment), args)
-    except (ConfigFileNotFound, NbgraderError, FileNotFoundError) as error:
+        course = Course(args.root, args.assignment, overrides)
+        if course.config.GuardedExecute.get("sandbox", True):
+            sandbox.check_available()
+        return args.command(course, args)
+    except (ConfigFileNotFound, NbgraderError, FileNotFoundError, SandboxUnavailable) as error:
         print(error, file=sys.stderr)
         return 1
 
@@ -124,6 +145,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="course directory")
     parser.add_argument("--assignment", default=ASSIGNMENT, help="assignment name")
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run student code without the grading sandbox (bubblewrap): it can then read "
+        "and change the course",
+    )
     commands = parser.add_subparsers(required=True, metavar="command")
     submissions = "folder or .zip of <student_id>/<assignment>/*.ipynb"
     for name, run, text in [

@@ -22,7 +22,10 @@ grade alike:
 
 from __future__ import annotations
 
+import json
+import math
 import re
+import time
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
@@ -30,8 +33,10 @@ from nbconvert.exporters import NotebookExporter
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
+from traitlets import Bool, Integer
 
 from autograder.cells import is_test
+from autograder.sandbox import SandboxedKernelManager, check_available
 from course_utils.exercises import tagged
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
@@ -77,51 +82,84 @@ def error_output(ename: str, message: str) -> NotebookNode:
 
 
 class GuardedExecute(Execute):
-    """nbgrader's ``Execute`` that never gives up a notebook.
+    """nbgrader's ``Execute``, in a sandbox, with a deadline, that never gives up a notebook.
 
-    When the kernel dies, the cell that was running records why, and every later code
-    cell is left unrun, its tests scoring 0 with the reason; nbgrader's own ``Execute``
-    raises instead, and nbgrader then drops every notebook of the submission. A notebook
-    that ``ReadAnyFile`` could not read is not run at all: its tests score 0 with the reason.
+    - ``sandbox``: each kernel runs in ``autograder.sandbox`` (bubblewrap, resource limits);
+    - ``deadline``: seconds a notebook may run in all; past it the remaining cells are not
+      run and their tests score 0 with the reason (a cell's own timeout is cut to the time
+      left), so a test that loops forever costs one cell's timeout, not one per test;
+    - ``max_output_bytes``: what a cell's outputs may hold; past it they are dropped with a
+      note (errors are always kept), so a flood costs neither memory nor minutes;
+    - a dead kernel: the cell that was running records why, every later cell is left unrun,
+      its tests scoring 0 with the reason; nbgrader's own ``Execute`` raises instead, and
+      nbgrader then drops every notebook of the submission;
+    - a notebook that ``ReadAnyFile`` could not read is not run: its tests score 0.
     """
+
+    sandbox = Bool(True, help="run each kernel in autograder.sandbox (bubblewrap)").tag(config=True)
+    deadline = Integer(600, help="seconds a notebook may run in all").tag(config=True)
+    max_output_bytes = Integer(4 * 2**20, help="bytes of output a cell may keep").tag(config=True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if self.sandbox:
+            check_available()
+            self.kernel_manager_class = SandboxedKernelManager
+        else:
+            self.log.warning("grading WITHOUT the sandbox: student code sees the course")
 
     def preprocess(self, nb: NotebookNode, resources=None, km=None):
         unreadable = nb.metadata.get(UNREADABLE)
         if unreadable:
-            for cell in nb.cells:
-                if is_test(cell):
-                    cell.outputs = [
-                        error_output(
-                            "UnreadableNotebook",
-                            tagged(
-                                f"not run: the submitted file is not a notebook ({unreadable})",
-                                "unreadable_notebook",
-                            ),
-                        )
-                    ]
+            reason = f"not run: the submitted file is not a notebook ({unreadable})"
+            self._stop_tests(nb.cells, "UnreadableNotebook", tagged(reason, "unreadable_notebook"))
             return nb, resources
-        self._death: str | None = None
+        self._stopped: tuple[str, str] | None = None
+        self._ends = time.monotonic() + self.deadline
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell: NotebookNode, resources, index: int):
-        if self._death is not None:
-            if cell.cell_type == "code":
-                cell.outputs = [error_output("KernelDied", self._death)] if is_test(cell) else []
+        if self._stopped is None and time.monotonic() > self._ends:
+            reason = f"not run: the notebook's {self.deadline} s to run were over by cell {index}"
+            self._stopped = ("DeadlinePassed", tagged(reason, "deadline"))
+        if self._stopped is not None:
+            self._stop_tests([cell], *self._stopped)
             return cell, resources
+        self._cell_bytes = 0
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._death = tagged(
-                f"not run: the kernel died in cell {index} (its own code ended the process)",
-                "kernel_died",
-            )
-            cell.outputs.append(
-                error_output(
-                    "KernelDied", tagged("the kernel died while running this cell", "kernel_died")
-                )
-            )
+            reason = f"not run: the kernel died in cell {index} (its own code ended the process)"
+            self._stopped = ("KernelDied", tagged(reason, "kernel_died"))
+            died = tagged("the kernel died while running this cell", "kernel_died")
+            cell.outputs.append(error_output("KernelDied", died))
             self.log.warning("the kernel died in cell %d; the later cells are not run", index)
             return cell, resources
+
+    def _get_timeout(self, cell: NotebookNode | None) -> int | None:
+        """The cell's timeout, cut to what is left of the notebook's deadline."""
+        timeout = super()._get_timeout(cell)
+        left = max(1, math.ceil(self._ends - time.monotonic()))
+        return left if timeout is None else min(timeout, left)
+
+    def output(self, outs: list, msg: dict, display_id, cell_index: int):
+        if msg["msg_type"] != "error":
+            size = len(json.dumps(msg["content"]))
+            if self._cell_bytes + size > self.max_output_bytes:
+                if self._cell_bytes <= self.max_output_bytes:
+                    note = f"[output cut: more than {self.max_output_bytes} bytes]\n"
+                    outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
+                self._cell_bytes = self.max_output_bytes + 1
+                return None
+            self._cell_bytes += size
+        return super().output(outs, msg, display_id, cell_index)
+
+    @staticmethod
+    def _stop_tests(cells: list[NotebookNode], ename: str, reason: str) -> None:
+        """Leave ``cells`` unrun: code cells without output, test cells with ``reason``."""
+        for cell in cells:
+            if cell.cell_type == "code":
+                cell.outputs = [error_output(ename, reason)] if is_test(cell) else []
 
 
 class ReadAnyFile(NotebookExporter):

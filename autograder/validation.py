@@ -1,4 +1,5 @@
-"""Run notebooks the way the Validate button does: solutions must pass, the release must fail.
+"""Run notebooks as the Validate button does, in the grading sandbox: solutions must pass,
+the release must fail.
 
 Uses nbgrader's ``Validator`` directly: ``nbgrader validate`` exits 0 even when validation
 fails (jupyter/nbgrader#1908), so its exit code cannot gate CI.
@@ -8,10 +9,12 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.filters import strip_ansi
+from nbgrader.preprocessors import CheckCellMetadata, ClearOutput
 from nbgrader.validator import Validator
 
 from autograder.cells import is_test
 from autograder.course import Course
+from autograder.nbgrader_hooks import GuardedExecute
 
 # What nbgrader's Execute records when a cell outlives Execute.timeout.
 TIMEOUT_ERROR = "CellTimeoutError"
@@ -39,9 +42,13 @@ def _notebooks(folder: Path) -> list[Path]:
 
 
 def _problems(course: Course, path: Path, *, release: bool) -> list[str]:
-    """Run the notebook once; on the release, collect every failing cell (validate_all)."""
+    """Run the notebook once, in the grading sandbox as autograde does; on the release,
+    collect every failing cell (validate_all)."""
+    # nbgrader's own list with the course's executor (not a config trait of Validator).
+    preprocessors = [CheckCellMetadata, ClearOutput, GuardedExecute]
+    validator = Validator(config=course.config, validate_all=release, preprocessors=preprocessors)
     try:
-        results = Validator(config=course.config, validate_all=release).validate(str(path))
+        results = validator.validate(str(path))
     except Exception as error:  # a dead kernel or an nbgrader crash ends validation
         return [f"validation crashed: {type(error).__name__}: {error}"]
     if release:

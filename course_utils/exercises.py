@@ -175,6 +175,7 @@ MISTAKES: dict[str, Mistake] = _mistakes(
     # The grader's verdicts on a whole notebook.
     ("unreadable_notebook", "the submitted file could not be read as a notebook", True),
     ("kernel_died", "the kernel died while running the notebook", True),
+    ("deadline", "the notebook ran past its deadline: the cells after it were not run", True),
     ("missing_notebook", "the notebook was not submitted", True),
     ("tampering", "the student's code changes what the tests rely on: withheld for review", True),
 )

@@ -2,9 +2,12 @@
 # Install the Debian packages the tests use, when they are missing:
 #   dataset-fashion-mnist  the real Fashion-MNIST files read by course_utils.data
 #   chromium               the headless browser of tests/test_browser.py (driven by playwright)
+#   bubblewrap             the grading sandbox (autograder/sandbox.py): grading needs it
 # Needs root (or sudo); without it, says what to install and carries on.
+# With arguments, installs only the packages named (the main job needs bubblewrap alone).
 set -euo pipefail
-PACKAGES=(dataset-fashion-mnist chromium)
+PACKAGES=(dataset-fashion-mnist chromium bubblewrap)
+[ $# -gt 0 ] && PACKAGES=("$@")
 
 missing=()
 for package in "${PACKAGES[@]}"; do

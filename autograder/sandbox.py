@@ -1,0 +1,245 @@
+"""The grading kernel's sandbox: Debian's bubblewrap around every kernel autograde starts.
+
+``SandboxedKernelManager`` is the kernel manager of ``nbgrader_hooks.GuardedExecute`` (the
+course's autograde executor, named in ``nbgrader_config.py``), so plain ``nbgrader
+autograde`` grades in it too; the students' Validate button does not use it. Inside:
+
+- the system and the venv are read-only; the course directory, the instructor's home and
+  the instructor package (``autograder``: the reference bounds, wherever it is installed)
+  are empty, but for the course's ``course_utils`` and the Python installation the kernel
+  runs, put back read-only;
+- the notebook's folder is a fresh tmpfs of ``writable_size`` bytes holding read-only
+  copies of the folder's files except the notebooks (the autograded notebook carries the
+  hidden tests), and ``/tmp`` is another such tmpfs: the only writable places;
+- no network (a namespace of its own), no other process visible (a pid namespace: every
+  process the notebook starts dies with its kernel), no capabilities;
+- limits: ``memory_limit`` bytes of data per process (``RLIMIT_DATA``: allocation fails
+  with MemoryError), ``cpu_time_limit`` seconds of CPU, files of at most ``file_size_limit``
+  bytes (a larger write fails with OSError), ``process_limit`` processes (a pids cgroup when
+  grading as root, ``RLIMIT_NPROC`` otherwise).
+
+The kernel talks to the grader over ``ipc`` sockets in a private folder, the only host
+folder it can write to. ``check_available`` says, before any grading, whether bubblewrap can
+run here and what to do if not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from nbgrader.coursedir import CourseDirectory
+from traitlets import Integer
+
+GiB, MiB = 2**30, 2**20
+#: What to install, and how to grade without it.
+INSTALL = (
+    "the grading sandbox needs Debian's bubblewrap: install it with "
+    "`sudo apt-get install bubblewrap` (the course's set-up does: scripts/setup_system.sh), "
+    "or grade without the sandbox: `python -m autograder autograde --no-sandbox`, "
+    "`nbgrader autograde ... --GuardedExecute.sandbox=False`"
+)
+#: Where the pids cgroups of sandboxed kernels go (cgroup v1 pids controller, or v2).
+CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create its namespaces here."""
+
+
+@functools.cache
+def check_available() -> None:
+    """Raise ``SandboxUnavailable`` (saying what to install) unless bubblewrap runs here."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bwrap is not installed: {INSTALL}")
+    probe = [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--cap-drop", "ALL"]
+    result = subprocess.run([*probe, "true"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SandboxUnavailable(f"bwrap cannot run here ({result.stderr.strip()}): {INSTALL}")
+
+
+#: Run by the launcher, in the kernel's process, before it becomes bubblewrap: resource
+#: limits, SIGXFSZ ignored (a write past the file size limit then fails with OSError
+#: instead of killing the kernel), the pids cgroup joined. argv: the limits as JSON, then
+#: the command to execute.
+LAUNCHER = """\
+import json, os, resource, signal, sys
+limits = json.loads(sys.argv[1])
+for name, value in limits["rlimits"].items():
+    resource.setrlimit(getattr(resource, name), (value, value))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+if limits["cgroup"]:
+    with open(os.path.join(limits["cgroup"], "cgroup.procs"), "w") as procs:
+        procs.write(str(os.getpid()))
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager that starts its kernel inside bubblewrap (see the module)."""
+
+    memory_limit = Integer(4 * GiB, help="bytes of data per kernel process").tag(config=True)
+    cpu_time_limit = Integer(1200, help="seconds of CPU per kernel process").tag(config=True)
+    file_size_limit = Integer(256 * MiB, help="the largest file written").tag(config=True)
+    process_limit = Integer(256, help="processes of the kernel, itself included").tag(config=True)
+    writable_size = Integer(
+        512 * MiB, help="bytes each of the writable folders (notebook's, /tmp) holds"
+    ).tag(config=True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        check_available()
+        self._private = Path(tempfile.mkdtemp(prefix="vae-kernel-"))
+        self._cgroup: Path | None = None
+        # Unix sockets in the private folder: they cross the network namespace, tcp does not.
+        self.transport = "ipc"
+        self.ip = str(self._private / "kernel")
+        self.connection_file = str(self._private / "kernel.json")
+        # A signal would reach bubblewrap, not the kernel: interrupt with a control message.
+        self.kernel_spec.interrupt_mode = "message"
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        folder = Path(kw.get("cwd") or os.getcwd()).resolve()
+        self._cgroup = _make_cgroup(self.process_limit)
+        rlimits = {
+            "RLIMIT_DATA": self.memory_limit,
+            "RLIMIT_CPU": self.cpu_time_limit,
+            "RLIMIT_FSIZE": self.file_size_limit,
+        }
+        if self._cgroup is None and os.getuid() != 0:
+            rlimits["RLIMIT_NPROC"] = _processes_of_this_user() + self.process_limit
+        limits = json.dumps({"rlimits": rlimits, "cgroup": str(self._cgroup or "")})
+        command = [sys.executable, "-c", LAUNCHER, limits, *self.bwrap(folder), *kernel_cmd]
+        await super()._async_launch_kernel(command, **kw)
+
+    def bwrap(self, folder: Path) -> list[str]:
+        """The bubblewrap command line, up to the kernel's own, for a kernel in ``folder``."""
+        size = ["--size", str(self.writable_size)]
+        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        args += [*size, "--tmpfs", "/tmp"]
+        for hidden in _hidden(self.config):
+            args += ["--tmpfs", str(hidden)]
+        for needed in _needed(_hidden(self.config)):
+            args += ["--ro-bind", str(needed), str(needed)]
+        for hidden in _instructor_package():
+            args += ["--tmpfs", str(hidden)]
+        args += [*size, "--tmpfs", str(folder)]
+        for file in sorted(folder.iterdir()):
+            if file.suffix != ".ipynb" and not file.name.startswith("."):
+                args += ["--ro-bind", str(file), str(file)]
+        args += ["--bind", str(self._private), str(self._private)]
+        args += ["--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-pid"]
+        args += ["--die-with-parent", "--cap-drop", "ALL", "--chdir", str(folder)]
+        # ipykernel exits when its parent is not the pid it was given: here its parent is
+        # bubblewrap's init, and --die-with-parent already ends it with the grader.
+        args += ["--setenv", "JPY_PARENT_PID", "1", "--setenv", "HOME", str(folder)]
+        return args
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if self._cgroup is not None:
+            _remove_cgroup(self._cgroup)
+            self._cgroup = None
+        if not restart:
+            shutil.rmtree(self._private, ignore_errors=True)
+
+
+def _hidden(config) -> list[Path]:
+    """Folders the kernel must not see: the course directory and the instructor's home."""
+    root = Path(CourseDirectory(config=config).root).resolve()
+    home = Path.home().resolve()
+    return [path for path in (home, root) if path != Path("/")]
+
+
+def _needed(hidden: list[Path]) -> list[Path]:
+    """What the kernel needs from inside the hidden folders: the Python installation it runs
+    (the venv and the interpreter it was made from) and the course's package."""
+    spec = importlib.util.find_spec("course_utils")
+    package = list(spec.submodule_search_locations) if spec else []
+    python = [sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parent]
+    candidates = {Path(path).resolve() for path in (*python, *package)}
+    return sorted(path for path in candidates if any(_within(path, h) for h in hidden))
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _instructor_package() -> list[Path]:
+    """The ``autograder`` package, wherever it is installed (the reference bounds)."""
+    spec = importlib.util.find_spec("autograder")
+    return [Path(p).resolve() for p in spec.submodule_search_locations] if spec else []
+
+
+def _processes_of_this_user() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid
+            except OSError:
+                continue
+    return count
+
+
+@functools.cache
+def _cgroup_root() -> Path | None:
+    """A pids cgroup this process may create children in (grading as root), or None."""
+    if os.getuid() != 0:
+        return None
+    v1, v2 = CGROUP_ROOTS
+    try:
+        if (v1 / "cgroup.procs").exists():
+            folder = v1 / "vae-course-grading"
+            folder.mkdir(exist_ok=True)
+            return folder
+        if "pids" in (v2 / "cgroup.controllers").read_text().split():
+            (v2 / "cgroup.subtree_control").write_text("+pids")
+            folder = v2 / "vae-course-grading"
+            folder.mkdir(exist_ok=True)
+            (folder / "cgroup.subtree_control").write_text("+pids")
+            return folder
+    except OSError:
+        pass
+    warnings.warn("no pids cgroup here: grading kernels have no process limit", stacklevel=2)
+    return None
+
+
+def _make_cgroup(limit: int) -> Path | None:
+    root = _cgroup_root()
+    if root is None:
+        return None
+    group = root / uuid.uuid4().hex
+    group.mkdir()
+    (group / "pids.max").write_text(str(limit))
+    return group
+
+
+def _remove_cgroup(group: Path) -> None:
+    """Kill what is left in the group (the kernel's pid namespace is gone by now, so
+    normally nothing), then remove it, waiting up to a second for the processes to end."""
+    for _ in range(100):
+        pids = [int(pid) for pid in (group / "cgroup.procs").read_text().split()]
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+    with contextlib.suppress(OSError):
+        group.rmdir()
