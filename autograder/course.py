@@ -30,6 +30,9 @@ class Course:
         self.root = Path(root).resolve()
         self.assignment = assignment
         self.config = PyFileConfigLoader(CONFIG_FILE, path=str(self.root)).load_config()
+        # In the config too: what nbgrader builds from it (the grading sandbox's view of the
+        # course) then finds the course wherever the process runs.
+        self.config.CourseDirectory.root = str(self.root)
         if overrides is not None:
             self.config.merge(overrides)
         self.coursedir = CourseDirectory(config=self.config, root=str(self.root))

@@ -5,15 +5,17 @@ API, formgrader's buttons and ``python -m autograder`` all read that config, so 
 grade alike:
 
 - ``GuardedExecute`` (``Autograde.autograde_preprocessors``, in place of nbgrader's
-  ``Execute``): a notebook whose kernel dies is still graded: the cells after the death
-  score 0 with the reason (mistake ``kernel_died``), the cells before keep their scores, and
-  the student's other notebooks are graded as usual (nbgrader would drop the submission);
+  ``Execute``): each kernel runs in the grading sandbox (``autograder.sandbox``); a notebook
+  has a deadline and its cells an output cap; a notebook whose kernel dies is still graded:
+  the cells after the death score 0 with the reason (mistake ``kernel_died``), the cells
+  before keep their scores, and the student's other notebooks are graded as usual
+  (nbgrader would drop the submission);
 - ``ReadAnyFile`` (``Autograde.exporter_class``): a submitted file that is not a notebook
-  is graded as an empty one (every test scores 0, mistake ``unreadable_notebook``) instead
-  of failing the whole submission;
+  is graded as the unanswered release (every test scores 0, mistake ``unreadable_notebook``)
+  instead of failing the whole submission;
 - ``WithholdTampered`` (``Autograde.autograde_preprocessors``, after ``SaveAutoGrades``):
-  a notebook whose student code matches ``TAMPERING`` scores 0 on its tests, flagged for a
-  grade by hand (mistake ``tampering``);
+  a notebook whose student code tampers with what the tests rely on (``autograder.tampering``)
+  scores 0 on its tests, flagged for a grade by hand (mistake ``tampering``);
 - ``NormalizeRelease`` (``GenerateAssignment.preprocessors``, last): the release is
   byte-stable, whoever generates it;
 - ``HideHiddenTests`` (``GenerateFeedback.preprocessors``): feedback shows each hidden
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 
 import nbformat
@@ -37,41 +38,11 @@ from traitlets import Bool, Integer
 
 from autograder.cells import is_test
 from autograder.sandbox import SandboxedKernelManager, check_available
+from autograder.tampering import findings, module_names
 from course_utils.exercises import tagged
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
 UNREADABLE = "unreadable_submission"
-
-#: Code a solution has no reason to contain and that can make tests pass unearned, by what
-#: it does: id -> (what it does, the pattern of a line that does it). Found in a code cell
-#: the student wrote, it withholds the notebook's points for review. Student code runs in
-#: the kernel that runs the tests, so no scan is complete: this catches the usual tricks,
-#: the hidden tests and the instructor the rest.
-TAMPERING: dict[str, tuple[str, re.Pattern]] = {
-    "module_attribute": (
-        "assigns to an attribute of a module the tests use",
-        re.compile(
-            r"\b(?:torch|math|numpy|np|builtins|course_utils|elbo|iwae|common)(?:\.\w+)+"
-            r"\s*(?:=(?!=)|[-+*/]=)"
-        ),
-    ),
-    "setattr": ("calls setattr or delattr", re.compile(r"\b(?:setattr|delattr)\s*\(")),
-    "ipython_hooks": (
-        "changes how IPython runs or reports cells",
-        re.compile(
-            r"\b(?:input_transformers\w*|ast_transformers|events\.register|run_cell"
-            r"|showtraceback|set_custom_exc|settrace|setprofile)\b"
-        ),
-    ),
-    "builtins": (
-        "replaces modules or builtins",
-        re.compile(r"\bsys\.modules\b|\b__builtins__\b|\bbuiltins\b"),
-    ),
-    "comparisons": (
-        "defines how its results compare",
-        re.compile(r"\bdef\s+__(?:eq|ne|lt|le|gt|ge|bool)__\b"),
-    ),
-}
 
 
 def error_output(ename: str, message: str) -> NotebookNode:
@@ -216,21 +187,18 @@ def _unanswered(where: dict, reason: str) -> NotebookNode:
 
 
 def tampering(nb: NotebookNode, instructors: set[str]) -> list[str]:
-    """What ``TAMPERING`` finds in the code cells of ``nb`` the student wrote (those whose
-    source is none of the ``instructors`` cells'), with the offending line."""
-    found = []
-    for cell in nb.cells:
-        if cell.cell_type != "code" or cell.source in instructors:
-            continue
-        for line in cell.source.splitlines():
-            for what, pattern in TAMPERING.values():
-                if pattern.search(line):
-                    found.append(f"{what}: {line.strip()}")
-    return found
+    """What ``autograder.tampering`` finds in the code cells of ``nb`` the student wrote
+    (those whose source is none of the ``instructors`` cells'), with the offending line.
+    A module any cell imports counts as a module wherever it is used."""
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    modules = module_names(code)
+    return [
+        found for source in code if source not in instructors for found in findings(source, modules)
+    ]
 
 
 class WithholdTampered(NbGraderPreprocessor):
-    """Scores 0 on every test of a notebook whose student code tampers (``TAMPERING``), and
+    """Scores 0 on every test of a notebook whose student code tampers (``tampering``), and
     flags those grades for a grade by hand; each test cell records why. Runs after
     ``SaveAutoGrades``, whose scores it overrides in the gradebook."""
 

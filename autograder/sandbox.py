@@ -103,14 +103,18 @@ class SandboxedKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         check_available()
-        self._private = Path(tempfile.mkdtemp(prefix="vae-kernel-"))
+        self._sockets: Path | None = None
         self._cgroup: Path | None = None
-        # Unix sockets in the private folder: they cross the network namespace, tcp does not.
-        self.transport = "ipc"
-        self.ip = str(self._private / "kernel")
-        self.connection_file = str(self._private / "kernel.json")
         # A signal would reach bubblewrap, not the kernel: interrupt with a control message.
         self.kernel_spec.interrupt_mode = "message"
+
+    async def _async_pre_start_kernel(self, **kw):
+        # Unix sockets in a private folder: they cross the network namespace, tcp does not.
+        self._sockets = Path(tempfile.mkdtemp(prefix="vae-kernel-"))
+        self.transport = "ipc"
+        self.ip = str(self._sockets / "kernel")
+        self.connection_file = str(self._sockets / "kernel.json")
+        return await super()._async_pre_start_kernel(**kw)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         folder = Path(kw.get("cwd") or os.getcwd()).resolve()
@@ -123,11 +127,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self._cgroup is None and os.getuid() != 0:
             rlimits["RLIMIT_NPROC"] = _processes_of_this_user() + self.process_limit
         limits = json.dumps({"rlimits": rlimits, "cgroup": str(self._cgroup or "")})
-        command = [sys.executable, "-c", LAUNCHER, limits, *self.bwrap(folder), *kernel_cmd]
+        sandboxed = [*self.bwrap(folder, self._sockets), *kernel_cmd]
+        command = [sys.executable, "-c", LAUNCHER, limits, *sandboxed]
         await super()._async_launch_kernel(command, **kw)
 
-    def bwrap(self, folder: Path) -> list[str]:
-        """The bubblewrap command line, up to the kernel's own, for a kernel in ``folder``."""
+    def bwrap(self, folder: Path, sockets: Path) -> list[str]:
+        """The bubblewrap command line, up to the kernel's own, for a kernel in ``folder``
+        that talks to the grader through sockets in ``sockets``."""
         size = ["--size", str(self.writable_size)]
         args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         args += [*size, "--tmpfs", "/tmp"]
@@ -141,7 +147,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         for file in sorted(folder.iterdir()):
             if file.suffix != ".ipynb" and not file.name.startswith("."):
                 args += ["--ro-bind", str(file), str(file)]
-        args += ["--bind", str(self._private), str(self._private)]
+        args += ["--bind", str(sockets), str(sockets)]
         args += ["--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-pid"]
         args += ["--die-with-parent", "--cap-drop", "ALL", "--chdir", str(folder)]
         # ipykernel exits when its parent is not the pid it was given: here its parent is
@@ -154,8 +160,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self._cgroup is not None:
             _remove_cgroup(self._cgroup)
             self._cgroup = None
-        if not restart:
-            shutil.rmtree(self._private, ignore_errors=True)
+        if self._sockets is not None and not restart:
+            shutil.rmtree(self._sockets, ignore_errors=True)
 
 
 def _hidden(config) -> list[Path]:

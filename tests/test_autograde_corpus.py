@@ -31,6 +31,7 @@ from test_nbgrader_pipeline import FIXTURES
 from autograder import grading, release, report
 from autograder.course import REPO_ROOT, Course
 from autograder.examples import corpus as submissions
+from autograder.examples.escapes import ESCAPES
 from autograder.examples.implementations import ELBO_MC, JENSEN_GAP, PRELUDE
 from autograder.reference import values
 from course_utils.exercises import mistake_of
@@ -52,12 +53,14 @@ NOTEBOOK_1_DEFAULT = [
 ]
 
 
-def make_course(root: Path, notebooks: list[Path], timeout: int) -> Course:
+def make_course(root: Path, notebooks: list[Path], timeout: int, *settings: str) -> Course:
     """A course of ``notebooks`` (solution notebooks), its release generated, with the
-    repository's config and a cell timeout of ``timeout`` seconds."""
+    repository's config, a cell timeout of ``timeout`` seconds and ``settings`` (lines of
+    config) added."""
     root.mkdir(parents=True, exist_ok=True)
     config = (REPO_ROOT / "nbgrader_config.py").read_text()
-    (root / "nbgrader_config.py").write_text(config + f"\nc.Execute.timeout = {timeout}\n")
+    added = "\n".join([f"c.Execute.timeout = {timeout}", *settings])
+    (root / "nbgrader_config.py").write_text(f"{config}\n{added}\n")
     (root / "solutions" / "vae").mkdir(parents=True)
     for notebook in notebooks:
         shutil.copy(notebook, root / "solutions" / "vae")
@@ -75,15 +78,22 @@ ENV = {
 }
 
 
-def autograde_cli(course: Course, folder: Path, **popen) -> subprocess.Popen:
-    """``python -m autograder autograde folder`` on the course, as a subprocess."""
-    command = [sys.executable, "-m", "autograder", "--root", str(course.root), "autograde"]
-    return subprocess.Popen([*command, str(folder)], cwd=REPO_ROOT, env=ENV, text=True, **popen)
+def autograde_cli(
+    course: Course, folder: Path, *options: str, env: dict | None = None, **popen
+) -> subprocess.Popen:
+    """``python -m autograder [options] autograde folder`` on the course, as a subprocess,
+    with ``env`` added to the environment."""
+    command = [sys.executable, "-m", "autograder", "--root", str(course.root), *options]
+    env = ENV | (env or {})
+    return subprocess.Popen(
+        [*command, "autograde", str(folder)], cwd=REPO_ROOT, env=env, text=True, **popen
+    )
 
 
-def run_cli(course: Course, folder: Path) -> str:
+def run_cli(course: Course, folder: Path, *options: str, env: dict | None = None) -> str:
     """Autograde through the course's command line; return its stderr."""
-    process = autograde_cli(course, folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = autograde_cli(course, folder, *options, env=env, **pipes)
     out, err = process.communicate()
     assert process.returncode == 0, out + err
     assert "Traceback" not in out
@@ -145,8 +155,8 @@ def grade_both_ways(course: Course, folder: Path, scratch: Path) -> tuple[Course
 def gradebook_rows(
     course: Course, students: set[str] | None = None
 ) -> dict[tuple[str, str, str], tuple]:
-    """(student, notebook, grade_id) -> (auto_score, manual_score, needs_manual_grade), of
-    every student or of ``students``."""
+    """(student, notebook, grade_id) -> (auto_score, manual_score, extra_credit,
+    needs_manual_grade), of every student or of ``students``."""
     with Gradebook(course.db_url) as gradebook:
         rows = {}
         for submission in gradebook.find_assignment(course.assignment).submissions:
@@ -156,7 +166,12 @@ def gradebook_rows(
                 for grade in notebook.grades:
                     key = (submission.student_id, notebook.name, grade.name)
                     assert key not in rows
-                    rows[key] = (grade.auto_score, grade.manual_score, grade.needs_manual_grade)
+                    rows[key] = (
+                        grade.auto_score,
+                        grade.manual_score,
+                        grade.extra_credit,
+                        grade.needs_manual_grade,
+                    )
         return rows
 
 
@@ -209,7 +224,10 @@ def check_graded(course: Course, expected: dict[str, submissions.Expected]) -> N
             if actual[key] != expect.cells[key]
             or expect.verdicts.get(key) not in (None, verdicts.get(key))
         }
-        if student in problems and problems[student] != expect.problems:
+        # Notebooks where any failure will do may get a whole-notebook verdict too.
+        loose = {notebook for (notebook, _), verdict in expect.verdicts.items() if not verdict}
+        found = {nb: v for nb, v in problems.get(student, {}).items() if nb not in loose}
+        if student in problems and found != expect.problems:
             differ["problems"] = (problems[student], expect.problems)
         if differ:
             wrong[f"{student} ({expect.description})"] = differ
@@ -219,7 +237,7 @@ def check_graded(course: Course, expected: dict[str, submissions.Expected]) -> N
         if student not in problems:
             assert set(expect.problems.values()) == {"missing_notebook"}, student
             continue
-        manual = [row for key, row in rows.items() if key[0] == student and row[1]]
+        manual = [row for key, row in rows.items() if key[0] == student and any(row[1:3])]
         assert manual == [], student
         for notebook, fragments in expect.feedback.items():
             text = feedback_text(course, student, notebook)
@@ -241,7 +259,7 @@ def test_expectations_follow_from_points_and_fails(notebook_1, tmp_path):
     ids = submissions.case_ids(notebook_1)
     assert list(expected) == ids
     assert set(submissions.HOSTILE) < set(ids)
-    assert len(ids) == len(submissions.HOSTILE) + len(JENSEN_GAP) + len(ELBO_MC)
+    assert len(ids) == len(submissions.HOSTILE) + len(ESCAPES) + len(JENSEN_GAP) + len(ELBO_MC)
     full = expected["solutions"]
     assert full.score == full.max_score == 7  # 1 + (1 + 2 + 1 + 2); written answers excluded
     mistake = expected["elbo_monte_carlo-mistake_sum_over_samples"]
@@ -335,10 +353,10 @@ def test_hostile_submissions_get_what_they_earned(hostile):
 
 def test_tampering_is_withheld_with_the_reason(hostile):
     course, _, rows, _, _ = hostile
-    assert rows["redefined_helpers", "add", "add_small_ints"] == (0.0, None, True)
+    assert rows["redefined_helpers", "add", "add_small_ints"] == (0.0, None, None, True)
     text = feedback_text(course, "redefined_helpers", "add")
     assert "withheld for review: the student's code" in text
-    assert "setattr(module, attribute" in text
+    assert "assigns to an attribute of a module: torch.allclose = lambda" in text
     withheld = [m for m in report.build(course).mistakes if m.verdict == "tampering"]
     assert [(m.count, m.students) for m in withheld] == [(1, ("redefined_helpers",))]
 

@@ -11,13 +11,8 @@ import nbformat
 import pytest
 
 from autograder.course import REPO_ROOT, Course
-from autograder.nbgrader_hooks import (
-    TAMPERING,
-    HideHiddenTests,
-    NormalizeRelease,
-    error_output,
-    tampering,
-)
+from autograder.nbgrader_hooks import HideHiddenTests, NormalizeRelease, error_output, tampering
+from autograder.tampering import FINDINGS
 
 
 def test_feedback_shows_a_hidden_tests_result_not_its_code():
@@ -69,18 +64,36 @@ def test_release_normalization_drops_what_the_authors_last_save_left():
     "line, found",
     [
         ("torch.allclose = lambda *a, **k: True", "module_attribute"),
-        ("setattr(module, 'check_x', None)", "setattr"),
+        ("import torch as t\nt.allclose = lambda *a: True", "module_attribute"),
+        ("setattr(torch, 'allclose', None)", "setattr"),
+        ("vars(torch)['allclose'] = None", "module_namespace"),
         ("get_ipython().events.register('post_run_cell', f)", "ipython_hooks"),
-        ("import builtins", "builtins"),
-        ("    def __eq__(self, other):", "comparisons"),
-        ("z = m + v.sqrt() * torch.randn_like(m)", None),
+        ("modules = sys.modules", "modules_or_builtins"),
+        ("class R:\n    def __eq__(self, other):\n        return True", "comparisons"),
+        ("db = __import__('sqlite3')", "dynamic_code"),
+        ("exec(open('x.py').read())", "dynamic_code"),
     ],
 )
-def test_tampering_scan_names_what_a_line_does(line, found):
+def test_tampering_is_flagged_with_what_the_line_does(line, found):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(line)])
-    expected = [f"{TAMPERING[found][0]}: {line.strip()}"] if found else []
-    assert tampering(nb, instructors=set()) == expected
+    flagged = tampering(nb, instructors=set())
+    assert flagged and flagged[0].startswith(FINDINGS[found] + ": ")
     assert tampering(nb, instructors={line}) == []  # the instructor's own cells are not scanned
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "# no builtins or sys.modules here, only a comment\nz = m + v.sqrt() * eps",
+        'note = "setattr(torch, ...) and sys.modules in a string"',
+        "class Box:\n    def __init__(self, value):\n        setattr(self, 'value', value)",
+        "model = torch.compile(model)",
+        "def f(:",
+    ],
+)
+def test_correct_code_is_not_flagged(source):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    assert tampering(nb, instructors=set()) == []
 
 
 def test_plain_generate_assignment_writes_the_committed_release_byte_for_byte(tmp_path):

@@ -8,7 +8,8 @@ student per case, ready for ``python -m autograder autograde <folder>``:
   ``<exercise>`` (``course_utils.exercises``), which holds an entry of
   ``autograder.examples.implementations`` (a correct variant or a known mistake), so a
   mistake differs from full marks in that cell only;
-- the hostile cases of ``autograder.examples.hostile``.
+- the hostile cases of ``autograder.examples.hostile``, and those only the grading sandbox
+  stops, ``autograder.examples.escapes``.
 
 Expected results are derived, not stored: from the points of the release's grade cells,
 the exercise registry (which test cell runs which check) and the ``fails`` of each
@@ -25,6 +26,7 @@ import nbformat
 
 from autograder.course import Course
 from autograder.examples import implementations
+from autograder.examples.escapes import ESCAPES
 from autograder.examples.hostile import HOSTILE
 from autograder.examples.implementations import PRELUDE, Implementation
 from autograder.examples.submission import CellKey, Expected, Release, Submission
@@ -71,7 +73,7 @@ def _implementation_case(name: str, entry: str) -> Callable[[Release], tuple]:
 
 def _makers(release: Release) -> dict[str, Callable[[Release], tuple[Submission, Expected]]]:
     """Student id -> the maker of its submission, for every case that applies."""
-    makers = dict(HOSTILE)
+    makers = {**HOSTILE, **ESCAPES}
     for name, entries in IMPLEMENTATIONS.items():
         if exercise(name).solution_cell in release.solutions:
             for entry in entries:
