@@ -34,8 +34,9 @@ lint: setup ## ruff lint and format check
 format: setup ## apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-bench: setup ## training throughput against a plain PyTorch loop
+bench: setup sandbox ## training throughput against a plain PyTorch loop; autograde time with and without the sandbox
 	@$(PY) benchmarks/bench_training.py
+	@$(PY) benchmarks/bench_sandbox.py
 
 lab: setup ## open the course in JupyterLab
 	@$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks

@@ -62,6 +62,18 @@ c.GenerateAssignment.preprocessors = [
 # submission; a dead kernel costs the cells after it, not the student's other notebooks;
 # a notebook whose code tampers with what the tests rely on scores 0, flagged for review.
 c.Autograde.exporter_class = "autograder.nbgrader_hooks.ReadAnyFile"
+# Each grading kernel runs in a sandbox (Debian's bubblewrap: autograder/sandbox.py): it
+# cannot see the course, the gradebook or other students, has no network, and has these
+# limits; a limit hit is that cell's error. `--GuardedExecute.sandbox=False` (or
+# `python -m autograder --no-sandbox`) grades without it. A notebook has `deadline` seconds
+# in all: past it, its remaining cells score 0 with the reason.
+c.GuardedExecute.deadline = 600
+c.GuardedExecute.max_output_bytes = 4 * 2**20
+c.SandboxedKernelManager.memory_limit = 4 * 2**30  # bytes of data per process
+c.SandboxedKernelManager.cpu_time_limit = 1200  # seconds
+c.SandboxedKernelManager.process_limit = 256
+c.SandboxedKernelManager.file_size_limit = 256 * 2**20
+c.SandboxedKernelManager.writable_size = 512 * 2**20  # the notebook's folder, and /tmp
 c.Autograde.autograde_preprocessors = [
     "autograder.nbgrader_hooks.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",

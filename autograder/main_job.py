@@ -32,7 +32,13 @@ from autograder.examples.grading import grade_examples
 warnings.filterwarnings("ignore", category=SAWarning)
 
 #: Hostile examples in the default sample: each shows one way grading must not break.
-SAMPLE_HOSTILE = ("killed_kernel", "redefined_helpers", "corrupt_notebook")
+SAMPLE_HOSTILE = (
+    "killed_kernel",
+    "redefined_helpers",
+    "corrupt_notebook",
+    "escape_import_instructor",
+    "escape_gradebook",
+)
 #: Longest line of a problem printed (the feedback and the report have all of it).
 WIDTH = 150
 

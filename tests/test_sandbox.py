@@ -26,7 +26,7 @@ from test_autograde_corpus import (
     run_cli,
 )
 
-from autograder import sandbox
+from autograder import grading, sandbox
 from autograder.course import Course
 from autograder.examples import corpus
 from autograder.examples.escapes import ESCAPES, EXFILTRATE
@@ -67,7 +67,8 @@ class Listener:
 
 
 def snapshot(course: Course, students: list[str]) -> dict:
-    """The students' gradebook rows, feedback pages and files, to compare two runs."""
+    """The students' gradebook rows, feedback pages, files and exported grades, to compare
+    two runs."""
     files = {}
     for student in students:
         for step in ("submitted_directory", "autograded_directory", "feedback_directory"):
@@ -75,7 +76,11 @@ def snapshot(course: Course, students: list[str]) -> dict:
             for path in sorted(folder.rglob("*")):
                 if path.is_file():
                     files[step, student, path.name] = _content(path)
-    return {"rows": gradebook_rows(course, set(students)), "files": files}
+    grades = grading.grades_csv(course).read_text().splitlines()
+    exported = sorted(
+        line for line in grades if any(f",{student}," in line for student in students)
+    )
+    return {"rows": gradebook_rows(course, set(students)), "files": files, "export": exported}
 
 
 def _content(path: Path) -> object:
