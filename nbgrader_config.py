@@ -11,9 +11,15 @@ autograder/nbgrader_hooks.py), so plain `nbgrader generate_assignment`, `autogra
 `generate_feedback`, formgrader and `python -m autograder` all grade alike.
 """
 
+import os
 from pathlib import Path
 
 c = get_config()  # noqa: F821 -- defined by traitlets when it executes this file
+
+# torch's OpenMP threads spin-wait for each other by default: next to one busy core, a
+# 2-thread kernel trained 16% as fast as alone (benchmarks/bench_threads.py); passive waits
+# keep it near its share. For this process and every kernel it starts (grading, Validate).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 BUILD = Path(__file__).resolve().parent / "build"
 # One per-cell limit for validate and autograde (the graded fast path loads checkpoints).

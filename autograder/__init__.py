@@ -5,3 +5,9 @@
 validate the solutions and the release, autograde a folder or zip of submissions. Each
 takes the course directory as a parameter (default: this repository).
 """
+
+import os
+
+# Before torch loads OpenMP (see nbgrader_config.py): the course's own processes, and the
+# kernels they start, wait passively instead of spinning.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

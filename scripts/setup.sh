@@ -28,6 +28,9 @@ pip_install() {
 : >"$log"
 pip_install -r requirements.lock
 pip_install --no-deps --no-build-isolation -e .
+# The students' kernels wait passively for their threads too (see nbgrader_config.py).
+"$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 \
+    --display-name "Python 3 (ipykernel)" --env OMP_WAIT_POLICY PASSIVE >>"$log" 2>&1
 rm -f "$VENV"/.installed-*
 touch "$stamp"
 echo "setup: done ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
