@@ -25,6 +25,8 @@ BUILD = Path(__file__).resolve().parent / "build"
 # One per-cell limit for validate and autograde (the graded fast path loads checkpoints).
 CELL_TIMEOUT_S = 300
 
+# The course's id: its row in the gradebook (PostgreSQL enforces it), and its name on a hub.
+c.CourseDirectory.course_id = "vae-course"
 # Paths are <step>/<student>/<assignment>; solutions and release use the student ".".
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"

@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _course(course: Course, args: argparse.Namespace) -> int:
-    return main_job.run(course, args.cases, every=args.all)
+    return main_job.run(course, args.cases, every=args.all, workers=_workers(args))
+
+
+def _workers(args: argparse.Namespace) -> grading.Workers:
+    return grading.Workers(args.workers, args.scheduler, args.threads)
 
 
 def _release(course: Course, _: argparse.Namespace) -> int:
@@ -80,7 +84,7 @@ def _collect(course: Course, args: argparse.Namespace) -> int:
 
 
 def _autograde(course: Course, args: argparse.Namespace) -> int:
-    run = grading.autograde(course, args.submissions, progress=True)
+    run = grading.autograde(course, args.submissions, progress=True, workers=_workers(args))
     for student, log in run.failed.items():
         print(f"{student}: autograde failed\n{log}", file=sys.stderr)
     for student in run.empty:
@@ -171,6 +175,16 @@ def _parser() -> argparse.ArgumentParser:
         if name == "course":
             command.add_argument("cases", nargs="*", help="examples to grade (default: a sample)")
             command.add_argument("--all", action="store_true", help="grade every example")
+        if name in ("course", "autograde"):
+            command.add_argument(
+                "--workers", type=int, default=1, help="students graded at once, locally"
+            )
+            command.add_argument(
+                "--scheduler", help="grade on a Dask cluster: its scheduler, tcp://HOST:8786"
+            )
+            command.add_argument(
+                "--threads", type=int, help="torch threads per kernel (default: cores/workers)"
+            )
         if name == "collect":
             command.add_argument("submissions", type=Path, help=submissions)
         if name == "autograde":

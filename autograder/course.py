@@ -33,8 +33,9 @@ class Course:
         # In the config too: what nbgrader builds from it (the grading sandbox's view of the
         # course) then finds the course wherever the process runs.
         self.config.CourseDirectory.root = str(self.root)
-        if overrides is not None:
-            self.config.merge(overrides)
+        #: What the caller set on top of the config file (``python -m autograder`` options).
+        self.overrides = overrides or Config()
+        self.config.merge(self.overrides)
         self.coursedir = CourseDirectory(config=self.config, root=str(self.root))
         _put_interpreter_bin_on_path()
 

@@ -5,18 +5,20 @@ config, whose extension points (``autograder.nbgrader_hooks``) hold every gradin
 ``nbgrader autograde <assignment> --force`` from the course directory gives the same grades.
 """
 
+import functools
 import glob
+import os
 import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.plugins import CsvExportPlugin
 from tqdm.auto import tqdm
-from traitlets.config import Config
 
+from autograder import parallel, release
 from autograder.course import Course, check
 
 
@@ -43,8 +45,33 @@ class GradingRun:
     empty: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Workers:
+    """Where to grade: ``count`` local worker processes, or a Dask ``scheduler``
+    (``tcp://host:8786``); one local process, in this one, by default. ``threads``: torch
+    threads per kernel (default: the cores shared out among the local workers)."""
+
+    count: int = 1
+    scheduler: str | None = None
+    threads: int | None = None
+
+    @property
+    def parallel(self) -> bool:
+        return self.count > 1 or self.scheduler is not None
+
+    def kernel_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.count)
+
+
+#: Grading in this process, one student after another (nbgrader's own way).
+SEQUENTIAL = Workers()
+
+
 def autograde(
-    course: Course, submissions: Path | None = None, progress: bool = False
+    course: Course,
+    submissions: Path | None = None,
+    progress: bool = False,
+    workers: Workers = SEQUENTIAL,
 ) -> GradingRun:
     """Grade ``submissions`` (a folder or zip of ``<student_id>/<assignment>/*.ipynb``).
 
@@ -52,24 +79,54 @@ def autograde(
     (``nbgrader autograde --force``); a submission nbgrader cannot grade is reported, not
     fatal, and one without notebooks is not graded (plain nbgrader matches none of it).
     Without ``submissions``, every submission already collected is regraded. Feedback is
-    regenerated for every graded student and the grades exported (``ExportPlugin.to``).
-    Rerunning changes nothing. ``progress`` shows a bar over the submissions (on stderr).
+    regenerated for the students graded, and the grades exported (``ExportPlugin.to``).
+    Rerunning changes nothing. ``progress`` shows a bar over the students, with an ETA (on
+    stderr). ``workers``: grade in parallel (``autograder.parallel``), with the same grades.
     """
     students = collect(course, submissions) if submissions else submitted_students(course)
     if not students:
         raise FileNotFoundError(f"no submissions collected in {course.submitted('*')}")
-    register(course)
-    api = course.api()
-    failed = {}
+    release.register(course)
     empty = [s for s in students if not any(course.submitted(s).glob("*.ipynb"))]
     graded = [s for s in students if s not in empty]
-    for student in tqdm(graded, desc="autograde", unit="submission", disable=not progress):
-        result = api.autograde(course.assignment, student, force=True)
-        if not result["success"]:
-            failed[student] = f"{result.get('log', '')}\n{result.get('error', '')}"
-    feedback(course)
+    bar = tqdm(total=len(graded), desc="autograde", unit="student", disable=not progress)
+    with bar:
+        if workers.parallel:
+            failed = parallel.grade_in_parallel(
+                course,
+                graded,
+                _executor(workers),
+                workers.kernel_threads(),
+                deadline=_task_deadline(course),
+                progress=lambda student: bar.update(),
+            )
+        else:
+            failed = {}
+            api = course.api()
+            for student in graded:
+                result = api.autograde(course.assignment, student, force=True)
+                if result["success"]:
+                    check(api.generate_feedback(course.assignment, student, force=True), "feedback")
+                else:
+                    failed[student] = f"{result.get('log', '')}\n{result.get('error', '')}"
+                bar.update()
     export(course)
     return GradingRun(scores(course), failed, empty)
+
+
+def _executor(workers: Workers):
+    """What makes the executor the tasks run on: a local pool, or the Dask cluster's."""
+    if workers.scheduler:
+        return functools.partial(parallel.DaskExecutor, workers.scheduler)
+    return functools.partial(parallel.local_executor, workers.count)
+
+
+def _task_deadline(course: Course) -> float:
+    """Seconds a submission may take on a worker: every notebook to its deadline, and a
+    margin for starting kernels and nbgrader's own work."""
+    notebooks = len(list(course.source.glob("*.ipynb")))
+    per_notebook = course.config.GuardedExecute.get("deadline", 600)
+    return notebooks * per_notebook + parallel.MARGIN
 
 
 def feedback(course: Course) -> list[Path]:
@@ -81,25 +138,6 @@ def feedback(course: Course) -> list[Path]:
 def submitted_students(course: Course) -> list[str]:
     """Ids of the students whose submission is in the submitted folder, sorted."""
     return sorted(course.api().get_submitted_students(course.assignment))
-
-
-def register(course: Course) -> None:
-    """Record the assignment in the gradebook if it is not there (a fresh clone has none).
-
-    Runs generate_assignment into a temporary folder, leaving the committed release alone.
-    """
-    with Gradebook(course.db_url) as gradebook:
-        try:
-            gradebook.find_assignment(course.assignment)
-            return
-        except MissingEntry:
-            pass
-    with tempfile.TemporaryDirectory() as tmp:
-        overrides = Config()
-        overrides.merge(course.config)  # the course's own overrides (its gradebook) included
-        overrides.CourseDirectory.release_directory = tmp
-        api = Course(course.root, course.assignment, overrides).api()
-        check(api.generate_assignment(course.assignment), "generate_assignment")
 
 
 def collect(course: Course, submissions: Path) -> list[str]:

@@ -27,6 +27,7 @@ from autograder import bundle, grading, release
 from autograder.course import Course
 from autograder.examples import corpus
 from autograder.examples.grading import grade_examples
+from autograder.grading import SEQUENTIAL, Workers
 
 # nbgrader 0.9.6's gradebook code trips SQLAlchemy 2 autoflush warnings: noise, not news.
 warnings.filterwarnings("ignore", category=SAWarning)
@@ -55,8 +56,11 @@ def sample(course: Course) -> list[str]:
     return chosen
 
 
-def run(course: Course, cases: list[str], every: bool = False) -> int:
-    """The whole job: ``cases``, the examples to grade (default: ``sample``; ``every``: all)."""
+def run(
+    course: Course, cases: list[str], every: bool = False, workers: Workers = SEQUENTIAL
+) -> int:
+    """The whole job: ``cases``, the examples to grade (default: ``sample``; ``every``: all),
+    on ``workers``."""
     start = time.perf_counter()
     if every:
         cases = []
@@ -71,7 +75,7 @@ def run(course: Course, cases: list[str], every: bool = False) -> int:
         written.update(corpus.write_corpus(course, folder, cases or None))
         return {student: expected.score for student, expected in written.items()}
 
-    examples = grade_examples(course, write_corpus, progress=True)
+    examples = grade_examples(course, write_corpus, progress=True, workers=workers)
     for student, log in examples.run.failed.items():
         print(f"   {student}: {not_graded(log)}")
     print(examples.report.summary())

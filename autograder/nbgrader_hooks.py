@@ -104,6 +104,7 @@ class GuardedExecute(Execute):
             self._stopped = ("KernelDied", tagged(reason, "kernel_died"))
             died = tagged("the kernel died while running this cell", "kernel_died")
             cell.outputs.append(error_output("KernelDied", died))
+            cell.execution_count = None  # set or not, as the kernel's last message raced it
             self.log.warning("the kernel died in cell %d; the later cells are not run", index)
             return cell, resources
 

@@ -7,6 +7,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook, MissingEntry
 from traitlets.config import Config
 
 from autograder.cells import grade_id_of
@@ -107,3 +108,22 @@ def _json_lines(node: dict) -> list[str]:
     if "source" in node:
         node = {**node, "source": node["source"].splitlines(keepends=True)}
     return json.dumps(node, indent=1, sort_keys=True).splitlines()
+
+
+def register(course: Course) -> None:
+    """Record the assignment in the gradebook if it is not there (a fresh clone has none).
+
+    Runs generate_assignment into a temporary folder, leaving the committed release alone.
+    """
+    with Gradebook(course.db_url) as gradebook:
+        try:
+            gradebook.find_assignment(course.assignment)
+            return
+        except MissingEntry:
+            pass
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = Config()
+        overrides.merge(course.config)  # the course's own overrides (its gradebook) included
+        overrides.CourseDirectory.release_directory = tmp
+        api = Course(course.root, course.assignment, overrides).api()
+        check(api.generate_assignment(course.assignment), "generate_assignment")

@@ -79,21 +79,30 @@ ENV = {
 
 
 def autograde_cli(
-    course: Course, folder: Path, *options: str, env: dict | None = None, **popen
+    course: Course,
+    folder: Path,
+    *options: str,
+    env: dict | None = None,
+    workers: tuple[str, ...] = (),
+    **popen,
 ) -> subprocess.Popen:
-    """``python -m autograder [options] autograde folder`` on the course, as a subprocess,
-    with ``env`` added to the environment."""
+    """``python -m autograder [options] autograde [workers] folder`` on the course, as a
+    subprocess, with ``env`` added to the environment."""
     command = [sys.executable, "-m", "autograder", "--root", str(course.root), *options]
-    env = ENV | (env or {})
-    return subprocess.Popen(
-        [*command, "autograde", str(folder)], cwd=REPO_ROOT, env=env, text=True, **popen
-    )
+    command += ["autograde", *workers, str(folder)]
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=ENV | (env or {}), text=True, **popen)
 
 
-def run_cli(course: Course, folder: Path, *options: str, env: dict | None = None) -> str:
+def run_cli(
+    course: Course,
+    folder: Path,
+    *options: str,
+    env: dict | None = None,
+    workers: tuple[str, ...] = (),
+) -> str:
     """Autograde through the course's command line; return its stderr."""
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-    process = autograde_cli(course, folder, *options, env=env, **pipes)
+    process = autograde_cli(course, folder, *options, env=env, workers=workers, **pipes)
     out, err = process.communicate()
     assert process.returncode == 0, out + err
     assert "Traceback" not in out
@@ -127,7 +136,7 @@ def copy_course(course: Course, root: Path) -> Course:
     for folder in (course.source, course.release):
         shutil.copytree(folder, root / folder.relative_to(course.root))
     copy = Course(root, course.assignment)
-    grading.register(copy)
+    release.register(copy)
     return copy
 
 

@@ -38,6 +38,7 @@ def example_course(course: Course) -> Course:
     """``course`` with every grading output (folders, gradebook, CSV) in ``build/examples``."""
     folder = course.root / EXAMPLES_DIR
     overrides = Config()
+    overrides.merge(course.overrides)
     for step in ("submitted", "autograded", "feedback"):
         # Relative, as in nbgrader_config.py (nbgrader makes regexes of these paths).
         setattr(overrides.CourseDirectory, f"{step}_directory", f"{EXAMPLES_DIR.as_posix()}/{step}")
@@ -47,15 +48,18 @@ def example_course(course: Course) -> Course:
 
 
 def grade_examples(
-    course: Course, write_corpus: CorpusWriter, progress: bool = False
+    course: Course,
+    write_corpus: CorpusWriter,
+    progress: bool = False,
+    workers: grading.Workers = grading.SEQUENTIAL,
 ) -> ExampleRun:
-    """Write the corpus into ``build/examples/corpus``, autograde it afresh, report on it
-    (``progress``: a bar over the submissions)."""
+    """Write the corpus into ``build/examples/corpus``, autograde it afresh on ``workers``,
+    report on it (``progress``: a bar over the submissions)."""
     folder = course.root / EXAMPLES_DIR
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     expected = write_corpus(course, folder / "corpus")
     examples = example_course(course)
-    run = grading.autograde(examples, folder / "corpus", progress)
+    run = grading.autograde(examples, folder / "corpus", progress, workers)
     found = report.build(examples, expected)
     return ExampleRun(run, found, report_page.write(found, folder / "report"), examples)

@@ -1,0 +1,303 @@
+"""Grading a class in parallel: on local worker processes, or on a Dask cluster.
+
+Each submission is a task (``Task``): it carries the course's config and source notebooks
+(the hidden tests, to restore the test cells) and the student's files; a worker grades it
+alone, with nbgrader and the course's config, in a temporary course with a gradebook of its
+own, and brings back a ``Result``: the autograded notebooks, the feedback, the per-cell
+grades and comments. Only the coordinator (``grade_in_parallel``) writes the gradebook and
+the course's folders, one student at a time, so SQLite stays safe and PostgreSQL is optional.
+The same code runs on a ``concurrent.futures`` process pool and on a Dask cluster (whose
+``Client.get_executor()`` is one). Workers need the course's environment, not its files.
+
+Faults: a task that fails is tried again once, then reported with its log; a worker that
+dies is replaced and its task tried again (local pool) or moved to another worker (Dask);
+a task past its deadline (the notebooks' deadlines and a margin) is reported, and the
+run goes on. Rerunning after a crash regrades and overwrites: nothing is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+from traitlets.config import Config
+
+from autograder.course import CONFIG_FILE, Course
+from autograder.release import register
+
+#: Config sections that name places of the coordinator, not how to grade.
+PLACES = ("CourseDirectory", "ExportPlugin")
+#: Seconds a task may take beyond its notebooks' deadlines (kernel starts, nbgrader).
+MARGIN = 120
+
+
+@dataclass(frozen=True)
+class Task:
+    """One submission to grade, with all a worker needs but the course's environment."""
+
+    student: str
+    assignment: str
+    config: str  # the text of nbgrader_config.py
+    overrides: dict  # config settings on top of it (sections other than PLACES)
+    source: dict[str, bytes]  # the assignment's source folder: relative path -> bytes
+    submission: dict[str, bytes]  # the student's submitted folder: relative path -> bytes
+    threads: int  # torch threads for each kernel
+
+
+@dataclass(frozen=True)
+class Result:
+    """What grading a ``Task`` gives back; ``log`` is nbgrader's when it failed."""
+
+    student: str
+    success: bool
+    log: str = ""
+    autograded: dict[str, bytes] = field(default_factory=dict)
+    feedback: dict[str, bytes] = field(default_factory=dict)
+    timestamp: datetime | None = None
+    # (notebook, grade_id) -> (auto_score, needs_manual_grade)
+    grades: dict[tuple[str, str], tuple[float | None, bool]] = field(default_factory=dict)
+    # (notebook, grade_id) -> auto_comment
+    comments: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    # notebook -> late_submission_penalty
+    penalties: dict[str, float | None] = field(default_factory=dict)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _write(files: dict[str, bytes], folder: Path) -> None:
+    for name, data in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def tasks(course: Course, students: Iterable[str], threads: int) -> list[Task]:
+    """A task per collected submission of ``students``."""
+    overrides = {
+        section: dict(values)
+        for section, values in course.overrides.items()
+        if section not in PLACES
+    }
+    config = (course.root / CONFIG_FILE).read_text()
+    source = _files(course.source)
+    return [
+        Task(
+            student,
+            course.assignment,
+            config,
+            overrides,
+            source,
+            _files(course.submitted(student)),
+            threads,
+        )
+        for student in students
+    ]
+
+
+# -- the worker's side ------------------------------------------------------------------------
+
+
+#: Per worker process: course version (config and sources) -> its template course.
+_TEMPLATES: dict[str, Path] = {}
+
+
+def _template(task: Task) -> Path:
+    """A course with the task's config and source notebooks, its assignment recorded in a
+    gradebook of its own: made once per worker process and course version."""
+    content = repr((task.config, task.assignment, sorted(task.source.items())))
+    key = hashlib.sha256(content.encode()).hexdigest()
+    if key not in _TEMPLATES:
+        root = Path(tempfile.mkdtemp(prefix="vae-grading-course-"))
+        (root / CONFIG_FILE).write_text(task.config)
+        course = Course(root, task.assignment)
+        _write(task.source, course.source)
+        register(course)
+        _TEMPLATES[key] = root
+    return _TEMPLATES[key]
+
+
+def grade(task: Task) -> Result:
+    """Grade ``task`` in a temporary course: nbgrader's autograde and feedback with the
+    course's config; the grades read back from that course's gradebook."""
+    os.environ["OMP_NUM_THREADS"] = str(task.threads)
+    template = _template(task)
+    with tempfile.TemporaryDirectory(prefix="vae-grading-") as tmp:
+        root = Path(tmp, "course")
+        shutil.copytree(template, root)
+        overrides = Config(task.overrides)
+        course = Course(root, task.assignment, overrides)
+        _write(task.submission, course.submitted(task.student))
+        api = course.api()
+        result = api.autograde(task.assignment, task.student, force=True)
+        if not result["success"]:
+            log = f"{result.get('log', '')}\n{result.get('error', '')}"
+            return Result(task.student, False, log)
+        api.generate_feedback(task.assignment, task.student, force=True)
+        return _result(course, task.student)
+
+
+def _result(course: Course, student: str) -> Result:
+    grades, comments, penalties = {}, {}, {}
+    with Gradebook(course.db_url) as gradebook:
+        submission = gradebook.find_submission(course.assignment, student)
+        timestamp = submission.timestamp
+        for notebook in submission.notebooks:
+            penalties[notebook.name] = notebook.late_submission_penalty
+            for grade in notebook.grades:
+                grades[notebook.name, grade.name] = (grade.auto_score, grade.needs_manual_grade)
+            for comment in notebook.comments:
+                comments[notebook.name, comment.name] = comment.auto_comment
+    step = course.coursedir.autograded_directory
+    return Result(
+        student,
+        True,
+        autograded=_files(course.step_dir(step, student)),
+        feedback=_files(course.feedback(student)),
+        timestamp=timestamp,
+        grades=grades,
+        comments=comments,
+        penalties=penalties,
+    )
+
+
+# -- the coordinator's side -------------------------------------------------------------------
+
+
+def apply(course: Course, result: Result) -> None:
+    """Write a worker's result into the course: its folders (each replaced whole) and the
+    gradebook (one transaction). A grade by hand already given stays, flagged for review
+    as nbgrader flags it."""
+    step = course.coursedir.autograded_directory
+    for folder, files in (
+        (course.step_dir(step, result.student), result.autograded),
+        (course.feedback(result.student), result.feedback),
+    ):
+        fresh = folder.with_name(folder.name + ".incoming")
+        shutil.rmtree(fresh, ignore_errors=True)
+        _write(files, fresh)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        fresh.rename(folder)
+    with Gradebook(course.db_url) as gradebook:
+        gradebook.update_or_create_student(result.student)
+        gradebook.update_or_create_submission(
+            course.assignment, result.student, timestamp=result.timestamp
+        )
+        for (notebook, grade_id), (score, manual) in result.grades.items():
+            grade = gradebook.find_grade(grade_id, notebook, course.assignment, result.student)
+            grade.auto_score = score
+            grade.needs_manual_grade = manual or grade.manual_score is not None
+        for (notebook, grade_id), text in result.comments.items():
+            comment = gradebook.find_comment(grade_id, notebook, course.assignment, result.student)
+            comment.auto_comment = text
+        for notebook, penalty in result.penalties.items():
+            gradebook.find_submission_notebook(
+                notebook, course.assignment, result.student
+            ).late_submission_penalty = penalty
+        gradebook.db.commit()
+
+
+def local_executor(workers: int) -> Executor:
+    """A pool of ``workers`` fresh processes (spawned: no torch state forked)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+class DaskExecutor(Executor):
+    """The tasks on a Dask cluster (``tcp://host:8786``), as a ``concurrent.futures``
+    executor (``Client.get_executor()``) that closes its client when shut down."""
+
+    def __init__(self, scheduler: str) -> None:
+        from distributed import Client
+
+        self.client = Client(scheduler)
+        self.executor = self.client.get_executor(pure=False)
+
+    def submit(self, function, /, *args, **kwargs) -> Future:
+        return self.executor.submit(function, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.executor.shutdown(wait=wait and not cancel_futures)
+        self.client.close()
+
+
+def grade_in_parallel(
+    course: Course,
+    students: list[str],
+    make_executor: Callable[[], Executor],
+    threads: int,
+    deadline: float,
+    progress: Callable[[str], None] = lambda student: None,
+) -> dict[str, str]:
+    """Grade ``students`` on ``make_executor()``'s workers; apply each result as it comes.
+
+    Returns student id -> why it could not be graded, for those that could not be: failed
+    twice, or past ``deadline`` seconds on a worker. ``progress(student)`` is called as each
+    student is done (graded or given up).
+    """
+    todo = {task.student: task for task in tasks(course, students, threads)}
+    attempts = dict.fromkeys(todo, 0)
+    failed: dict[str, str] = {}
+    pool = make_executor()
+    # future -> (student, when it was sent, the pool it was sent to)
+    running: dict[Future, tuple[str, float, Executor]] = {}
+
+    def send(student: str) -> None:
+        attempts[student] += 1
+        running[pool.submit(grade, todo[student])] = (student, time.monotonic(), pool)
+
+    def again_or_give_up(student: str, why: str) -> None:
+        if attempts[student] < 2:
+            send(student)
+        else:
+            failed[student] = f"failed {attempts[student]} times; the last time: {why}"
+            progress(student)
+
+    try:
+        for student in todo:
+            send(student)
+        while running:
+            done, _ = wait(running, timeout=5, return_when=FIRST_COMPLETED)
+            for future in done:
+                student, _, sent_to = running.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:  # a worker process died: a new pool, again
+                    if sent_to is pool:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = make_executor()
+                    again_or_give_up(student, "its worker process died, twice")
+                    continue
+                except Exception as error:  # the worker's own error, brought back
+                    again_or_give_up(student, f"{type(error).__name__}: {error}")
+                    continue
+                if result.success:
+                    apply(course, result)
+                    progress(student)
+                else:
+                    again_or_give_up(student, result.log)
+            for future, (student, sent, _) in list(running.items()):
+                if time.monotonic() - sent > deadline:
+                    future.cancel()
+                    del running[future]
+                    failed[student] = f"no result after {deadline:.0f} s: its worker is lost"
+                    progress(student)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return failed
