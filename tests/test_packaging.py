@@ -19,12 +19,17 @@ from autograder import bundle
 from autograder.course import Course
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
+# PyPI name -> conda-forge name where they differ (matplotlib-base: without Qt).
+CONDA_NAMES = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
+#: The extras environment.yml holds too: a student's JupyterLab with nbgrader.
+CONDA_EXTRAS = ("lab",)
 
 
-def pyproject_requirements():
+def pyproject_requirements(*extras: str):
+    """The package's requirements, and those of ``extras``."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(r) for r in project["dependencies"]]
+    optional = [r for extra in extras for r in project["optional-dependencies"][extra]]
+    return [Requirement(r) for r in project["dependencies"] + optional]
 
 
 def locked_versions():
@@ -34,12 +39,14 @@ def locked_versions():
 
 
 def conda_pins():
+    """environment.yml, and its conda packages: name -> (version, build string or "")."""
     spec = yaml.safe_load((ROOT / "environment.yml").read_text())
     pins = {}
     for entry in spec["dependencies"]:
         if isinstance(entry, str):
-            name, _, version = entry.partition("=")
-            pins[name] = version
+            name, _, pin = entry.partition("=")
+            version, _, build = pin.partition("=")
+            pins[name] = (version, build)
     return spec, pins
 
 
@@ -57,17 +64,25 @@ def test_environment_yml_has_every_dependency_at_the_locked_version():
     spec, pins = conda_pins()
     locked = locked_versions()
     assert spec["channels"] == ["conda-forge"]
-    assert pins["python"] == "3.11"
-    for requirement in pyproject_requirements():
+    assert pins["python"] == ("3.11", "")
+    for requirement in pyproject_requirements(*CONDA_EXTRAS):
         conda_name = CONDA_NAMES.get(requirement.name, requirement.name)
         assert conda_name in pins, f"environment.yml lacks {conda_name}"
-        pin = pins[conda_name]
+        pin, _ = pins[conda_name]
         locked_version = locked[canonicalize_name(requirement.name)]
         assert locked_version == pin or locked_version.startswith(pin + "."), (
             f"environment.yml pins {conda_name}={pin}, requirements.lock has {locked_version}"
         )
         assert requirement.specifier.contains(locked_version)
     assert {"pip": ["-e ."]} in spec["dependencies"], "environment.yml must install the package"
+
+
+def test_environment_yml_takes_the_cpu_build_and_no_qt():
+    """conda-forge picks pytorch's CUDA build where it finds a CUDA driver unless the build
+    string asks for the CPU one; ``matplotlib`` pulls Qt, ``matplotlib-base`` does not."""
+    _, pins = conda_pins()
+    assert pins["pytorch"][1] == "cpu_*"
+    assert "matplotlib" not in pins and "pyqt" not in pins
 
 
 def test_ci_runs_the_readme_test_command():
