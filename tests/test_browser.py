@@ -25,17 +25,9 @@ from __future__ import annotations
 
 import ast
 import base64
-import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +36,7 @@ import nbformat
 import pytest
 from conftest import write_kernelspec
 from IPython.core.inputtransformer2 import TransformerManager
+from lab_server import Lab, running_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "vae"
@@ -147,74 +140,16 @@ def contents(name: str) -> Contents:
 # The JupyterLab server
 
 
-@dataclass
-class Lab:
-    """A running JupyterLab server on a temporary copy of the course."""
-
-    url: str
-    token: str
-    root: Path
-    process: subprocess.Popen
-
-    def api(self, method: str, path: str) -> object:
-        """Call the server's REST API; the decoded JSON answer (None when empty)."""
-        request = urllib.request.Request(
-            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            body = answer.read()
-        return json.loads(body) if body else None
-
-    def open_url(self, path: str, workspace: str) -> str:
-        """The address of a notebook in a fresh workspace of its own (so pages do not share)."""
-        return f"{self.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
-
-    def shut_down_kernels(self, path: str) -> None:
-        """Close the sessions (and kernels) of the notebook at ``path``."""
-        for session in self.api("GET", "/api/sessions"):
-            if session["path"] == path:
-                self.api("DELETE", f"/api/sessions/{session['id']}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _lab_settings(folder: Path) -> None:
-    """User settings: every cell kept in the page (widgets render off screen), no news."""
-    settings = {
-        "notebook-extension/tracker": {"windowingMode": "none"},
-        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-    }
-    for name, values in settings.items():
-        path = folder / "@jupyterlab" / f"{name}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-
-
 def _python3_kernel(data: Path) -> None:
     """A ``python3`` kernelspec running this interpreter (found first through JUPYTER_PATH).
 
     Its kernels see ``NBGRADER_EXECUTION=validate``, so the notebooks take their graded fast
-    path (load the shipped checkpoints instead of training). Set in the kernelspec, not in the
-    server's environment: nbgrader 0.9.6's ``utils.setenv`` deletes the server's variable after
-    the first Validate (it saves ``os.environ.get(value)`` instead of ``.get(key)``).
+    path (load the shipped checkpoints instead of training) under Run All as well. Set in the
+    kernelspec, not in the server's environment: nbgrader 0.9.6's ``utils.setenv`` deletes
+    a variable of the server's own environment after the first Validate (it saves
+    ``os.environ.get(value)`` instead of ``.get(key)``), and later kernels would train.
     """
     write_kernelspec(data, {"NBGRADER_EXECUTION": "validate"})
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the server and its kernels: its process group, SIGTERM then SIGKILL."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -235,50 +170,14 @@ def lab(tmp_path_factory, artifacts) -> Iterator[Lab]:
     shutil.copy(ROOT / "nbgrader_config.py", root)
     for folder in ("solutions", "notebooks"):
         shutil.copytree(ROOT / folder / ASSIGNMENT, root / folder / ASSIGNMENT)
-    _lab_settings(tmp / "settings")
     _python3_kernel(tmp / "data")
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
-        "JUPYTER_PATH": str(tmp / "data"),
-        "JUPYTER_CONFIG_DIR": str(tmp / "config"),  # none of the user's ~/.jupyter
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
-    }
-    token, port = secrets.token_hex(16), _free_port()
-    command = [
-        str(Path(bin_dir) / "jupyter"),
-        "lab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        *(["--allow-root"] if os.getuid() == 0 else []),
-    ]
-    log = (artifacts / "jupyterlab.log").open("w")
+    env = {**os.environ, "JUPYTER_PATH": str(tmp / "data")}
     # The course folder is the working directory: the Validate button reads its config there.
-    process = subprocess.Popen(
-        command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    server = Lab(f"http://127.0.0.1:{port}", token, root, process)
     try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {process.returncode}; see {log.name}")
-            try:
-                server.api("GET", "/api/status")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer in {SERVER_START_S} s; see {log.name}")
-                time.sleep(0.5)
-        yield server
-    finally:
-        _stop(process)
-        log.close()
+        with running_lab(root, tmp, artifacts / "jupyterlab.log", env) as server:
+            yield server
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")
