@@ -15,6 +15,11 @@ run with the Run menu, and the tests check what a person would see:
 
 The kernels take the graded fast path (``NBGRADER_EXECUTION=validate``, set in the
 kernelspec): notebooks load the shipped checkpoints instead of training, as under nbgrader.
+
+A second server is a student's on the JupyterHub (``hub/``): a home folder with the
+released notebook 02 (answered), the hub's nbgrader config, the installed wheel's kernels
+and no ``NBGRADER_EXECUTION`` anywhere; Validate pressed twice must take the fast path both
+times, as nbgrader sets the variable for each run.
 Screenshots go to ``artifacts/browser/``, with the server's log.
 
 Needs Debian's ``chromium`` (``scripts/setup_system.sh`` installs it) and the ``playwright``
@@ -28,6 +33,7 @@ import base64
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +43,9 @@ import pytest
 from conftest import write_kernelspec
 from IPython.core.inputtransformer2 import TransformerManager
 from lab_server import Lab, running_lab
+
+from autograder.course import Course
+from autograder.examples.submission import Release
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "vae"
@@ -59,6 +68,8 @@ SERVER_START_S = 120
 RUN_S = 600  # one notebook, top to bottom, on 2 busy cores
 VALIDATE_S = 600
 REDRAW_S = 60
+# A second Validate may take this much longer than the first and still be the fast path.
+FAST_PATH_SLACK_S = 60
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CELLS = ".jp-NotebookPanel .jp-WindowedPanel-viewport > .jp-Cell"
 CODE_PROMPTS = ".jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt"
@@ -495,3 +506,60 @@ def test_validate_fails_the_release(release):
     outcome, text = validate(release.notebook)
     assert outcome == "validation-failed", text
     assert "NotImplementedError" in text
+
+
+# A student's server on a JupyterHub: Validate twice
+
+
+#: Appended to the student's notebook: each run records what its kernel saw (the variable
+#: nbgrader sets, and the notebook's own decision to train), in the notebook's folder.
+FAST_PATH_PROBE = """\
+with open("fast_path.log", "a") as log:
+    log.write(f"{os.environ.get('NBGRADER_EXECUTION')} TRAIN={TRAIN}\\n")
+"""
+FAST_PATH_NOTEBOOK = "02_negative_elbo.ipynb"
+
+
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory, artifacts, installed_wheel) -> Iterator[Lab]:
+    """JupyterLab as a student's server on the hub (``hub/``): run from a home folder that
+    holds the released notebook 02 only, with the reference answer written in and the
+    fast-path probe appended; the hub's nbgrader config as the system config; the kernels
+    of the installed wheel, and ``NBGRADER_EXECUTION`` in no environment or kernelspec."""
+    tmp = tmp_path_factory.mktemp("student-lab")
+    home = tmp / "home"
+    (home / ASSIGNMENT).mkdir(parents=True)
+    nb = Release(Course()).solved()[Path(FAST_PATH_NOTEBOOK).stem]
+    nb.cells.append(nbformat.v4.new_code_cell(FAST_PATH_PROBE))
+    nbformat.write(nb, home / ASSIGNMENT / FAST_PATH_NOTEBOOK)
+    system = tmp / "etc" / "jupyter"
+    system.mkdir(parents=True)
+    shutil.copy(ROOT / "hub" / "nbgrader_config.py", system)
+    env = installed_wheel.env(JUPYTER_CONFIG_PATH=str(system))
+    env.pop("NBGRADER_EXECUTION", None)
+    try:
+        with running_lab(home, tmp, artifacts / "jupyterlab-student.log", env) as server:
+            yield server
+    except RuntimeError as error:
+        pytest.fail(str(error))
+
+
+def test_validate_twice_takes_the_fast_path_both_times(student_lab, browser, artifacts):
+    """nbgrader sets ``NBGRADER_EXECUTION=validate`` for each Validate, so the notebook
+    loads the shipped checkpoints every time, the second press as the first (training
+    for real takes minutes: 5,000 iterations per model)."""
+    path = f"{ASSIGNMENT}/{FAST_PATH_NOTEBOOK}"
+    notebook = NotebookPage(student_lab, browser, path, artifacts, "02-student")
+    seconds = []
+    try:
+        for _ in range(2):
+            start = time.monotonic()
+            outcome, text = validate(notebook)
+            seconds.append(time.monotonic() - start)
+            assert outcome == "validation-success", text
+    finally:
+        notebook.close()
+    runs = (student_lab.root / ASSIGNMENT / "fast_path.log").read_text().splitlines()
+    assert runs == ["validate TRAIN=False"] * 2, runs
+    print(f"Validate twice: {seconds[0]:.1f} s, {seconds[1]:.1f} s")
+    assert seconds[1] < seconds[0] + FAST_PATH_SLACK_S, f"Validate took {seconds} s"
