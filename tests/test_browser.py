@@ -11,7 +11,10 @@ run with the Run menu, and the tests check what a person would see:
 - the release runs its imports and fails only with the ``NotImplementedError`` of its
   exercise stubs (run on past each failing cell, as a student would), or with the
   ``NameError`` of a variable that such a failing cell would have assigned;
-- nbgrader's Validate button passes the solution and fails the release.
+- nbgrader's Validate button passes the solution and fails the release;
+- formgrader (the Nbgrader menu) takes a score and a comment on a written answer of an
+  autograded submission: the gradebook holds both, the exported grades and the class report
+  count the score, the student's feedback shows the comment.
 
 The kernels take the graded fast path (``NBGRADER_EXECUTION=validate``, set in the
 kernelspec): notebooks load the shipped checkpoints instead of training, as under nbgrader.
@@ -20,6 +23,7 @@ A second server is a student's on the JupyterHub (``hub/``): a home folder with 
 released notebook 02 (answered), the hub's nbgrader config, the installed wheel's kernels
 and no ``NBGRADER_EXECUTION`` anywhere; Validate pressed twice must take the fast path both
 times, as nbgrader sets the variable for each run.
+
 Screenshots go to ``artifacts/browser/``, with the server's log.
 
 Needs Debian's ``chromium`` (``scripts/setup_system.sh`` installs it) and the ``playwright``
@@ -43,7 +47,9 @@ import pytest
 from conftest import write_kernelspec
 from IPython.core.inputtransformer2 import TransformerManager
 from lab_server import Lab, running_lab
+from nbgrader.api import Gradebook
 
+from autograder import grading, report
 from autograder.course import Course
 from autograder.examples.submission import Release
 
@@ -563,3 +569,86 @@ def test_validate_twice_takes_the_fast_path_both_times(student_lab, browser, art
     assert runs == ["validate TRAIN=False"] * 2, runs
     print(f"Validate twice: {seconds[0]:.1f} s, {seconds[1]:.1f} s")
     assert seconds[1] < seconds[0] + FAST_PATH_SLACK_S, f"Validate took {seconds} s"
+
+
+# Formgrader: the written answers, graded by hand
+
+#: The written answer graded by hand, with what the grader enters.
+WRITTEN = ("01_jensen_elbo", "written_jensen_geometry")
+MANUAL_SCORE = 1.5
+COMMENT = "The chord lies below the curve: right. Say where the gap is largest."
+SAVE_S = 30
+
+
+def saved_grade(course: Course, student: str) -> tuple[float | None, str | None]:
+    """The manual score and comment of the written answer ``WRITTEN`` in the gradebook."""
+    notebook, cell = WRITTEN
+    with Gradebook(course.db_url) as gradebook:
+        grade = gradebook.find_grade(cell, notebook, ASSIGNMENT, student)
+        comment = gradebook.find_comment(cell, notebook, ASSIGNMENT, student)
+        return grade.manual_score, comment.manual_comment
+
+
+def test_formgrader_grades_a_written_answer(lab, browser, artifacts, tmp_path):
+    """A submission of notebook 01 (the reference answers) is autograded; in JupyterLab's
+    Nbgrader menu, Formgrader's Manual Grading finds the assignment and the submission,
+    and a score and a comment go into a written answer. The gradebook holds them, the
+    exported grades and the class report count the score, and the student's feedback
+    shows the comment."""
+    course = Course(lab.root)
+    notebook_name, cell = WRITTEN
+    grading.register(course)
+    submission = tmp_path / "alice" / ASSIGNMENT
+    submission.mkdir(parents=True)
+    solved = Release(course).solved()[notebook_name]
+    nbformat.write(solved, submission / f"{notebook_name}.ipynb")
+    grading.autograde(course, tmp_path)
+    (before,) = grading.scores(course)
+    assert before.needs_manual_grade and saved_grade(course, "alice") == (None, None)
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{lab.url}/lab/workspaces/formgrader?reset&token={lab.token}")
+        page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+        page.get_by_role("menuitem", name="Formgrader", exact=True).first.click()
+        formgrader = page.frame_locator("#formgrader iframe")
+        formgrader.get_by_role("link", name="Manual Grading").click()
+        formgrader.get_by_role("link", name=ASSIGNMENT, exact=True).click()
+        formgrader.get_by_role("link", name=notebook_name, exact=True).click()
+        # One link per submission (with the student's name, hidden until asked for).
+        submissions = formgrader.locator("#main-table a.name-hidden")
+        submissions.first.wait_for()
+        assert submissions.all_inner_texts() == ["Submission #1"]
+        submissions.first.click()
+        score = formgrader.locator(f"input.score#{cell}")
+        score.wait_for()
+        # The grading page binds its inputs to the gradebook once it has fetched the grades
+        # and comments; a value typed before that is overwritten.
+        grading_page = next(f for f in page.frames if "/formgrader/submissions/" in f.url)
+        grading_page.wait_for_function(
+            "() => window.formgrader && formgrader.grades && formgrader.grades.loaded"
+            " && formgrader.comments && formgrader.comments.loaded"
+        )
+        score.fill(str(MANUAL_SCORE))
+        score.press("Tab")
+        comment = formgrader.locator(f"textarea#{cell}-comment")
+        comment.fill(COMMENT)
+        comment.press("Tab")
+        deadline = time.monotonic() + SAVE_S
+        while saved_grade(course, "alice") != (MANUAL_SCORE, COMMENT):
+            assert time.monotonic() < deadline, f"not saved: {saved_grade(course, 'alice')}"
+            time.sleep(0.5)
+        score.scroll_into_view_if_needed()
+        page.screenshot(path=artifacts / "formgrader-written-answer.png")
+    finally:
+        page.close()
+
+    grading.export(course)
+    rows = grading.grades_csv(course).read_text().splitlines()
+    header, (alice,) = rows[0].split(","), [r.split(",") for r in rows[1:]]
+    assert float(alice[header.index("score")]) == before.score + MANUAL_SCORE
+    (student,) = report.build(course).students
+    assert student.score == before.score + MANUAL_SCORE
+    grading.feedback(course)
+    assert COMMENT in (course.feedback("alice") / f"{notebook_name}.html").read_text()
