@@ -64,6 +64,20 @@ def test_hub_config_has_the_courses_execution_settings_and_no_instructor_code():
     assert "autograder" not in repr(hub), "students do not have the instructor's package"
 
 
+def test_readme_deployment_section_names_the_kit():
+    hub = PyFileConfigLoader(HUB_CONFIG.name, path=str(HUB_CONFIG.parent)).load_config()
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deployment on a JupyterHub") :]
+    for text in (
+        "hub/nbgrader_config.py",
+        "/etc/jupyter/nbgrader_config.py",
+        hub.CourseDirectory.course_id,
+        hub.Exchange.root,
+        "python -m pip wheel --no-deps -w dist .",
+    ):
+        assert text in section, text
+
+
 @dataclass
 class Hub:
     """The folders of the hub, and the environments its users' commands run with."""
