@@ -1,9 +1,10 @@
 """The student bundle: the zip a student downloads, and the check that it gives nothing away.
 
 It holds the release (``notebooks/``), the ``course_utils`` package (with its pretrained
-checkpoints), the files that set up the environment, the nbgrader config (so the Validate
-button grades as autograde does), the student part of the README and a Makefile with the
-student's commands. Nothing of ``solutions/``, ``autograder/`` or ``tests/``.
+checkpoints), the files that set up the environment (and the LICENSE they name), the
+nbgrader config (so the Validate button grades as autograde does), the student part of the
+README and a Makefile with the student's commands. Nothing of ``solutions/``,
+``autograder/`` or ``tests/``.
 """
 
 import ast
@@ -26,6 +27,7 @@ BUNDLE = Path("build", "student_bundle.zip")
 TOP = "vae-course"
 #: Copied as they are, relative to the course directory (folders recursively).
 SHIPPED = (
+    "LICENSE",
     "course_utils",
     "environment.yml",
     "pyproject.toml",
