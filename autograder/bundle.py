@@ -1,9 +1,10 @@
 """The student bundle: the zip a student downloads, and the check that it gives nothing away.
 
 It holds the release (``notebooks/``), the ``course_utils`` package (with its pretrained
-checkpoints), the files that set up the environment, the nbgrader config (so the Validate
-button grades as autograde does), the student part of the README and a Makefile with the
-student's commands. Nothing of ``solutions/``, ``autograder/`` or ``tests/``.
+checkpoints), the files that set up the environment (and the LICENSE they name), the
+nbgrader config (so the Validate button grades as autograde does), the student part of the
+README and a Makefile with the student's commands. Nothing of ``solutions/``,
+``autograder/`` or ``tests/``.
 """
 
 import ast
@@ -26,6 +27,7 @@ BUNDLE = Path("build", "student_bundle.zip")
 TOP = "vae-course"
 #: Copied as they are, relative to the course directory (folders recursively).
 SHIPPED = (
+    "LICENSE",
     "course_utils",
     "environment.yml",
     "pyproject.toml",
@@ -100,9 +102,11 @@ def student_makefile(makefile: str) -> str:
     return "\n".join(kept).rstrip() + "\n"
 
 
-def leaks(archive: Path, course: Course) -> list[str]:
-    """What in the bundle a student must not see (empty if nothing).
+def leaks(archive: Path, course: Course, top: str | None = TOP) -> list[str]:
+    """What in the zip ``archive`` a student must not see (empty if nothing).
 
+    ``archive`` is the bundle, whose files are under the folder ``top``, or another zip
+    given to students with ``top=None`` (the package's wheel: its files at the root).
     Checks the member names (no private folder, no bytecode), and searches every text file
     (a notebook by its cell sources) for the solution and hidden-test blocks of the
     solutions, their written answers, the bodies of the instructor's functions in
@@ -113,7 +117,7 @@ def leaks(archive: Path, course: Course) -> list[str]:
     found = []
     with zipfile.ZipFile(archive) as bundle:
         for name in bundle.namelist():
-            parts = Path(name).parts[1:]
+            parts = Path(name).parts[1:] if top else Path(name).parts
             if (parts and parts[0] in PRIVATE) or _ignored(Path(*parts), course.ignored):
                 found.append(f"{name}: must not be shipped")
             text = _searchable_text(name, bundle.read(name))

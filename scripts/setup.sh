@@ -27,7 +27,15 @@ pip_install() {
 }
 : >"$log"
 pip_install -r requirements.lock
+# The build requirement of pyproject.toml (a new venv has an older setuptools), then the
+# course's package, editable.
+build_requires=$("$VENV/bin/python" -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"])')
+pip_install $build_requires
 pip_install --no-deps --no-build-isolation -e .
+# The instructor's side (autograder/) is not part of the package: the repository's root on
+# the venv's path makes it importable from anywhere (nbgrader run from a course folder).
+site_packages=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+pwd >"$site_packages/vae_course_instructor.pth"
 # The students' kernels wait passively for their threads too (see nbgrader_config.py).
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 \
     --display-name "Python 3 (ipykernel)" --env OMP_WAIT_POLICY PASSIVE >>"$log" 2>&1

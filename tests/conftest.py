@@ -8,6 +8,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 import torch
+from wheel_install import InstalledWheel, build_wheel, install_wheel
 
 from autograder.examples.implementations import PRELUDE
 from autograder.reference import bounds as reference_bounds
@@ -74,3 +75,14 @@ def python3_kernel(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUPYTER_PATH", str(data))
         yield
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory) -> InstalledWheel:
+    """The course's wheel, built from a clean copy of the repository and installed (not
+    editable) into a fresh venv that reuses this venv's packages (``tests/wheel_install.py``)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    wheel, seconds = build_wheel(tmp)
+    installed = install_wheel(wheel, tmp / "venv")
+    installed.seconds["build"] = seconds
+    return installed

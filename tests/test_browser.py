@@ -11,10 +11,19 @@ run with the Run menu, and the tests check what a person would see:
 - the release runs its imports and fails only with the ``NotImplementedError`` of its
   exercise stubs (run on past each failing cell, as a student would), or with the
   ``NameError`` of a variable that such a failing cell would have assigned;
-- nbgrader's Validate button passes the solution and fails the release.
+- nbgrader's Validate button passes the solution and fails the release;
+- formgrader (the Nbgrader menu) takes a score and a comment on a written answer of an
+  autograded submission: the gradebook holds both, the exported grades and the class report
+  count the score, the student's feedback shows the comment.
 
 The kernels take the graded fast path (``NBGRADER_EXECUTION=validate``, set in the
 kernelspec): notebooks load the shipped checkpoints instead of training, as under nbgrader.
+
+A second server is a student's on the JupyterHub (``hub/``): a home folder with the
+released notebook 02 (answered), the hub's nbgrader config, the installed wheel's kernels
+and no ``NBGRADER_EXECUTION`` anywhere; Validate pressed twice must take the fast path both
+times, as nbgrader sets the variable for each run.
+
 Screenshots go to ``artifacts/browser/``, with the server's log.
 
 Needs Debian's ``chromium`` (``scripts/setup_system.sh`` installs it) and the ``playwright``
@@ -25,17 +34,10 @@ from __future__ import annotations
 
 import ast
 import base64
-import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,12 @@ import nbformat
 import pytest
 from conftest import write_kernelspec
 from IPython.core.inputtransformer2 import TransformerManager
+from lab_server import Lab, running_lab
+from nbgrader.api import Gradebook
+
+from autograder import grading, report
+from autograder.course import Course
+from autograder.examples.submission import Release
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "vae"
@@ -66,6 +74,8 @@ SERVER_START_S = 120
 RUN_S = 600  # one notebook, top to bottom, on 2 busy cores
 VALIDATE_S = 600
 REDRAW_S = 60
+# A second Validate may take this much longer than the first and still be the fast path.
+FAST_PATH_SLACK_S = 60
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CELLS = ".jp-NotebookPanel .jp-WindowedPanel-viewport > .jp-Cell"
 CODE_PROMPTS = ".jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt"
@@ -147,74 +157,16 @@ def contents(name: str) -> Contents:
 # The JupyterLab server
 
 
-@dataclass
-class Lab:
-    """A running JupyterLab server on a temporary copy of the course."""
-
-    url: str
-    token: str
-    root: Path
-    process: subprocess.Popen
-
-    def api(self, method: str, path: str) -> object:
-        """Call the server's REST API; the decoded JSON answer (None when empty)."""
-        request = urllib.request.Request(
-            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            body = answer.read()
-        return json.loads(body) if body else None
-
-    def open_url(self, path: str, workspace: str) -> str:
-        """The address of a notebook in a fresh workspace of its own (so pages do not share)."""
-        return f"{self.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
-
-    def shut_down_kernels(self, path: str) -> None:
-        """Close the sessions (and kernels) of the notebook at ``path``."""
-        for session in self.api("GET", "/api/sessions"):
-            if session["path"] == path:
-                self.api("DELETE", f"/api/sessions/{session['id']}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _lab_settings(folder: Path) -> None:
-    """User settings: every cell kept in the page (widgets render off screen), no news."""
-    settings = {
-        "notebook-extension/tracker": {"windowingMode": "none"},
-        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-    }
-    for name, values in settings.items():
-        path = folder / "@jupyterlab" / f"{name}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-
-
 def _python3_kernel(data: Path) -> None:
     """A ``python3`` kernelspec running this interpreter (found first through JUPYTER_PATH).
 
     Its kernels see ``NBGRADER_EXECUTION=validate``, so the notebooks take their graded fast
-    path (load the shipped checkpoints instead of training). Set in the kernelspec, not in the
-    server's environment: nbgrader 0.9.6's ``utils.setenv`` deletes the server's variable after
-    the first Validate (it saves ``os.environ.get(value)`` instead of ``.get(key)``).
+    path (load the shipped checkpoints instead of training) under Run All as well. Set in the
+    kernelspec, not in the server's environment: nbgrader 0.9.6's ``utils.setenv`` deletes
+    a variable of the server's own environment after the first Validate (it saves
+    ``os.environ.get(value)`` instead of ``.get(key)``), and later kernels would train.
     """
     write_kernelspec(data, {"NBGRADER_EXECUTION": "validate"})
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the server and its kernels: its process group, SIGTERM then SIGKILL."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -235,50 +187,14 @@ def lab(tmp_path_factory, artifacts) -> Iterator[Lab]:
     shutil.copy(ROOT / "nbgrader_config.py", root)
     for folder in ("solutions", "notebooks"):
         shutil.copytree(ROOT / folder / ASSIGNMENT, root / folder / ASSIGNMENT)
-    _lab_settings(tmp / "settings")
     _python3_kernel(tmp / "data")
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
-        "JUPYTER_PATH": str(tmp / "data"),
-        "JUPYTER_CONFIG_DIR": str(tmp / "config"),  # none of the user's ~/.jupyter
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
-    }
-    token, port = secrets.token_hex(16), _free_port()
-    command = [
-        str(Path(bin_dir) / "jupyter"),
-        "lab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        *(["--allow-root"] if os.getuid() == 0 else []),
-    ]
-    log = (artifacts / "jupyterlab.log").open("w")
+    env = {**os.environ, "JUPYTER_PATH": str(tmp / "data")}
     # The course folder is the working directory: the Validate button reads its config there.
-    process = subprocess.Popen(
-        command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    server = Lab(f"http://127.0.0.1:{port}", token, root, process)
     try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {process.returncode}; see {log.name}")
-            try:
-                server.api("GET", "/api/status")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer in {SERVER_START_S} s; see {log.name}")
-                time.sleep(0.5)
-        yield server
-    finally:
-        _stop(process)
-        log.close()
+        with running_lab(root, tmp, artifacts / "jupyterlab.log", env) as server:
+            yield server
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")
@@ -596,3 +512,143 @@ def test_validate_fails_the_release(release):
     outcome, text = validate(release.notebook)
     assert outcome == "validation-failed", text
     assert "NotImplementedError" in text
+
+
+# A student's server on a JupyterHub: Validate twice
+
+
+#: Appended to the student's notebook: each run records what its kernel saw (the variable
+#: nbgrader sets, and the notebook's own decision to train), in the notebook's folder.
+FAST_PATH_PROBE = """\
+with open("fast_path.log", "a") as log:
+    log.write(f"{os.environ.get('NBGRADER_EXECUTION')} TRAIN={TRAIN}\\n")
+"""
+FAST_PATH_NOTEBOOK = "02_negative_elbo.ipynb"
+
+
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory, artifacts, installed_wheel) -> Iterator[Lab]:
+    """JupyterLab as a student's server on the hub (``hub/``): run from a home folder that
+    holds the released notebook 02 only, with the reference answer written in and the
+    fast-path probe appended; the hub's nbgrader config as the system config; the kernels
+    of the installed wheel, and ``NBGRADER_EXECUTION`` in no environment or kernelspec."""
+    tmp = tmp_path_factory.mktemp("student-lab")
+    home = tmp / "home"
+    (home / ASSIGNMENT).mkdir(parents=True)
+    nb = Release(Course()).solved()[Path(FAST_PATH_NOTEBOOK).stem]
+    nb.cells.append(nbformat.v4.new_code_cell(FAST_PATH_PROBE))
+    nbformat.write(nb, home / ASSIGNMENT / FAST_PATH_NOTEBOOK)
+    system = tmp / "etc" / "jupyter"
+    system.mkdir(parents=True)
+    shutil.copy(ROOT / "hub" / "nbgrader_config.py", system)
+    env = installed_wheel.env(JUPYTER_CONFIG_PATH=str(system))
+    env.pop("NBGRADER_EXECUTION", None)
+    try:
+        with running_lab(home, tmp, artifacts / "jupyterlab-student.log", env) as server:
+            yield server
+    except RuntimeError as error:
+        pytest.fail(str(error))
+
+
+def test_validate_twice_takes_the_fast_path_both_times(student_lab, browser, artifacts):
+    """nbgrader sets ``NBGRADER_EXECUTION=validate`` for each Validate, so the notebook
+    loads the shipped checkpoints every time, the second press as the first (training
+    for real takes minutes: 5,000 iterations per model)."""
+    path = f"{ASSIGNMENT}/{FAST_PATH_NOTEBOOK}"
+    notebook = NotebookPage(student_lab, browser, path, artifacts, "02-student")
+    seconds = []
+    try:
+        for _ in range(2):
+            start = time.monotonic()
+            outcome, text = validate(notebook)
+            seconds.append(time.monotonic() - start)
+            assert outcome == "validation-success", text
+    finally:
+        notebook.close()
+    runs = (student_lab.root / ASSIGNMENT / "fast_path.log").read_text().splitlines()
+    assert runs == ["validate TRAIN=False"] * 2, runs
+    print(f"Validate twice: {seconds[0]:.1f} s, {seconds[1]:.1f} s")
+    assert seconds[1] < seconds[0] + FAST_PATH_SLACK_S, f"Validate took {seconds} s"
+
+
+# Formgrader: the written answers, graded by hand
+
+#: The written answer graded by hand, with what the grader enters.
+WRITTEN = ("01_jensen_elbo", "written_jensen_geometry")
+MANUAL_SCORE = 1.5
+COMMENT = "The chord lies below the curve: right. Say where the gap is largest."
+SAVE_S = 30
+
+
+def saved_grade(course: Course, student: str) -> tuple[float | None, str | None]:
+    """The manual score and comment of the written answer ``WRITTEN`` in the gradebook."""
+    notebook, cell = WRITTEN
+    with Gradebook(course.db_url) as gradebook:
+        grade = gradebook.find_grade(cell, notebook, ASSIGNMENT, student)
+        comment = gradebook.find_comment(cell, notebook, ASSIGNMENT, student)
+        return grade.manual_score, comment.manual_comment
+
+
+def test_formgrader_grades_a_written_answer(lab, browser, artifacts, tmp_path):
+    """A submission of notebook 01 (the reference answers) is autograded; in JupyterLab's
+    Nbgrader menu, Formgrader's Manual Grading finds the assignment and the submission,
+    and a score and a comment go into a written answer. The gradebook holds them, the
+    exported grades and the class report count the score, and the student's feedback
+    shows the comment."""
+    course = Course(lab.root)
+    notebook_name, cell = WRITTEN
+    grading.register(course)
+    submission = tmp_path / "alice" / ASSIGNMENT
+    submission.mkdir(parents=True)
+    solved = Release(course).solved()[notebook_name]
+    nbformat.write(solved, submission / f"{notebook_name}.ipynb")
+    grading.autograde(course, tmp_path)
+    (before,) = grading.scores(course)
+    assert before.needs_manual_grade and saved_grade(course, "alice") == (None, None)
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{lab.url}/lab/workspaces/formgrader?reset&token={lab.token}")
+        page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+        page.get_by_role("menuitem", name="Formgrader", exact=True).first.click()
+        formgrader = page.frame_locator("#formgrader iframe")
+        formgrader.get_by_role("link", name="Manual Grading").click()
+        formgrader.get_by_role("link", name=ASSIGNMENT, exact=True).click()
+        formgrader.get_by_role("link", name=notebook_name, exact=True).click()
+        # One link per submission (with the student's name, hidden until asked for).
+        submissions = formgrader.locator("#main-table a.name-hidden")
+        submissions.first.wait_for()
+        assert submissions.all_inner_texts() == ["Submission #1"]
+        submissions.first.click()
+        score = formgrader.locator(f"input.score#{cell}")
+        score.wait_for()
+        # The grading page binds its inputs to the gradebook once it has fetched the grades
+        # and comments; a value typed before that is overwritten.
+        grading_page = next(f for f in page.frames if "/formgrader/submissions/" in f.url)
+        grading_page.wait_for_function(
+            "() => window.formgrader && formgrader.grades && formgrader.grades.loaded"
+            " && formgrader.comments && formgrader.comments.loaded"
+        )
+        score.fill(str(MANUAL_SCORE))
+        score.press("Tab")
+        comment = formgrader.locator(f"textarea#{cell}-comment")
+        comment.fill(COMMENT)
+        comment.press("Tab")
+        deadline = time.monotonic() + SAVE_S
+        while saved_grade(course, "alice") != (MANUAL_SCORE, COMMENT):
+            assert time.monotonic() < deadline, f"not saved: {saved_grade(course, 'alice')}"
+            time.sleep(0.5)
+        score.scroll_into_view_if_needed()
+        page.screenshot(path=artifacts / "formgrader-written-answer.png")
+    finally:
+        page.close()
+
+    grading.export(course)
+    rows = grading.grades_csv(course).read_text().splitlines()
+    header, (alice,) = rows[0].split(","), [r.split(",") for r in rows[1:]]
+    assert float(alice[header.index("score")]) == before.score + MANUAL_SCORE
+    (student,) = report.build(course).students
+    assert student.score == before.score + MANUAL_SCORE
+    grading.feedback(course)
+    assert COMMENT in (course.feedback("alice") / f"{notebook_name}.html").read_text()

@@ -208,6 +208,7 @@ def test_bundle_ships_what_students_need(student_bundle):
         for p in (repo / "course_utils").glob(pattern)
     }
     needed |= {"README.md", "Makefile", "environment.yml", "pyproject.toml", "requirements.lock"}
+    needed |= {"LICENSE"}  # pyproject.toml's license-files
     needed |= {"scripts/setup.sh", "nbgrader_config.py"}
     assert "course_utils/grading/elbo.py" in needed and len(needed) > 20
     assert names == needed
