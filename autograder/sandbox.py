@@ -127,19 +127,19 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self._cgroup is None and os.getuid() != 0:
             rlimits["RLIMIT_NPROC"] = _processes_of_this_user() + self.process_limit
         limits = json.dumps({"rlimits": rlimits, "cgroup": str(self._cgroup or "")})
-        sandboxed = [*self.bwrap(folder, self._sockets), *kernel_cmd]
+        sandboxed = [*self.bwrap(folder, self._sockets, Path(kernel_cmd[0])), *kernel_cmd]
         command = [sys.executable, "-c", LAUNCHER, limits, *sandboxed]
         await super()._async_launch_kernel(command, **kw)
 
-    def bwrap(self, folder: Path, sockets: Path) -> list[str]:
+    def bwrap(self, folder: Path, sockets: Path, interpreter: Path | None = None) -> list[str]:
         """The bubblewrap command line, up to the kernel's own, for a kernel in ``folder``
-        that talks to the grader through sockets in ``sockets``."""
+        that talks to the grader through sockets in ``sockets`` and runs ``interpreter``."""
         size = ["--size", str(self.writable_size)]
         args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         args += [*size, "--tmpfs", "/tmp"]
         for hidden in _hidden(self.config):
             args += ["--tmpfs", str(hidden)]
-        for needed in _needed(_hidden(self.config)):
+        for needed in _needed(_hidden(self.config), interpreter):
             args += ["--ro-bind", str(needed), str(needed)]
         for hidden in _instructor_package():
             args += ["--tmpfs", str(hidden)]
@@ -153,6 +153,14 @@ class SandboxedKernelManager(AsyncKernelManager):
         # ipykernel exits when its parent is not the pid it was given: here its parent is
         # bubblewrap's init, and --die-with-parent already ends it with the grader.
         args += ["--setenv", "JPY_PARENT_PID", "1", "--setenv", "HOME", str(folder)]
+        # The data the notebooks load, as outside (the instructor's cache, read-only). Imported
+        # here: course_utils.data loads torch, which nbgrader's start need not wait for.
+        from course_utils.data import cache_dir
+
+        data = cache_dir().resolve()
+        args += ["--setenv", "VAE_COURSE_DATA", str(data)]
+        if data.is_dir():
+            args += ["--ro-bind", str(data), str(data)]
         return args
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
@@ -171,12 +179,15 @@ def _hidden(config) -> list[Path]:
     return [path for path in (home, root) if path != Path("/")]
 
 
-def _needed(hidden: list[Path]) -> list[Path]:
-    """What the kernel needs from inside the hidden folders: the Python installation it runs
-    (the venv and the interpreter it was made from) and the course's package."""
+def _needed(hidden: list[Path], interpreter: Path | None = None) -> list[Path]:
+    """What the kernel needs from inside the hidden folders: the Python installations it
+    runs (this process's venv and the interpreter it was made from, and the kernel's own
+    ``interpreter``) and the course's package."""
     spec = importlib.util.find_spec("course_utils")
     package = list(spec.submodule_search_locations) if spec else []
     python = [sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parent]
+    if interpreter is not None and interpreter.is_absolute():
+        python += [interpreter.resolve().parent.parent]
     candidates = {Path(path).resolve() for path in (*python, *package)}
     return sorted(path for path in candidates if any(_within(path, h) for h in hidden))
 
