@@ -34,9 +34,11 @@ lint: setup ## ruff lint and format check
 format: setup ## apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-bench: setup sandbox ## training throughput against a plain PyTorch loop; autograde time with and without the sandbox
+bench: setup sandbox ## training throughput, threads next to a busy core, the sandbox's cost, parallel grading
 	@$(PY) benchmarks/bench_training.py
+	@$(PY) benchmarks/bench_threads.py
 	@$(PY) benchmarks/bench_sandbox.py
+	@$(PY) benchmarks/bench_grading.py
 
 lab: setup ## open the course in JupyterLab
 	@$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks

@@ -17,13 +17,17 @@ run goes on. Rerunning after a crash regrades and overwrites: nothing is lost or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -212,6 +216,39 @@ def apply(course: Course, result: Result) -> None:
                 notebook, course.assignment, result.student
             ).late_submission_penalty = penalty
         gradebook.db.commit()
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, folder: Path, env: dict | None = None) -> Iterator[str]:
+    """A Dask scheduler and ``workers`` single-threaded workers on this machine, each an OS
+    process of its own (``dask scheduler``, ``dask worker``): the Dask path without a
+    cluster. Yields the scheduler's address; stops them all at the end."""
+    from distributed import Client
+
+    dask = str(Path(sys.executable).parent / "dask")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    options = {
+        "cwd": folder,
+        "env": env,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+    }
+    scheduler = [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+    worker = [dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
+    processes = [subprocess.Popen(scheduler, **options)]
+    processes += [subprocess.Popen(worker, **options) for _ in range(workers)]
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(30)
 
 
 def local_executor(workers: int) -> Executor:

@@ -3,10 +3,11 @@
 #   dataset-fashion-mnist  the real Fashion-MNIST files read by course_utils.data
 #   chromium               the headless browser of tests/test_browser.py (driven by playwright)
 #   bubblewrap             the grading sandbox (autograder/sandbox.py): grading needs it
+#   postgresql             the server tests/test_parallel.py starts for a gradebook on PostgreSQL
 # Needs root (or sudo); without it, says what to install and carries on.
 # With arguments, installs only the packages named (the main job needs bubblewrap alone).
 set -euo pipefail
-PACKAGES=(dataset-fashion-mnist chromium bubblewrap)
+PACKAGES=(dataset-fashion-mnist chromium bubblewrap postgresql)
 [ $# -gt 0 ] && PACKAGES=("$@")
 
 missing=()

@@ -11,7 +11,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from test_autograde_corpus import (
     run_cli,
 )
 
+from autograder import parallel
 from autograder.course import Course
 from autograder.examples import corpus
 
@@ -100,47 +100,8 @@ def test_two_local_workers_grade_as_nbgrader_does(sequential, tmp_path):
 @pytest.fixture(scope="module")
 def scheduler(tmp_path_factory) -> Iterator[str]:
     """A Dask scheduler and 2 single-threaded workers, each an OS process of its own."""
-    folder = tmp_path_factory.mktemp("dask")
-    dask = Path(sys.executable).parent / "dask"
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    options = {
-        "cwd": folder,
-        "env": ENV,
-        "stdout": subprocess.DEVNULL,
-        "stderr": subprocess.DEVNULL,
-    }
-    processes = [
-        subprocess.Popen(
-            [str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-            **options,
-        )
-    ]
-    for _ in range(2):
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(dask),
-                    "worker",
-                    address,
-                    "--nworkers",
-                    "1",
-                    "--nthreads",
-                    "1",
-                    "--no-dashboard",
-                ],
-                **options,
-            )
-        )
-    from distributed import Client
-
-    with Client(address, timeout=60) as client:
-        client.wait_for_workers(2, timeout=120)
-    yield address
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.wait(30)
+    with parallel.local_cluster(2, tmp_path_factory.mktemp("dask"), ENV) as address:
+        yield address
 
 
 def test_a_dask_cluster_grades_as_nbgrader_does(sequential, scheduler, tmp_path):
