@@ -1,8 +1,8 @@
 """Grading a class in parallel (``autograder.parallel``), through the course's real command:
 2 local worker processes, a Dask scheduler and 2 workers started as separate processes, and
 the gradebook on a PostgreSQL server started for the tests. Each run's grades and feedback
-must equal nbgrader's sequential run of the same submissions; faults (a worker or the
-coordinator killed with SIGKILL, a submission nbgrader cannot grade) lose nothing.
+must equal nbgrader's sequential run of the same submissions; faults (a submission nbgrader
+cannot grade; ``-m slow``: a worker or the coordinator killed with SIGKILL) lose nothing.
 """
 
 import os
@@ -167,6 +167,7 @@ def graded(course: Course) -> int:
     return len(list(folder.glob("*/*/add.ipynb"))) if folder.exists() else 0
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_loses_nothing(sequential, tmp_path):
     reference, submissions = sequential
     course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
@@ -188,6 +189,7 @@ def test_a_worker_killed_mid_run_loses_nothing(sequential, tmp_path):
     assert gradebook_rows(course) == gradebook_rows(reference)
 
 
+@pytest.mark.slow
 def test_the_coordinator_killed_mid_run_then_rerun_loses_nothing(sequential, tmp_path):
     reference, submissions = sequential
     course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
