@@ -1,6 +1,7 @@
 """A course directory as nbgrader sees it: its config, its paths, its API."""
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -75,6 +76,21 @@ class Course:
     def api(self) -> NbGraderAPI:
         """nbgrader's Python API on this course (what formgrader uses)."""
         return NbGraderAPI(coursedir=self.coursedir, config=self.config)
+
+
+def new_course(
+    root: Path, notebooks: list[Path], *settings: str, assignment: str = ASSIGNMENT
+) -> Course:
+    """A course in ``root`` (created) made of this repository's config, with ``settings``
+    (config lines) added, and copies of the solution ``notebooks``; not released yet."""
+    root.mkdir(parents=True, exist_ok=True)
+    config = (REPO_ROOT / CONFIG_FILE).read_text()
+    (root / CONFIG_FILE).write_text("\n".join([config, *settings, ""]))
+    source = root / "solutions" / assignment
+    source.mkdir(parents=True)
+    for notebook in notebooks:
+        shutil.copy(notebook, source)
+    return Course(root, assignment)
 
 
 def check(result: dict, what: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 import time
 import warnings
@@ -24,7 +23,7 @@ from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
 from autograder import grading, parallel, release
-from autograder.course import REPO_ROOT, Course
+from autograder.course import REPO_ROOT, Course, new_course
 from autograder.examples import corpus
 
 CASES = [
@@ -40,11 +39,8 @@ CASES = [
 
 
 def make_course(root: Path, notebooks: list[str]) -> Course:
-    (root / "solutions" / "vae").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "nbgrader_config.py", root)
-    for name in notebooks:
-        shutil.copy(REPO_ROOT / "solutions" / "vae" / f"{name}.ipynb", root / "solutions" / "vae")
-    course = Course(root)
+    """A course of the repository's config and the named solution notebooks, released."""
+    course = new_course(root, [REPO_ROOT / "solutions" / "vae" / f"{n}.ipynb" for n in notebooks])
     release.generate(course)
     return course
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 from autograder import release
-from autograder.course import REPO_ROOT, Course
+from autograder.course import REPO_ROOT, Course, new_course
 from autograder.examples import corpus
 
 CASES = ["solutions", "negative_elbo_bound-mistake_std_for_variance"]
@@ -30,11 +29,7 @@ CASES = ["solutions", "negative_elbo_bound-mistake_std_for_variance"]
 
 def make_course(root: Path, notebooks: list[str]) -> Course:
     """A course of the repository's config and the named solution notebooks, released."""
-    (root / "solutions" / "vae").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "nbgrader_config.py", root)
-    for name in notebooks:
-        shutil.copy(REPO_ROOT / "solutions" / "vae" / f"{name}.ipynb", root / "solutions" / "vae")
-    course = Course(root)
+    course = new_course(root, [REPO_ROOT / "solutions" / "vae" / f"{n}.ipynb" for n in notebooks])
     release.generate(course)
     return course
 

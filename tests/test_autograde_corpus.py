@@ -29,7 +29,7 @@ from nbgrader.api import Gradebook
 from test_nbgrader_pipeline import FIXTURES
 
 from autograder import grading, release, report
-from autograder.course import REPO_ROOT, Course
+from autograder.course import REPO_ROOT, Course, new_course
 from autograder.examples import corpus as submissions
 from autograder.examples.escapes import ESCAPES
 from autograder.examples.implementations import ELBO_MC, JENSEN_GAP, PRELUDE
@@ -57,14 +57,7 @@ def make_course(root: Path, notebooks: list[Path], timeout: int, *settings: str)
     """A course of ``notebooks`` (solution notebooks), its release generated, with the
     repository's config, a cell timeout of ``timeout`` seconds and ``settings`` (lines of
     config) added."""
-    root.mkdir(parents=True, exist_ok=True)
-    config = (REPO_ROOT / "nbgrader_config.py").read_text()
-    added = "\n".join([f"c.Execute.timeout = {timeout}", *settings])
-    (root / "nbgrader_config.py").write_text(f"{config}\n{added}\n")
-    (root / "solutions" / "vae").mkdir(parents=True)
-    for notebook in notebooks:
-        shutil.copy(notebook, root / "solutions" / "vae")
-    course = Course(root)
+    course = new_course(root, notebooks, f"c.Execute.timeout = {timeout}", *settings)
     release.generate(course)
     return course
 

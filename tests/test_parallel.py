@@ -167,21 +167,22 @@ def graded(course: Course) -> int:
     return len(list(folder.glob("*/*/add.ipynb"))) if folder.exists() else 0
 
 
+def grading_underway(course: Course, submissions: Path, graded_first: int, **popen):
+    """The course's command grading ``submissions`` on 2 workers in a subprocess, once it
+    has graded ``graded_first`` students."""
+    process = autograde_cli(course, submissions, workers=("--workers", "2"), **popen)
+    wait_for(lambda: graded(course) >= graded_first)
+    return process
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_loses_nothing(sequential, tmp_path):
     reference, submissions = sequential
     course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
-    process = autograde_cli(
-        course,
-        submissions,
-        workers=("--workers", "2"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    wait_for(lambda: graded(course) >= 1)
-    workers = [
-        p for p in psutil.Process(process.pid).children() if "spawn" in " ".join(p.cmdline())
-    ]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = grading_underway(course, submissions, 1, **pipes)
+    children = psutil.Process(process.pid).children()
+    workers = [child for child in children if "spawn" in " ".join(child.cmdline())]
     assert workers, "no worker process found"
     workers[0].send_signal(signal.SIGKILL)
     out, err = process.communicate(timeout=600)
@@ -193,15 +194,8 @@ def test_a_worker_killed_mid_run_loses_nothing(sequential, tmp_path):
 def test_the_coordinator_killed_mid_run_then_rerun_loses_nothing(sequential, tmp_path):
     reference, submissions = sequential
     course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
-    process = autograde_cli(
-        course,
-        submissions,
-        workers=("--workers", "2"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    wait_for(lambda: graded(course) >= 2)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    process = grading_underway(course, submissions, 2, start_new_session=True, **quiet)
     os.killpg(process.pid, signal.SIGKILL)  # the coordinator, its workers and kernels
     process.wait()
     assert graded(course) < len(CASES)
