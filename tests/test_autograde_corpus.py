@@ -470,8 +470,8 @@ def test_notebook_2_every_case(notebook_2, tmp_path):
 
 def test_notebook_3_cases(notebook_3, tmp_path):
     cases = [
-        "negative_iwae_bound-correct_batch_major_randn",
-        "negative_iwae_bound-mistake_missing_log_k",
+        "negative_iwae_bound-correct_batch_major_decoded_whole",
+        "negative_iwae_bound-mistake_batch_major_missing_log_k",
     ]
     grade_cases(notebook_3, tmp_path, cases)
 

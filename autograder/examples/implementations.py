@@ -261,6 +261,20 @@ def _iwae(body: str) -> str:
     return _cell("negative_iwae_bound(self, x, iw)", body)
 
 
+def _batch_major(ending: str, log_w: str = "log_px_z + log_pz - log_qz") -> str:
+    """A bound that samples z as (batch, iw, z_dim) and decodes it in one call, computes the
+    log-weights ``log_w`` (batch, iw), and ends with ``ending``."""
+    start = f"""
+m, v = self.enc(x)
+z = sample_gaussian(m.unsqueeze(1).expand(-1, iw, -1), v.unsqueeze(1).expand(-1, iw, -1))
+log_px_z = log_bernoulli_with_logits(x.unsqueeze(1), self.dec(z))  # (batch, iw)
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m.unsqueeze(1), v.unsqueeze(1))
+log_w = {log_w}  # (batch, iw)
+"""
+    return _iwae(start + ending.lstrip("\n"))
+
+
 IWAE = {
     "correct_duplicate_log_mean_exp": Implementation(
         _iwae("""
@@ -331,6 +345,113 @@ niwae = -log_mean_exp(log_w, 0).mean()
 kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return niwae, kl, -log_px_z.mean()
 """)
+    ),
+    "correct_sample_major_decoded_whole": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+z = m + v.sqrt() * torch.randn(iw, *m.shape)  # (iw, batch, z_dim)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))  # (iw, batch)
+log_w = log_px_z + log_normal(z, self.z_prior_m, self.z_prior_v) - log_normal(z, m, v)
+niwae = -log_mean_exp(log_w, 0)
+kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v)
+return niwae.mean(), kl.mean(), -log_px_z.mean()
+""")
+    ),
+    "correct_batch_major_decoded_whole": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+batch, z_dim = m.shape
+z = m.unsqueeze(1) + v.sqrt().unsqueeze(1) * torch.randn(batch, iw, z_dim)  # (batch, iw, z_dim)
+log_px_z = log_bernoulli_with_logits(x.unsqueeze(1), self.dec(z))  # (batch, iw)
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m.unsqueeze(1), v.unsqueeze(1))
+log_w = log_px_z + log_pz - log_qz
+niwae = -log_mean_exp(log_w, dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+""")
+    ),
+    "correct_batch_major_torch_distributions": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+q = Normal(m.unsqueeze(1), v.sqrt().unsqueeze(1))  # (batch, 1, z_dim)
+z = q.rsample((iw,)).transpose(0, 1).squeeze(2)  # (batch, iw, z_dim)
+log_px_z = Bernoulli(logits=self.dec(z)).log_prob(x.unsqueeze(1)).sum(-1)  # (batch, iw)
+log_w = log_px_z + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
+niwae = -(torch.logsumexp(log_w, dim=1) - math.log(iw))
+kl = kl_divergence(Normal(m, v.sqrt()), Normal(0.0, 1.0)).sum(-1)
+return niwae.mean(), kl.mean(), -log_px_z.mean()
+""")
+    ),
+    "correct_batch_major_encoded_repeated": Implementation(
+        _iwae("""
+x_rep = x.unsqueeze(1).expand(-1, iw, -1)  # (batch, iw, 784)
+m, v = self.enc(x_rep)  # (batch, iw, z_dim) each
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x_rep, self.dec(z))  # (batch, iw)
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+niwae = -log_mean_exp(log_px_z + log_pz - log_qz, dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+""")
+    ),
+    "mistake_batch_major_lse_over_batch": Implementation(
+        _batch_major("""
+niwae = -(torch.logsumexp(log_w, dim=0) - math.log(iw))
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_iwae_stable": "lse_over_batch",
+            "check_iwae_exact_at_prior": "lse_over_batch",
+            "check_iwae_exact_at_posterior": "lse_over_batch",
+            "check_iwae_k1_matches_elbo": "iwae1_not_elbo",
+            "check_iwae_increases_with_k": "above_log_px",
+        },
+    ),
+    "mistake_batch_major_missing_log_k": Implementation(
+        _batch_major("""
+niwae = -torch.logsumexp(log_w, dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_iwae_exact_at_prior": "missing_log_k",
+            "check_iwae_exact_at_posterior": "missing_log_k",
+            "check_iwae_increases_with_k": "missing_log_k",
+        },
+    ),
+    "mistake_batch_major_mean_of_log_weights": Implementation(
+        _batch_major("""
+niwae = -log_w.mean(dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {"check_iwae_increases_with_k": "mean_of_log_weights"},
+    ),
+    "mistake_batch_major_exp_then_log": Implementation(
+        _batch_major("""
+niwae = -torch.log(torch.exp(log_w).mean(dim=1))
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {name: "unstable_log_mean_exp" for name in IWAE_CHECKS},
+    ),
+    "mistake_batch_major_kl_rec_summed_over_samples": Implementation(
+        _batch_major("""
+niwae = -log_mean_exp(log_w, dim=1)
+return niwae.mean(), (log_qz - log_pz).sum(1).mean(), -log_px_z.sum(1).mean()
+"""),
+        {"check_iwae_kl_rec": "sum_over_samples"},
+    ),
+    "mistake_batch_major_prior_ratio_wrong_sign": Implementation(
+        _batch_major(
+            log_w="log_px_z - log_pz + log_qz",
+            ending="""
+niwae = -log_mean_exp(log_w, dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+""",
+        ),
+        {
+            "check_iwae_exact_at_posterior": "not_exact_at_posterior",
+            "check_iwae_k1_matches_elbo": "prior_ratio_wrong_sign",
+            "check_iwae_increases_with_k": "above_log_px",
+        },
     ),
     "mistake_missing_log_k": Implementation(
         _iwae("""
@@ -628,6 +749,23 @@ _HIDDEN_FAILS = {
         },
     },
     "iwae": {
+        "mistake_batch_major_exp_then_log": {
+            "check_iwae_reference": _INF,
+            "check_iwae_quadrature_reference": _INF,
+        },
+        "mistake_batch_major_kl_rec_summed_over_samples": {"check_iwae_reference": _REFERENCE},
+        **{
+            name: {"check_iwae_reference": _REFERENCE, "check_iwae_quadrature_reference": _ABOVE}
+            for name in (
+                "mistake_batch_major_lse_over_batch",
+                "mistake_batch_major_missing_log_k",
+                "mistake_batch_major_prior_ratio_wrong_sign",
+            )
+        },
+        "mistake_batch_major_mean_of_log_weights": {
+            "check_iwae_reference": _REFERENCE,
+            "check_iwae_quadrature_reference": _BELOW,
+        },
         "mistake_analytic_kl_in_weights": {"check_iwae_quadrature_reference": _BELOW},
         "mistake_exp_then_log": {
             "check_iwae_reference": _INF,

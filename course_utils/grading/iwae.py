@@ -200,21 +200,22 @@ class _PosteriorNet(nn.Module):
     ``a_j / (1 + s^2)`` and (through softplus) the variance ``s^2 / (1 + s^2)`` of the exact
     posterior of the bump decoder (a Gaussian prior times a Gaussian bump)."""
 
-    def forward(self, x: Tensor) -> Tensor:  # (batch, 784) -> (batch, 4)
-        m = SHRINK * x[:, : len(BUMP_CENTERS)] @ BUMP_CENTERS
+    def forward(self, x: Tensor) -> Tensor:  # (..., 784) -> (..., 4)
+        m = SHRINK * x[..., : len(BUMP_CENTERS)] @ BUMP_CENTERS
         h = math.log(math.expm1(BUMP_VARIANCE * SHRINK - 1e-8))  # softplus(h) + 1e-8 = v
-        return torch.cat([m, torch.full_like(m, h)], dim=1)
+        return torch.cat([m, torch.full_like(m, h)], dim=-1)
 
 
 class _BumpNet(nn.Module):
     """The decoder's network: bump pixel j has logit ``log P - log(1 - P)`` with
     ``P = C exp(-|z - a_j|^2 / (2 s^2))``; the other pixels have the constant ``LOGITS``."""
 
-    def forward(self, z: Tensor) -> Tensor:  # (rows, 2) -> (rows, 784)
-        distance = (z[:, None, :] - BUMP_CENTERS).pow(2).sum(-1)  # (rows, 6)
+    def forward(self, z: Tensor) -> Tensor:  # (..., 2) -> (..., 784)
+        distance = (z.unsqueeze(-2) - BUMP_CENTERS).pow(2).sum(-1)  # (..., 6)
         log_p = math.log(BUMP_SCALE) - distance / (2 * BUMP_VARIANCE)
         bumps = log_p - torch.log1p(-log_p.exp())
-        return torch.cat([bumps, LOGITS[len(BUMP_CENTERS) :].expand(len(z), -1)], dim=1)
+        others = LOGITS[len(BUMP_CENTERS) :].expand(*z.shape[:-1], -1)
+        return torch.cat([bumps, others], dim=-1)
 
 
 def _posterior_probe(batch: int) -> tuple[VAE, Tensor, Tensor]:
@@ -460,8 +461,8 @@ def check_iwae_vectorized(batch: int = 7, iw: int = 10) -> None:
         fail(
             f"the decoder was called {len(rows)} times with {rows} rows for iw={iw} and a batch "
             f"of {batch}: {loop}stack all iw * batch = {iw * batch} samples and decode them in "
-            "one call (duplicate the encoder's m and v, or sample with shape (iw, batch, z_dim) "
-            "and reshape)",
+            "one call (the decoder takes any leading dimensions: samples of shape "
+            "(iw, batch, z_dim) or (batch, iw, z_dim), or duplicated to (iw * batch, z_dim))",
             "python_loop",
         )
 
