@@ -37,27 +37,28 @@ def hidden_blocks() -> dict[str, str]:
 
 
 def outcomes(name: str, hidden_blocks: dict[str, str]) -> dict[str, str | None]:
-    """Check -> its failure message (None: it passed), for every check of the exercise:
-    the visible ones with their defaults (probe models), the hidden ones as their block."""
-    where = exercise(name)
-    module = importlib.import_module(f"course_utils.grading.{where.module}")
+    """Check -> its failure message (None: it passed), for every check of every exercise of
+    the notebook of ``name`` (its reference solutions call the function of ``name``): the
+    visible ones with their defaults (probe models), the hidden ones as their block."""
     found = {}
-    for check in where.checks + where.hidden_checks:
-        try:
-            if check in where.hidden_checks:
-                exec(hidden_blocks[check], {where.module: module})
-            else:
-                getattr(module, check)()
-            found[check] = None
-        except AssertionError as error:
-            found[check] = str(error)
+    for where in (e for e in GRADED if e.notebook == exercise(name).notebook):
+        module = importlib.import_module(f"course_utils.grading.{where.module}")
+        for check in where.checks + where.hidden_checks:
+            try:
+                if check in where.hidden_checks:
+                    exec(hidden_blocks[check], {where.module: module})
+                else:
+                    getattr(module, check)()
+                found[check] = None
+            except AssertionError as error:
+                found[check] = str(error)
     return found
 
 
 @pytest.mark.parametrize("name, entry", CASES)
 def test_implementation_is_graded_as_expected(name, entry, attach, hidden_blocks):
     implementation = IMPLEMENTATIONS[name][entry]
-    attach(implementation.source)
+    attach(name, implementation)
     found = outcomes(name, hidden_blocks)
     failed = {check: mistake_of(message) for check, message in found.items() if message}
     assert failed == implementation.fails, found

@@ -59,7 +59,7 @@ def trained_z2():
 )
 def test_hidden_quadrature_check(name, attach, trained_z2):
     model, x, log_px, max_gap = trained_z2
-    attach(IWAE[name].source)
+    attach("negative_iwae_bound", IWAE[name])
     settings = {"log_px": log_px, "ks": QUADRATURE_KS, "repeats": QUADRATURE_REPEATS}
     if name in QUADRATURE_MISTAKES:
         mistake = f"(mistake: {QUADRATURE_MISTAKES[name]})"
@@ -103,7 +103,7 @@ def test_stored_values_are_read_as_the_notebook_runs_them(stored):
 
 @pytest.mark.parametrize("name", ["correct_batch_major_randn", "mistake_missing_log_k"])
 def test_hidden_reference_checks_accept_the_reference_and_reject_a_mistake(name, attach, stored):
-    attach(IWAE[name].source)
+    attach("negative_iwae_bound", IWAE[name])
     checks = {
         iwae.check_iwae_reference: stored["check_iwae_reference"],
         iwae.check_iwae_quadrature_reference: stored["check_iwae_quadrature_reference"],
@@ -120,7 +120,7 @@ def test_hidden_reference_checks_accept_the_reference_and_reject_a_mistake(name,
 
 def test_hidden_messages_show_no_reference_value(attach, stored):
     """A student who fails a hidden check sees their own values, never the reference's."""
-    attach(IWAE["mistake_missing_log_k"].source)
+    attach("negative_iwae_bound", IWAE["mistake_missing_log_k"])
     secrets = {f"{value:.3f}" for value in stored["check_iwae_quadrature_reference"]["log_px"]}
     for per_k in stored["check_iwae_reference"]["references"].values():
         secrets |= {f"{mean:.3f}" for mean, _ in per_k.values()}
@@ -150,7 +150,7 @@ def test_checkpoint_cells_fail_only_where_expected(name, attach, checkpoint_cell
     as the notebook runs it, fails only in cells the corpus expects to fail (those running a
     check of the entry's ``fails``), and does fail where the entry fails ``check_iwae_outputs``."""
     cells = checkpoint_cells
-    attach(IWAE[name].source)
+    attach("negative_iwae_bound", IWAE[name])
     fails = IWAE[name].fails
     expected = verdicts(exercise("negative_iwae_bound"), IWAE[name])
     assert sorted(grade_id for _, grade_id in cells) == [

@@ -10,20 +10,39 @@ autograder are made from them.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, replace
 
+from autograder.reference import bounds as reference_bounds
 from course_utils.exercises import exercise
 
+#: The imports every solution cell of the corpus starts with: what the notebooks' setup cells
+#: import (the densities of notebook 2 are not among them: in notebook 2 they are the
+#: student's own, defined by the cells before; see ``cell_source``).
 PRELUDE = """\
 import math
 import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
-from course_utils.distributions import (
-    duplicate, kl_normal, log_bernoulli_with_logits, log_mean_exp, log_normal, sample_gaussian,
-)
+from course_utils import distributions
+from course_utils.distributions import duplicate, log_mean_exp
 from course_utils.models import VAE, add_to_class
+from course_utils.stubs import add_to_module
 """
+
+#: Notebook 3 runs in a kernel of its own, where notebook 2's densities are stubs: its corpus
+#: entries start with the reference densities, as a student who copied their notebook 2
+#: functions into the cell would.
+DENSITIES = "\n\n".join(
+    inspect.getsource(getattr(reference_bounds, name)) for name in reference_bounds.DENSITIES
+)
+PRELUDES = {"03_iwae": PRELUDE + "\n\n" + DENSITIES + "\n\n"}
+
+
+def cell_source(name: str, implementation: Implementation) -> str:
+    """The full source of the solution cell of the exercise ``name`` that holds
+    ``implementation``: its notebook's prelude, then the implementation."""
+    return PRELUDES.get(exercise(name).notebook, PRELUDE) + implementation.source
 
 
 @dataclass(frozen=True)
@@ -859,11 +878,11 @@ def _elbo_mc(body: str) -> str:
 
 
 ELBO_MC = {
-    "correct_sample_gaussian": Implementation(
+    "correct_by_hand": Implementation(
         _elbo_mc("""
-shape = (n_samples, *m.shape)
-z = sample_gaussian(m.expand(shape), v.expand(shape))
-return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
+z = m + v.sqrt() * torch.randn(n_samples, *m.shape, dtype=m.dtype)  # (n_samples, batch, z_dim)
+log_q = (-0.5 * (math.log(2 * math.pi) + v.log() + (z - m) ** 2 / v)).sum(-1)
+return (model.log_joint(x, z) - log_q).mean(dim=0)
 """)
     ),
     "correct_torch_distributions": Implementation(
@@ -878,14 +897,14 @@ return (model.log_prior(z) + model.log_likelihood(x, z) - q.log_prob(z)).mean(di
 total = torch.zeros(x.shape[0], dtype=m.dtype)
 for _ in range(n_samples):
     z = m + v.sqrt() * torch.randn_like(m)
-    total = total + model.log_joint(x, z) - log_normal(z, m, v)
+    total = total + model.log_joint(x, z) - Normal(m, v.sqrt()).log_prob(z).sum(-1)
 return total / n_samples
 """)
     ),
     "mistake_std_for_variance": Implementation(
         _elbo_mc("""
 z = m + v * torch.randn(n_samples, *m.shape, dtype=m.dtype)
-return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
+return (model.log_joint(x, z) - Normal(m, v.sqrt()).log_prob(z).sum(-1)).mean(dim=0)
 """),
         {
             "elbo_mc_unbiased": "biased_estimate",
@@ -894,7 +913,7 @@ return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
     ),
     "mistake_no_entropy": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
+z = Normal(m, v.sqrt()).rsample((n_samples,))
 return model.log_joint(x, z).mean(dim=0)
 """),
         {
@@ -904,8 +923,9 @@ return model.log_joint(x, z).mean(dim=0)
     ),
     "mistake_log_mean_exp": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
-log_w = model.log_joint(x, z) - log_normal(z, m, v)
+q = Normal(m, v.sqrt())
+z = q.rsample((n_samples,))
+log_w = model.log_joint(x, z) - q.log_prob(z).sum(-1)
 return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
 """),
         {
@@ -916,22 +936,25 @@ return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
     ),
     "mistake_detached_sample": Implementation(
         _elbo_mc("""
-z = Normal(m, v.sqrt()).sample((n_samples,))
-return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
+q = Normal(m, v.sqrt())
+z = q.sample((n_samples,))
+return (model.log_joint(x, z) - q.log_prob(z).sum(-1)).mean(dim=0)
 """),
         {"elbo_mc_gradients": "gradient_biased"},
     ),
     "mistake_one_sample": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m, v)
-return model.log_joint(x, z) - log_normal(z, m, v)
+q = Normal(m, v.sqrt())
+z = q.rsample()
+return model.log_joint(x, z) - q.log_prob(z).sum(-1)
 """),
         {"elbo_mc_averages_samples": "variance_not_one_over_n"},
     ),
     "mistake_sum_over_samples": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
-return (model.log_joint(x, z) - log_normal(z, m, v)).sum(dim=0)
+q = Normal(m, v.sqrt())
+z = q.rsample((n_samples,))
+return (model.log_joint(x, z) - q.log_prob(z).sum(-1)).sum(dim=0)
 """),
         {
             "elbo_mc_unbiased": "biased_estimate",
@@ -941,8 +964,9 @@ return (model.log_joint(x, z) - log_normal(z, m, v)).sum(dim=0)
     ),
     "mistake_no_average": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
-return model.log_joint(x, z) - log_normal(z, m, v)
+q = Normal(m, v.sqrt())
+z = q.rsample((n_samples,))
+return model.log_joint(x, z) - q.log_prob(z).sum(-1)
 """),
         {
             "elbo_mc_shape": "samples_not_averaged",
@@ -950,5 +974,226 @@ return model.log_joint(x, z) - log_normal(z, m, v)
             "elbo_mc_averages_samples": "variance_not_one_over_n",
             "elbo_mc_gradients": "gradient_biased",
         },
+    ),
+    "mistake_latents_not_summed": Implementation(
+        _elbo_mc("""
+q = Normal(m, v.sqrt())
+z = q.rsample((n_samples,))
+return (model.log_joint(x, z).unsqueeze(-1) - q.log_prob(z)).mean(dim=0).squeeze(-1)
+"""),
+        {
+            "elbo_mc_shape": "latents_not_summed",
+            "elbo_mc_unbiased": "biased_estimate",
+            "elbo_mc_gradients": "gradient_biased",
+        },
+    ),
+}
+
+
+# The densities of notebook 2 (course_utils.grading.densities). Each attaches itself to
+# course_utils.distributions; the reference negative_elbo_bound of the notebook calls
+# sample_gaussian, kl_normal and log_bernoulli_with_logits, so their mistakes fail the ELBO's
+# tests too, and their entries list those checks as well.
+
+
+def _density(signature: str, body: str) -> str:
+    return "@add_to_module(distributions)\n" + _function(signature, body)
+
+
+def _sample(body: str) -> str:
+    return _density("sample_gaussian(m, v)", body)
+
+
+SAMPLE_GAUSSIAN = {
+    "correct_randn_like": Implementation(_sample("return m + torch.sqrt(v) * torch.randn_like(m)")),
+    "correct_rsample": Implementation(_sample("return Normal(m, v.sqrt()).rsample()")),
+    "correct_randn_shape": Implementation(
+        _sample("""
+eps = torch.randn(m.shape, dtype=m.dtype, device=m.device)
+return m + v**0.5 * eps
+""")
+    ),
+    "mistake_std_for_variance": Implementation(_sample("return m + v * torch.randn_like(m)"), {}),
+    "mistake_log_variance": Implementation(
+        _sample("return m + torch.exp(0.5 * v) * torch.randn_like(m)"), {}
+    ),
+    "mistake_fourth_root": Implementation(_sample("return m + v**0.25 * torch.randn_like(m)"), {}),
+    "mistake_no_noise": Implementation(_sample("return m + 0 * v"), {}),
+    "mistake_detached_sample": Implementation(_sample("return Normal(m, v.sqrt()).sample()"), {}),
+    "mistake_prior_sample": Implementation(_sample("return torch.randn_like(m)"), {}),
+    "mistake_fixed_seed": Implementation(
+        _sample("""
+generator = torch.Generator().manual_seed(0)
+eps = torch.randn(m.shape, generator=generator, dtype=m.dtype)
+return m + torch.sqrt(v) * eps
+"""),
+        {},
+    ),
+}
+
+
+def _log_normal(body: str) -> str:
+    return _density("log_normal(x, m, v)", body)
+
+
+LOG_NORMAL = {
+    "correct_formula": Implementation(
+        _log_normal("""
+return (-0.5 * (math.log(2 * math.pi) + torch.log(v) + (x - m) ** 2 / v)).sum(-1)
+""")
+    ),
+    "correct_torch_distributions": Implementation(
+        _log_normal("return Normal(m, v.sqrt()).log_prob(x).sum(dim=-1)")
+    ),
+    "correct_log_of_std": Implementation(
+        _log_normal("""
+std = torch.sqrt(v)
+log_density = -torch.log(std) - 0.5 * math.log(2 * math.pi) - 0.5 * ((x - m) / std) ** 2
+return log_density.sum(-1)
+""")
+    ),
+    "mistake_std_for_variance": Implementation(
+        _log_normal("""
+return (-0.5 * math.log(2 * math.pi) - torch.log(v) - (x - m) ** 2 / (2 * v**2)).sum(-1)
+"""),
+        {},
+    ),
+    "mistake_log_variance": Implementation(
+        _log_normal("""
+return (-0.5 * (math.log(2 * math.pi) + v + (x - m) ** 2 / v.exp())).sum(-1)
+"""),
+        {},
+    ),
+    "mistake_missing_log_2pi": Implementation(
+        _log_normal("return (-0.5 * (torch.log(v) + (x - m) ** 2 / v)).sum(-1)"), {}
+    ),
+    "mistake_missing_log_variance": Implementation(
+        _log_normal("return (-0.5 * (math.log(2 * math.pi) + (x - m) ** 2 / v)).sum(-1)"), {}
+    ),
+    "mistake_mean_over_dimensions": Implementation(
+        _log_normal("return Normal(m, v.sqrt()).log_prob(x).mean(-1)"), {}
+    ),
+    "mistake_density_then_log": Implementation(
+        _log_normal("""
+density = torch.exp(-((x - m) ** 2) / (2 * v)) / torch.sqrt(2 * math.pi * v)
+return torch.log(density.prod(-1))
+"""),
+        {},
+    ),
+    "mistake_not_summed": Implementation(
+        _log_normal("return -0.5 * (math.log(2 * math.pi) + torch.log(v) + (x - m) ** 2 / v)"),
+        {},
+    ),
+}
+
+
+def _kl(body: str) -> str:
+    return _density("kl_normal(qm, qv, pm, pv)", body)
+
+
+KL_NORMAL = {
+    "correct_formula": Implementation(
+        _kl("""
+return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).sum(-1)
+""")
+    ),
+    "correct_torch_distributions": Implementation(
+        _kl("return kl_divergence(Normal(qm, qv.sqrt()), Normal(pm, pv.sqrt())).sum(-1)")
+    ),
+    "correct_cs236": Implementation(
+        _kl("""
+element_wise = 0.5 * (torch.log(pv) - torch.log(qv) + qv / pv + (qm - pm).pow(2) / pv - 1)
+return element_wise.sum(-1)
+""")
+    ),
+    "mistake_std_for_variance": Implementation(
+        _kl("""
+return (torch.log(pv / qv) + (qv**2 + (qm - pm) ** 2) / (2 * pv**2) - 0.5).sum(-1)
+"""),
+        {},
+    ),
+    "mistake_log_variance": Implementation(
+        _kl("""
+return (0.5 * (pv - qv + (qv.exp() + (qm - pm) ** 2) / pv.exp() - 1)).sum(-1)
+"""),
+        {},
+    ),
+    "mistake_reversed": Implementation(
+        _kl("""
+return (0.5 * (torch.log(qv / pv) + (pv + (pm - qm) ** 2) / qv - 1)).sum(-1)
+"""),
+        {},
+    ),
+    "mistake_mean_over_latents": Implementation(
+        _kl("""
+return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).mean(-1)
+"""),
+        {},
+    ),
+    "mistake_missing_half": Implementation(
+        _kl("return (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1).sum(-1)"), {}
+    ),
+    "mistake_missing_minus_one": Implementation(
+        _kl("return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv)).sum(-1)"), {}
+    ),
+    "mistake_wrong_sign": Implementation(
+        _kl("return (-0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).sum(-1)"), {}
+    ),
+}
+
+
+def _bernoulli(body: str) -> str:
+    return _density("log_bernoulli_with_logits(x, logits)", body)
+
+
+LOG_BERNOULLI = {
+    "correct_bce_with_logits": Implementation(
+        _bernoulli("""
+x, logits = torch.broadcast_tensors(x, logits)
+return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+""")
+    ),
+    "correct_logsigmoid": Implementation(
+        _bernoulli("return (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(-1)")
+    ),
+    "correct_softplus": Implementation(
+        _bernoulli("return (x * logits - F.softplus(logits)).sum(-1)")
+    ),
+    "correct_torch_distributions": Implementation(
+        _bernoulli("return Bernoulli(logits=logits).log_prob(x).sum(-1)")
+    ),
+    "mistake_sigmoid_then_log": Implementation(
+        _bernoulli("""
+p = torch.sigmoid(logits)
+return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
+"""),
+        {},
+    ),
+    "mistake_clamped_sigmoid": Implementation(
+        _bernoulli("""
+p = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7)
+return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
+"""),
+        {},
+    ),
+    "mistake_mean_over_pixels": Implementation(
+        _bernoulli("return (x * logits - F.softplus(logits)).mean(-1)"), {}
+    ),
+    "mistake_wrong_sign": Implementation(
+        _bernoulli("return (F.softplus(logits) - x * logits).sum(-1)"), {}
+    ),
+    "mistake_probabilities_as_logits": Implementation(
+        _bernoulli("""
+p = torch.sigmoid(logits)
+return (x * p - F.softplus(p)).sum(-1)
+"""),
+        {},
+    ),
+    "mistake_swapped_arguments": Implementation(
+        _bernoulli("""
+x, logits = torch.broadcast_tensors(x, logits)
+return -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(-1)
+"""),
+        {},
     ),
 }
