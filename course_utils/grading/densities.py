@@ -302,17 +302,9 @@ def check_log_bernoulli_shape() -> None:
     _call("log_bernoulli_with_logits", x, logits, shape=(3, 5))
 
 
-def check_log_bernoulli_values() -> None:
-    """Known log-likelihoods: ``-784 log 2`` per image for zero logits, and
-    ``torch.distributions``' values for logits spread over [-3, 3]."""
-    x = binary_batch(7)
-    zero = _call("log_bernoulli_with_logits", x, torch.zeros(7, IMAGE_DIM), shape=(7,))
-    coin = -IMAGE_DIM * math.log(2)
-    logits = torch.linspace(-3, 3, IMAGE_DIM).expand(7, -1)
-    value = _call("log_bernoulli_with_logits", x, logits, shape=(7,))
+def _bernoulli_mistakes(x: Tensor, logits: Tensor, value: Tensor) -> tuple[str, str]:
+    """``diagnose`` of a batch mean ``value`` of log-likelihoods of ``x`` under ``logits``."""
     exact = bernoulli_log_likelihood(x, logits)
-    if torch.allclose(zero, torch.full_like(zero, coin)) and torch.allclose(value, exact):
-        return
     p = torch.sigmoid(logits)
     swapped = -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(-1)
     mistakes = {
@@ -321,11 +313,26 @@ def check_log_bernoulli_values() -> None:
         "probabilities_as_logits": bernoulli_log_likelihood(x, p),
         "swapped_data_and_logits": swapped,
     }
-    sentence, mistake = diagnose(
-        value.mean().item(),
-        {k: p.mean().item() for k, p in mistakes.items()},
-        "log_bernoulli_wrong",
-    )
+    predicted = {k: p.mean().item() for k, p in mistakes.items()}
+    return diagnose(value.mean().item(), predicted, "log_bernoulli_wrong")
+
+
+#: Logits spread over [-3, 3], one per pixel.
+SPREAD_LOGITS = torch.linspace(-3, 3, IMAGE_DIM)
+
+
+def check_log_bernoulli_values() -> None:
+    """Known log-likelihoods: ``-784 log 2`` per image for zero logits, and
+    ``torch.distributions``' values for logits spread over [-3, 3]."""
+    x = binary_batch(7)
+    zero = _call("log_bernoulli_with_logits", x, torch.zeros(7, IMAGE_DIM), shape=(7,))
+    coin = -IMAGE_DIM * math.log(2)
+    logits = SPREAD_LOGITS.expand(7, -1)
+    value = _call("log_bernoulli_with_logits", x, logits, shape=(7,))
+    exact = bernoulli_log_likelihood(x, logits)
+    if torch.allclose(zero, torch.full_like(zero, coin)) and torch.allclose(value, exact):
+        return
+    sentence, mistake = _bernoulli_mistakes(x, logits, value)
     fail(
         f"for zero logits log_bernoulli_with_logits gives {_fmt(zero[:3])}... per image, "
         f"where it is -784 log 2 = {coin:.4f}; for logits spread over [-3, 3] its batch mean "
@@ -337,13 +344,26 @@ def check_log_bernoulli_values() -> None:
 
 def check_log_bernoulli_stable() -> None:
     """Exact, and finite, for logits of +-1000 (probabilities 0 and 1 in float32): the
-    log-likelihood must be computed from the logits, not from ``log(sigmoid(logits))``."""
+    log-likelihood must be computed from the logits, not from ``log(sigmoid(logits))``.
+
+    A function that is also wrong for moderate logits (``check_log_bernoulli_values``) gets
+    the diagnosis of that check here too: its trouble is not stability."""
     x = binary_batch(5)
     logits = torch.where(torch.arange(IMAGE_DIM) % 2 == 0, 1000.0, -1000.0).expand(5, -1)
     value = _call("log_bernoulli_with_logits", x, logits, shape=(5,), finite=False)
     exact = bernoulli_log_likelihood(x, logits)
     if torch.allclose(value, exact, rtol=1e-4):
         return
+    moderate = SPREAD_LOGITS.expand(5, -1)
+    at_moderate = _call("log_bernoulli_with_logits", x, moderate, shape=(5,))
+    if not torch.allclose(at_moderate, bernoulli_log_likelihood(x, moderate)):
+        sentence, mistake = _bernoulli_mistakes(x, logits, value)
+        fail(
+            f"for logits of +-1000 log_bernoulli_with_logits gives {_fmt(value[:3])}... where "
+            f"it is {_fmt(exact[:3])}...; it is off for logits spread over [-3, 3] too: "
+            f"{sentence}",
+            mistake,
+        )
     fail(
         f"for logits of +-1000 log_bernoulli_with_logits gives {_fmt(value[:3])}... where it is "
         f"{_fmt(exact[:3])}...: sigmoid(1000) is exactly 1 in floating point, so "

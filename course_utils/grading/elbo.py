@@ -78,18 +78,25 @@ PROBE_M = torch.tensor([0.5, -1.0, 2.0, 0.0])
 PROBE_V = torch.tensor([0.3, 1.5, 4.0, 0.6])
 
 
-def _kl_mistakes(m: Tensor, v: Tensor, batch: int) -> dict[str, float]:
-    """Mistake id -> the KL it gives for the probe posterior ``(m, v)``."""
+def _kl_mistakes(m: Tensor, v: Tensor, batch: int) -> dict[str, float | tuple[float, ...]]:
+    """Mistake id -> the KL it gives for the probe posterior ``(m, v)``, made in the bound or
+    in ``kl_normal`` (which reads the prior's variance 1 the same wrong way)."""
     zero, one = torch.zeros(1), torch.ones(1)
     exact = gaussian_kl(m, v, zero, one).item()
+    e = torch.full((1,), math.e)
     return {
         "std_for_variance": gaussian_kl(m, v**2, zero, one).item(),
-        "log_variance_for_variance": gaussian_kl(m, v.exp(), zero, one).item(),
+        "log_variance_for_variance": (
+            gaussian_kl(m, v.exp(), zero, one).item(),
+            gaussian_kl(m, v.exp(), zero, e).item(),
+        ),
         "sqrt_variance_to_kl": gaussian_kl(m, v.sqrt(), zero, one).item(),
         "kl_mean_over_latents": exact / len(m),
         "sum_over_batch": exact * batch,
         "kl_wrong_sign": -exact,
         "reversed_kl": gaussian_kl(zero, one, m, v).item(),
+        "kl_missing_half": 2 * exact,
+        "kl_missing_minus_one": exact + 0.5 * len(m),
     }
 
 
@@ -121,7 +128,7 @@ def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
         )
 
 
-def _rec_mistakes(x: Tensor, logits: Tensor) -> dict[str, float]:
+def _rec_mistakes(x: Tensor, logits: Tensor) -> dict[str, float | tuple[float, ...]]:
     """Mistake id -> the reconstruction term it gives for constant decoder ``logits``."""
 
     def rec(per_image: Tensor) -> float:
@@ -129,14 +136,17 @@ def _rec_mistakes(x: Tensor, logits: Tensor) -> dict[str, float]:
 
     exact = rec(-bernoulli_log_likelihood(x, logits))
     p = torch.sigmoid(logits).expand_as(x)
-    swapped = F.binary_cross_entropy_with_logits(x, p, reduction="none").sum(1)
+    swapped = (
+        F.binary_cross_entropy_with_logits(x, p, reduction="none").sum(1),
+        F.binary_cross_entropy_with_logits(x, logits.expand_as(x), reduction="none").sum(1),
+    )
     return {
         "mean_over_pixels": exact / IMAGE_DIM,
         "sum_over_batch": exact * len(x),
         "rec_wrong_sign": -exact,
         "probabilities_as_logits": rec(-bernoulli_log_likelihood(x, p)),
         "squared_error": rec((x - p).pow(2).sum(1)),
-        "swapped_data_and_logits": rec(swapped),
+        "swapped_data_and_logits": tuple(rec(value) for value in swapped),
     }
 
 
