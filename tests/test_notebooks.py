@@ -116,10 +116,16 @@ def test_question_headings_state_the_points_of_their_answer(name):
 @pytest.mark.parametrize("where", EXERCISES, ids=lambda e: e.name)
 def test_exercise_headings_state_the_points_of_their_tests(where):
     cells = _cells(f"{where.notebook}.ipynb")
-    heading = next(c.source for c in cells if c.cell_type == "markdown" and where.title in c.source)
+    heading = next(
+        line
+        for c in cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("#") and where.title in line
+    )
     points = {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader.get("points", 0) for c in cells}
-    stated = POINTS.search(heading.splitlines()[0])
-    assert stated, heading.splitlines()[0]
+    stated = POINTS.search(heading)
+    assert stated, heading
     assert int(stated.group(1)) == sum(points[test.grade_id] for test in where.tests)
 
 

@@ -771,46 +771,68 @@ _HIDDEN_FAILS = {
         },
     },
     "iwae": {
+        "mistake_analytic_kl_in_weights": {"check_iwae_quadrature_reference": _BELOW},
         "mistake_batch_major_exp_then_log": {
             "check_iwae_reference": _INF,
             "check_iwae_quadrature_reference": _INF,
         },
         "mistake_batch_major_kl_rec_summed_over_samples": {"check_iwae_reference": _REFERENCE},
-        **{
-            name: {"check_iwae_reference": _REFERENCE, "check_iwae_quadrature_reference": _ABOVE}
-            for name in (
-                "mistake_batch_major_lse_over_batch",
-                "mistake_batch_major_missing_log_k",
-                "mistake_batch_major_prior_ratio_wrong_sign",
-            )
+        "mistake_batch_major_lse_over_batch": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
+            "check_iwae_reference": _REFERENCE,
+            "check_iwae_quadrature_reference": _ABOVE,
         },
         "mistake_batch_major_mean_of_log_weights": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _BELOW,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _BELOW,
         },
-        "mistake_analytic_kl_in_weights": {"check_iwae_quadrature_reference": _BELOW},
+        "mistake_batch_major_missing_log_k": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
+            "check_iwae_reference": _REFERENCE,
+            "check_iwae_quadrature_reference": _ABOVE,
+        },
+        "mistake_batch_major_prior_ratio_wrong_sign": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
+            "check_iwae_reference": _REFERENCE,
+            "check_iwae_quadrature_reference": _ABOVE,
+        },
         "mistake_exp_then_log": {
             "check_iwae_reference": _INF,
             "check_iwae_quadrature_reference": _INF,
         },
         "mistake_global_max_shift": {
+            "check_iwae_checkpoint_loose": _INF,
+            "check_iwae_quadrature_loose": _INF,
             "check_iwae_reference": _INF,
             "check_iwae_quadrature_reference": _INF,
         },
         "mistake_kl_rec_summed_over_samples": {"check_iwae_reference": _REFERENCE},
         "mistake_likelihood_only_weights": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
         "mistake_lse_over_batch": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
         "mistake_mean_of_log_weights": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _BELOW,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _BELOW,
         },
         "mistake_missing_log_k": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
@@ -819,16 +841,22 @@ _HIDDEN_FAILS = {
             "check_iwae_quadrature_reference": _PER_IMAGE,
         },
         "mistake_x_batch_major_grouped_like_z": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
         "mistake_x_sample_major_grouped_like_z": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
         "mistake_z_batch_major_grouped_like_x": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _BELOW,
             "check_iwae_reference": _REFERENCE,
-            "check_iwae_quadrature_reference": _BELOW,
+            "check_iwae_quadrature_reference": "decreasing_in_k",
         },
     },
 }
