@@ -75,10 +75,16 @@ def test_untouched_stub_names_its_notebook_and_exercise(where):
 def test_every_check_of_the_grading_modules_is_in_the_registry():
     """Each public check is run by a test cell (the general quadrature check through the
     hidden one, ``test_grading_iwae``), so the test above grades every corpus entry with it."""
-    for where in GRADED:
-        module = importlib.import_module(f"course_utils.grading.{where.module}")
-        public = {name for name in module.__all__ if name.startswith("check_")}
-        assert public - {"check_iwae_quadrature"} == set(where.checks + where.hidden_checks)
+    for name in {where.module for where in GRADED}:
+        module = importlib.import_module(f"course_utils.grading.{name}")
+        public = {check for check in module.__all__ if check.startswith("check_")}
+        registered = {
+            check
+            for where in GRADED
+            if where.module == name
+            for check in where.checks + where.hidden_checks
+        }
+        assert public - {"check_iwae_quadrature"} == registered
 
 
 def test_every_failure_ends_with_a_known_mistake_id():
