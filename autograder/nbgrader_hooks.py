@@ -46,7 +46,7 @@ TAMPERING: dict[str, tuple[str, re.Pattern]] = {
     "module_attribute": (
         "assigns to an attribute of a module the tests use",
         re.compile(
-            r"\b(?:torch|math|numpy|np|builtins|course_utils|elbo|iwae|common)(?:\.\w+)+"
+            r"\b(?:torch|math|numpy|np|builtins|course_utils|densities|elbo|iwae|common)(?:\.\w+)+"
             r"\s*(?:=(?!=)|[-+*/]=)"
         ),
     ),

@@ -69,6 +69,7 @@ def test_release_normalization_drops_what_the_authors_last_save_left():
     "line, found",
     [
         ("torch.allclose = lambda *a, **k: True", "module_attribute"),
+        ("densities.check_kl_normal_values = print", "module_attribute"),
         ("setattr(module, 'check_x', None)", "setattr"),
         ("get_ipython().events.register('post_run_cell', f)", "ipython_hooks"),
         ("import builtins", "builtins"),
