@@ -3,7 +3,13 @@
 - the KL term against the closed form for chosen ``(m, v)``;
 - the reconstruction term for constant decoder logits (zero logits: 784 log 2);
 - the distribution of the ``z`` that reaches the decoder: mean ``m``, variance ``v``;
-- gradients reaching the encoder through the sample (reparameterization).
+- gradients reaching the encoder through the sample (reparameterization);
+- the shipped checkpoint ``vae_z10``: within a nat of its provenance's values (visible), and
+  of the reference implementation's within the Monte Carlo error (hidden).
+
+The student's bound calls the student's densities (notebook 2's first exercises), so their
+mistakes show here too; the diagnoses name them either way (``kl_normal`` reading the prior's
+variance the same wrong way as q's, a cross-entropy with its arguments swapped).
 """
 
 from __future__ import annotations
