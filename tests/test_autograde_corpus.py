@@ -278,14 +278,16 @@ def test_unknown_case_is_an_error(notebook_1, tmp_path):
 
 def notebook_1_outcomes(source: str) -> dict[str, str | None]:
     """Run notebook 1's setup, solution cells (``source`` for the one it defines) and test
-    cells, hidden tests included, in this process: grade_id -> failure message or None."""
+    cells, hidden tests included, in this process (not its demos): grade_id -> failure
+    message or None."""
     nb = nbformat.read(NOTEBOOK_1, as_version=4)
     namespace: dict = {}
     outcomes: dict[str, str | None] = {}
     defines = re.search(r"^def (\w+)", source, re.MULTILINE).group(1)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta:
+        runs = meta.get("solution") or meta.get("grade") or meta.get("grade_id") == "setup"
+        if cell.cell_type != "code" or not runs:
             continue
         code = cell.source
         if meta.get("solution") and f"def {defines}(" in code:
