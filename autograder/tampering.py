@@ -14,7 +14,18 @@ import ast
 from collections.abc import Iterable, Iterator
 
 #: Names of the modules the tests use, whatever the notebook imports.
-MODULES = {"torch", "math", "numpy", "np", "builtins", "course_utils", "elbo", "iwae", "common"}
+MODULES = {
+    "torch",
+    "math",
+    "numpy",
+    "np",
+    "builtins",
+    "course_utils",
+    "densities",
+    "elbo",
+    "iwae",
+    "common",
+}
 #: Attributes through which code changes how IPython runs or reports cells.
 IPYTHON_HOOKS = {
     "input_transformers_cleanup",

@@ -34,7 +34,9 @@ __all__ = [
     "binarize_dynamic",
     "binarize_fixed",
     "cache_dir",
+    "evenly_spaced",
     "load_data",
+    "one_per_digit",
     "read_idx",
 ]
 
@@ -77,6 +79,30 @@ class BinarizedImages:
 def cache_dir() -> Path:
     """Where downloaded and converted data live: ``$VAE_COURSE_DATA`` or ``~/.cache/vae_course``."""
     return Path(os.environ.get("VAE_COURSE_DATA", Path.home() / ".cache" / "vae_course"))
+
+
+def one_per_digit(y: Tensor) -> Tensor:
+    """The index of the first image of each digit 0-9, in digit order: ``(10,)`` int64.
+
+    ``y``: ``(n,)`` labels holding every digit. (The offline subset is sorted by digit, so its
+    first ten images are all zeros.)
+    """
+    missing = sorted(set(range(10)) - set(y.tolist()))
+    if missing:
+        raise ValueError(f"one_per_digit: no image of the digits {missing}")
+    return torch.stack([torch.nonzero(y == digit)[0, 0] for digit in range(10)])
+
+
+def evenly_spaced(x: Tensor, n: int) -> Tensor:
+    """``n`` rows of ``x`` at even intervals, ``x[0], x[step], ...`` with ``step = len(x) // n``.
+
+    The offline subset is sorted by digit, so its first ``n`` images are all zeros for any
+    ``n`` up to 100; rows at even intervals take ``n / 10`` images of every digit (when 10
+    divides ``n``), and are an ordinary sample of a shuffled set such as full MNIST.
+    """
+    if not 1 <= n <= len(x):
+        raise ValueError(f"evenly_spaced: n must be in [1, {len(x)}], got {n}")
+    return x[:: len(x) // n][:n]
 
 
 def binarize_dynamic(x: Tensor, generator: torch.Generator | None = None) -> Tensor:

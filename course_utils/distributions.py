@@ -1,5 +1,10 @@
 """Densities, divergences and sampling used by the VAE (math only, no I/O).
 
+Four of them are exercises of notebook 2, declared here as stubs (``course_utils.stubs``):
+``sample_gaussian``, ``log_normal``, ``kl_normal`` and ``log_bernoulli_with_logits``. The
+student's solution cells attach their versions with ``@add_to_module(distributions)``; the
+rest of the package does not call them (it uses ``torch.distributions``).
+
 Conventions, kept from the Stanford CS236 code the course builds on:
 
 - Gaussians are parameterized by a mean ``m`` and a **variance** ``v`` (not a
@@ -16,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from course_utils.stubs import not_implemented
+
 __all__ = [
     "duplicate",
     "gaussian_parameters",
@@ -28,55 +35,44 @@ __all__ = [
     "sample_gaussian",
 ]
 
-_LOG_2PI = math.log(2 * math.pi)
-
-
-def _check_broadcastable(name: str, *tensors: Tensor) -> torch.Size:
-    """Return the broadcast shape of ``tensors``, or raise a ValueError naming ``name``."""
-    try:
-        return torch.broadcast_shapes(*(t.shape for t in tensors))
-    except RuntimeError:
-        shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
-        raise ValueError(f"{name}: the shapes {shapes} do not broadcast together") from None
+_STUB = "@add_to_module(distributions)"
 
 
 def sample_gaussian(m: Tensor, v: Tensor) -> Tensor:
-    """Draw a reparameterized sample ``z = m + sqrt(v) * eps`` with ``eps ~ N(0, I)``.
+    """A reparameterized sample ``z = m + sqrt(v) * eps`` with fresh noise ``eps ~ N(0, I)``.
 
     Gradients flow to ``m`` and ``v`` through the sample (Kingma & Welling 2014, sec. 2.4).
+    Written by the student in notebook 2.
 
     Args:
         m: mean, shape ``(..., dim)``.
-        v: variance (not std, not log-variance), broadcastable to ``m``, positive.
+        v: variance (not std, not log-variance), the shape of ``m``, positive.
 
     Returns:
-        A sample with the broadcast shape of ``m`` and ``v``.
+        A sample of the shape of ``m``, differentiable in ``m`` and ``v``.
     """
-    shape = _check_broadcastable("sample_gaussian", m, v)
-    eps = torch.randn(shape, dtype=m.dtype, device=m.device)
-    return m + torch.sqrt(v) * eps
+    raise not_implemented("distributions", "sample_gaussian", _STUB)
 
 
 def log_normal(x: Tensor, m: Tensor, v: Tensor) -> Tensor:
-    """Log density of a diagonal Gaussian, summed over the last dimension.
+    """``log N(x; m, diag(v))``, the log density of a diagonal Gaussian, summed over the last
+    dimension. Written by the student in notebook 2.
 
     Args:
         x: points, shape ``(..., dim)``.
         m: mean, broadcastable to ``x``.
-        v: variance, broadcastable to ``x``, positive.
+        v: variance (not std, not log-variance), broadcastable to ``x``, positive.
 
     Returns:
-        ``log N(x; m, diag(v))`` with shape ``(...)``.
+        Shape ``(...)``: the broadcast shape of ``x``, ``m`` and ``v`` without its last
+        dimension. Finite however far ``x`` is from ``m``.
     """
-    _check_broadcastable("log_normal", x, m, v)
-    element_wise = -0.5 * (_LOG_2PI + torch.log(v) + (x - m).pow(2) / v)
-    return element_wise.sum(-1)
+    raise not_implemented("distributions", "log_normal", _STUB)
 
 
 def kl_normal(qm: Tensor, qv: Tensor, pm: Tensor, pv: Tensor) -> Tensor:
-    """KL(N(qm, diag(qv)) || N(pm, diag(pv))) in closed form, summed over the last dimension.
-
-    Per dimension: ``0.5 * (log pv - log qv + qv / pv + (qm - pm)^2 / pv - 1)``.
+    """``KL(N(qm, diag(qv)) || N(pm, diag(pv)))`` in closed form, summed over the last
+    dimension. Written by the student in notebook 2.
 
     Args:
         qm, qv: mean and variance of q, shape ``(..., dim)``.
@@ -85,27 +81,22 @@ def kl_normal(qm: Tensor, qv: Tensor, pm: Tensor, pv: Tensor) -> Tensor:
     Returns:
         The divergence, shape ``(...)``; zero where q equals p.
     """
-    _check_broadcastable("kl_normal", qm, qv, pm, pv)
-    element_wise = 0.5 * (torch.log(pv) - torch.log(qv) + qv / pv + (qm - pm).pow(2) / pv - 1)
-    return element_wise.sum(-1)
+    raise not_implemented("distributions", "kl_normal", _STUB)
 
 
 def log_bernoulli_with_logits(x: Tensor, logits: Tensor) -> Tensor:
-    """Log-likelihood of binary data under independent Bernoullis, summed over the last dimension.
-
-    ``x log sigmoid(l) + (1 - x) log(1 - sigmoid(l))``, computed from the logits so
-    that it stays finite for logits of any size.
+    """``log p(x | logits)`` under independent Bernoullis with the given logits, summed over
+    the last dimension. Written by the student in notebook 2.
 
     Args:
         x: observations in ``{0, 1}`` (values in ``[0, 1]`` are accepted), shape ``(..., dim)``.
         logits: Bernoulli logits, broadcastable to ``x``.
 
     Returns:
-        ``log p(x | logits)`` with shape ``(...)``; ``-dim * log 2`` for zero logits.
+        Shape ``(...)``: the broadcast shape without its last dimension; ``-dim * log 2`` for
+        zero logits, and finite for logits of any size.
     """
-    shape = _check_broadcastable("log_bernoulli_with_logits", x, logits)
-    x, logits = x.expand(shape), logits.expand(shape)
-    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+    raise not_implemented("distributions", "log_bernoulli_with_logits", _STUB)
 
 
 def log_sum_exp(x: Tensor, dim: int = 0) -> Tensor:

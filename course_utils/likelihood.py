@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.distributions import Bernoulli
 from tqdm.auto import tqdm
 
-from course_utils.distributions import log_bernoulli_with_logits, log_sum_exp
+from course_utils.distributions import log_sum_exp
 from course_utils.evaluation import check_binary_images
 from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
@@ -116,7 +117,8 @@ def log_px_quadrature(
     for start in tqdm(starts, desc="log p(x) by quadrature", disable=not progress_enabled()):
         logits = model.dec(z[start : start + chunk].to(x.dtype)).double()  # (chunk, 784)
         # log p(x|z) = x . logits + log p(0|z), since log sigmoid(l) - log sigmoid(-l) = l
-        offset = log_bernoulli_with_logits(no_ink, logits) + log_prior[start : start + chunk]
+        log_p_no_ink = Bernoulli(logits=logits).log_prob(no_ink).sum(-1)  # (chunk,)
+        offset = log_p_no_ink + log_prior[start : start + chunk]
         for first in range(0, len(x), batch_size):
             rows = slice(first, first + batch_size)
             log_joint = images[rows] @ logits.T + offset  # (batch_size, chunk)
@@ -147,8 +149,21 @@ class QuadratureError:
         """The largest absolute change over images and both comparisons, in nats."""
         return max(self.finer.abs().max().item(), self.wider.abs().max().item())
 
+    @property
+    def finer_error(self) -> Tensor:
+        """Richardson's estimate of the error left in the finer grid's ``log p(x)``, per image.
+
+        The midpoint rule's error shrinks like ``h^2`` in the spacing ``h`` for an integrand
+        whose first derivatives are continuous (an ELU decoder's second derivatives jump where
+        a unit crosses 0, so no faster rate is guaranteed). Halving ``h`` then removes 3/4 of
+        the error of the grid measured: ``finer`` is about 3/4 of that grid's error, and the
+        finer grid keeps about ``finer / 3``.
+        """
+        return self.finer / 3
+
     def summary(self) -> str:
-        """One line per comparison with the largest and mean absolute change."""
+        """One line per comparison with the largest and mean absolute change, and the
+        estimated error of the finer grid."""
         lines = [f"{len(self.log_px)} images, {self.points}^2 grid over [-{self.extent:g}, "]
         lines[0] += f"{self.extent:g}]^2; log p(x) changes by (nats):"
         for name, change in (("twice the points", self.finer), ("twice the extent", self.wider)):
@@ -156,6 +171,11 @@ class QuadratureError:
                 f"  {name:<17} largest {change.abs().max().item():.1e}, "
                 f"mean {change.abs().mean().item():.1e}"
             )
+        error = self.finer_error.abs()
+        lines.append(
+            f"error left on the {2 * self.points}^2 grid (Richardson, error ~ h^2): largest "
+            f"{error.max().item():.1e}, mean {error.mean().item():.1e}"
+        )
         return "\n".join(lines)
 
 
@@ -169,11 +189,13 @@ def quadrature_error(
 ) -> QuadratureError:
     """The error of ``log_px_quadrature`` on a grid, measured against two grids that refine it.
 
-    The midpoint rule converges faster than any power of the spacing for smooth integrands
-    that vanish at the border, so the finer grid's error is far smaller and the change on
-    halving the spacing is the error of the grid measured; doubling the extent at the same
-    spacing (for even ``points`` the grid measured is a part of the wider one) measures the
-    mass it leaves out. Each comparison costs four times the grid measured.
+    The integrand ``p(x|z) p(z)`` of an ELU decoder has continuous first derivatives but not
+    second ones, and the midpoint rule's error then shrinks like ``h^2`` in the spacing
+    ``h``: the change on halving the spacing is about 3/4 of the error of the grid measured,
+    and the finer grid keeps about a third of it (``QuadratureError.finer_error``, a
+    Richardson estimate). Doubling the extent at the same spacing (for even ``points`` the
+    grid measured is a part of the wider one) measures the mass the grid leaves out. Each
+    comparison costs four times the grid measured.
 
     Args:
         model: a VAE with ``z_dim = 2``.

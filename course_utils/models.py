@@ -13,19 +13,16 @@ from a trained model (``encode_means``, ``decode_means``).
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
+from torch.distributions import Normal
 
-from course_utils.distributions import log_normal, sample_gaussian
-from course_utils.exercises import exercise
 from course_utils.networks import architecture, check_images
+from course_utils.stubs import add_to_class, not_implemented
 
 __all__ = [
     "VAE",
@@ -36,37 +33,6 @@ __all__ = [
     "decode_means",
     "encode_means",
 ]
-
-F = TypeVar("F", bound=Callable)
-
-
-def _not_implemented(method: str) -> NotImplementedError:
-    """The error of a declared method the student has not written yet, naming where to."""
-    where = exercise(method)
-    return NotImplementedError(
-        f"VAE.{method} is not implemented yet: write it in notebook {where.notebook}.ipynb, "
-        f"'{where.title}', and run that cell (it attaches your function with @add_to_class(VAE))."
-    )
-
-
-def add_to_class(cls: type) -> Callable[[F], F]:
-    """Attach the decorated function to ``cls`` as the method of the same name.
-
-    The method must already be declared in ``cls`` (as the bounds are in ``VAE``), so
-    a misspelt name fails here instead of silently adding a second method.
-    The idea is d2l's ``add_to_class`` (Zhang et al., Dive into Deep Learning, sec. 3.2).
-    """
-
-    def attach(function: F) -> F:
-        name = function.__name__
-        if not hasattr(cls, name):
-            close = difflib.get_close_matches(name, dir(cls), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise AttributeError(f"{cls.__name__} declares no method {name!r} to implement{hint}")
-        setattr(cls, name, function)
-        return function
-
-    return attach
 
 
 def check_objective(iw: int, beta: float) -> None:
@@ -114,13 +80,17 @@ class GaussianPrior:
                 f"the prior is over z_dim={self.z_dim} dimensions; "
                 f"got latents of shape {tuple(z.shape)}"
             )
-        return log_normal(z, self.m.to(z.dtype), self.v.to(z.dtype))
+        return self._normal(z.dtype).log_prob(z).sum(-1)
 
     def sample(self, n: int) -> Tensor:
         """``n`` reparameterized draws from the prior: shape ``(n, z_dim)``."""
         if int(n) != n or n < 0:
             raise ValueError(f"the number of draws must be a non-negative integer, got {n!r}")
-        return sample_gaussian(self.m.expand(n, self.z_dim), self.v.expand(n, self.z_dim))
+        return self._normal(self.m.dtype).expand((n, self.z_dim)).rsample()
+
+    def _normal(self, dtype: torch.dtype) -> Normal:
+        """The prior per dimension as ``torch.distributions``, whose scale is ``sqrt(v)``."""
+        return Normal(self.m.to(dtype), self.v.to(dtype).sqrt())
 
 
 class VAE(torch.nn.Module):
@@ -135,8 +105,9 @@ class VAE(torch.nn.Module):
         z_dim: latent dimension.
 
     Attributes:
-        enc: ``x (batch, 784)`` -> ``(m, v)`` of q(z|x), each ``(batch, z_dim)``, v a variance.
-        dec: ``z (batch, z_dim)`` -> Bernoulli logits ``(batch, 784)``.
+        enc: ``x (..., 784)`` -> ``(m, v)`` of q(z|x), each ``(..., z_dim)``, v a variance.
+        dec: ``z (..., z_dim)`` -> Bernoulli logits ``(..., 784)``; leading dimensions
+            pass through, so ``(iw, batch, z_dim)`` samples decode in one call.
         z_prior_m, z_prior_v: prior mean 0 and variance 1, buffers of shape ``(1,)``
             that broadcast against ``(batch, z_dim)`` (saved in the state dict under
             these names).
@@ -177,7 +148,7 @@ class VAE(torch.nn.Module):
             ``KL(q(z|x) || p(z))`` (closed form), ``rec = -log p(x|z)`` with
             ``z ~ q(z|x)``, and ``nelbo = kl + rec``.
         """
-        raise _not_implemented("negative_elbo_bound")
+        raise not_implemented("VAE", "negative_elbo_bound", "@add_to_class(VAE)")
 
     def negative_iwae_bound(self, x: Tensor, iw: int) -> tuple[Tensor, Tensor, Tensor]:
         """The negative importance-weighted bound with ``iw`` samples (Burda et al. 2016, eq. 8).
@@ -191,7 +162,7 @@ class VAE(torch.nn.Module):
             with ``w_i = p(x, z_i) / q(z_i | x)``, and the ELBO's ``kl`` and ``rec``
             estimated over the same samples.
         """
-        raise _not_implemented("negative_iwae_bound")
+        raise not_implemented("VAE", "negative_iwae_bound", "@add_to_class(VAE)")
 
     def loss(self, x: Tensor, iw: int = 1, beta: float = 1.0) -> tuple[Tensor, dict[str, Tensor]]:
         """The training loss and its summaries: the negative ELBO with its KL term weighted

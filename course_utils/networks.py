@@ -30,10 +30,12 @@ def check_images(x: Tensor, caller: str) -> None:
 
 
 def _check_input(module: str, x: Tensor, dim: int, what: str) -> None:
-    if x.dim() != 2 or x.size(1) != dim:
-        hint = " (flatten images with x.reshape(len(x), -1))" if x.dim() > 2 else ""
+    """Raise a ValueError naming ``module`` unless ``x`` has shape ``(..., dim)``."""
+    if x.dim() == 0 or x.shape[-1] != dim:
+        images = x.dim() >= 2 and tuple(x.shape[-2:]) == (28, 28)
+        hint = " (flatten images with x.reshape(len(x), -1))" if images else ""
         raise ValueError(
-            f"{module} expects {what} of shape (batch, {dim}), got {tuple(x.shape)}{hint}"
+            f"{module} expects {what} of shape (..., {dim}), got {tuple(x.shape)}{hint}"
         )
 
 
@@ -50,8 +52,9 @@ def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
 class MLPEncoder(nn.Module):
     """q(z | x): 784-300-300-(2 z_dim) MLP with ELU (CS236's ``v1``).
 
-    ``forward(x)``: ``x (batch, 784)`` -> ``(m, v)``, each ``(batch, z_dim)``; ``v`` is a
-    variance (softplus + 1e-8).
+    ``forward(x)``: ``x (..., 784)`` -> ``(m, v)``, each ``(..., z_dim)``; ``v`` is a
+    variance (softplus + 1e-8). Any leading dimensions pass through, as through
+    ``nn.Linear``: ``(batch, 784)`` and ``(iw, batch, 784)`` both work.
     """
 
     def __init__(self, z_dim: int, hidden: int = 300) -> None:
@@ -71,7 +74,9 @@ class MLPEncoder(nn.Module):
 class MLPDecoder(nn.Module):
     """p(x | z): z_dim-300-300-784 MLP with ELU (CS236's ``v1``).
 
-    ``forward(z)``: ``z (batch, z_dim)`` -> Bernoulli logits ``(batch, 784)``.
+    ``forward(z)``: ``z (..., z_dim)`` -> Bernoulli logits ``(..., 784)``. Any leading
+    dimensions pass through: samples ``(iw, batch, z_dim)`` or ``(batch, iw, z_dim)`` decode
+    in one call.
     """
 
     def __init__(self, z_dim: int, hidden: int = 300) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import matplotlib
@@ -27,7 +27,6 @@ from matplotlib.ticker import NullLocator
 from torch import Tensor
 
 from course_utils.distributions import normal_quantiles
-from course_utils.jensen import as_positive_samples, jensen_terms
 from course_utils.models import VAE, check_latent_2d, decode_means, encode_means
 from course_utils.networks import check_images
 from course_utils.training import TrainingHistory
@@ -338,21 +337,39 @@ def plot_manifold(
 # Jensen's inequality and the bounds on log p(x)
 
 
+def _positive_samples(samples: Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
+    """``samples`` as a float64 array ``(n,)``, or a ValueError unless non-empty, 1-D, positive."""
+    x = np.asarray(samples.cpu() if isinstance(samples, Tensor) else samples, dtype=np.float64)
+    if x.ndim != 1 or len(x) == 0:
+        raise ValueError(f"expected a non-empty 1-D array of samples, got shape {x.shape}")
+    if not np.all(x > 0):
+        raise ValueError(f"log x needs positive samples; the smallest is {x.min():g}")
+    return x
+
+
 def plot_jensen(
-    samples: Tensor | np.ndarray | Sequence[float], *, ax: Axes | None = None
+    samples: Tensor | np.ndarray | Sequence[float],
+    gap: Callable[[Tensor], Tensor],
+    *,
+    ax: Axes | None = None,
 ) -> Figure:
-    """Jensen's inequality for the log, drawn for the empirical distribution of ``samples``.
+    """Jensen's inequality for the log, drawn for the empirical distribution of ``samples``
+    with the Jensen gap that ``gap`` computes (the student's ``jensen_gap`` of notebook 1).
 
     Draws the curve ``log x``, the points ``(x_i, log x_i)``, the chord between the extreme
-    points, their centre of mass ``(E[X], E[log X])`` (on or under the chord, under the
-    curve) and the point ``(E[X], log E[X])`` on the curve, with the gap annotated.
+    points, the point ``(E[X], log E[X])`` on the curve and, ``gap`` below it, the centre of
+    mass of the points, ``(E[X], E[log X])``: with a correct ``gap`` it lies on or under the
+    chord, under the curve.
 
     Args:
         samples: ``(n,)`` positive values of X.
+        gap: ``(n,)`` float64 tensor of samples -> their Jensen gap, a scalar tensor.
     """
-    x = as_positive_samples(samples)
-    e_log, log_e = jensen_terms(x)
+    x = _positive_samples(samples)
     mean, low, high = x.mean(), x.min(), x.max()
+    log_e = float(np.log(mean))
+    your_gap = float(gap(torch.as_tensor(x)))
+    centre = log_e - your_gap
     margin = 0.05 * (high - low) or 0.5 * low
     curve = np.linspace(max(low - margin, low / 2), high + margin, 400)
     fig, ax = _axes(ax, (6.5, 4.5))
@@ -360,11 +377,11 @@ def plot_jensen(
     ax.plot(x, np.log(x), "o", color="C0", ms=4, alpha=0.3, label="samples $(x_i, \\log x_i)$")
     ax.plot([low, high], np.log([low, high]), ":", color="grey", label="chord")
     ax.plot([mean], [log_e], "o", color="C2", ms=9, label=f"log E[X] = {log_e:.3f}")
-    ax.plot([mean], [e_log], "s", color="C3", ms=8, label=f"E[log X] = {e_log:.3f}")
-    ax.vlines(mean, e_log, log_e, color="black", lw=1.5)
+    ax.plot([mean], [centre], "s", color="C3", ms=8, label=f"log E[X] - your gap = {centre:.3f}")
+    ax.vlines(mean, centre, log_e, color="black", lw=1.5)
     ax.annotate(
-        f"gap = {log_e - e_log:.3f}",
-        xy=(mean, (e_log + log_e) / 2),
+        f"gap = {your_gap:.3f}",
+        xy=(mean, (centre + log_e) / 2),
         xytext=(8, 0),
         textcoords="offset points",
         va="center",

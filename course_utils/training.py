@@ -7,6 +7,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -17,7 +18,16 @@ from course_utils.checkpoints import save_checkpoint
 from course_utils.data import binarize_dynamic
 from course_utils.models import VAE, check_objective
 
-__all__ = ["TrainingHistory", "progress_enabled", "set_seed", "train"]
+T = TypeVar("T")
+
+__all__ = [
+    "TrainingHistory",
+    "UnfinishedError",
+    "progress_enabled",
+    "require_finished",
+    "set_seed",
+    "train",
+]
 
 
 def set_seed(seed: int) -> None:
@@ -25,6 +35,25 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (the legacy global generator is what students may use)
     torch.manual_seed(seed)
+
+
+class UnfinishedError(RuntimeError):
+    """A cell needs the result of a training (or optimization) cell that did not finish."""
+
+
+def require_finished(result: T | None, cell: str) -> T:
+    """``result``, which ``cell`` sets once it finishes; if it is still None, an
+    ``UnfinishedError`` saying so, instead of going on with an untrained model.
+
+    The notebooks' training cells set their result to None first and to the trained model
+    (or the recorded trace) last, so a cell that failed half-way leaves None behind.
+    """
+    if result is None:
+        raise UnfinishedError(
+            f"{cell} did not finish, so there is nothing trained to show here: fix the error it "
+            "reported (often one of your functions above), run it again, then this cell"
+        )
+    return result
 
 
 def progress_enabled() -> bool:

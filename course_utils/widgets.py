@@ -1,6 +1,6 @@
 """Interactive widgets of the course: Jensen's inequality, and the latent plane of a z_dim=2 VAE.
 
-Each widget is made one way, by its class: ``JensenExplorer()`` and
+Each widget is made one way, by its class: ``JensenExplorer(jensen_gap)`` and
 ``LatentExplorer(model, x, y)``. It draws with ``course_utils.plotting`` into a
 ``matplotlib.figure.Figure`` it owns (on an Agg canvas, no pyplot) and shows the result as PNG
 bytes in an ``ipywidgets.Image``. So they run headless, and a test drives them by setting
@@ -23,7 +23,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from course_utils.jensen import jensen_terms
 from course_utils.models import VAE, check_latent_2d, decode_means
 from course_utils.plotting import figure_png, plot_jensen, plot_latent_scatter
 
@@ -124,32 +123,26 @@ JENSEN_DISTRIBUTIONS: dict[str, PositiveDistribution] = {
 
 @dataclass(frozen=True)
 class JensenValues:
-    """E[log X] and log E[X] of the chosen distribution, exact and from the drawn sample."""
+    """E[log X] and log E[X] of the chosen distribution, exact, and the Jensen gap of the
+    drawn sample as the student's ``jensen_gap`` computes it."""
 
     e_log_x: float
     log_e_x: float
-    sample_e_log_x: float
-    sample_log_e_x: float
+    sample_gap: float
 
     @property
     def gap(self) -> float:
         """``log E[X] - E[log X] >= 0``, exact."""
         return self.log_e_x - self.e_log_x
 
-    @property
-    def sample_gap(self) -> float:
-        """The same gap for the sample's empirical distribution."""
-        return self.sample_log_e_x - self.sample_e_log_x
-
 
 def _readout_html(values: JensenValues, n_samples: int) -> str:
     rows = [
-        ("exact", values.e_log_x, values.log_e_x, values.gap),
-        (f"sample of {n_samples}", values.sample_e_log_x, values.sample_log_e_x, values.sample_gap),
+        ("exact", f"{values.e_log_x:.4f}", f"{values.log_e_x:.4f}", f"{values.gap:.4f}"),
+        (f"your jensen_gap, sample of {n_samples}", "", "", f"{values.sample_gap:.4f}"),
     ]
     cells = "".join(
-        f"<tr><td>{name}</td><td>{a:.4f}</td><td>{b:.4f}</td><td>{c:.4f}</td></tr>"
-        for name, a, b, c in rows
+        f"<tr><td>{name}</td><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for name, a, b, c in rows
     )
     header = "<tr><th></th><th>E[log X]</th><th>log E[X]</th><th>gap</th></tr>"
     return f"<table style='font-family: monospace'>{header}{cells}</table>"
@@ -158,9 +151,11 @@ def _readout_html(values: JensenValues, n_samples: int) -> str:
 class JensenExplorer(widgets.VBox):
     """Pick a positive distribution and its parameters; see E[log X] <= log E[X].
 
-    A distribution dropdown, parameter sliders, the plot and the numbers.
+    A distribution dropdown, parameter sliders, the plot and the numbers: the exact ones, and
+    the Jensen gap of a drawn sample as ``gap`` (the student's ``jensen_gap``) computes it.
 
     Args:
+        gap: ``(n,)`` float64 tensor of samples -> their Jensen gap, a scalar tensor.
         n_samples: the size of the sample of X drawn at every change.
         seed: its seed (the same parameters always give the same sample).
 
@@ -169,13 +164,16 @@ class JensenExplorer(widgets.VBox):
         sliders: parameter name -> ``FloatSlider`` of the current distribution (replaced
             when the distribution changes).
         image: ``Image`` holding the PNG of ``plot_jensen`` for a seeded sample.
-        readout: ``HTML`` table of E[log X], log E[X] and the gap, exact and from the sample,
-            or the error message when the parameters are invalid (e.g. a >= b).
+        readout: ``HTML`` table of E[log X], log E[X] and the gap, exact, and of the gap of
+            the sample, or the error message when the parameters are invalid (e.g. a >= b).
         values: the ``JensenValues`` shown, or None while the parameters are invalid.
         n_samples, seed: size and seed of the sample drawn at every change.
     """
 
-    def __init__(self, *, n_samples: int = 500, seed: int = 0) -> None:
+    def __init__(
+        self, gap: Callable[[Tensor], Tensor], *, n_samples: int = 500, seed: int = 0
+    ) -> None:
+        self.gap = gap
         self.n_samples = n_samples
         self.seed = seed
         self.distribution = widgets.Dropdown(options=list(JENSEN_DISTRIBUTIONS), description="X ~")
@@ -218,9 +216,10 @@ class JensenExplorer(widgets.VBox):
             self.readout.value = f"<b style='color: #b00020'>{html.escape(str(error))}</b>"
             return
         samples = spec.sample(np.random.default_rng(self.seed), self.n_samples, **parameters)
-        self.values = JensenValues(*exact, *jensen_terms(samples))
+        sample_gap = float(self.gap(torch.as_tensor(samples)))
+        self.values = JensenValues(*exact, sample_gap)
         self._figure.clear()
-        plot_jensen(samples, ax=self._figure.add_subplot())
+        plot_jensen(samples, self.gap, ax=self._figure.add_subplot())
         self.image.value = figure_png(self._figure)
         self.readout.value = _readout_html(self.values, self.n_samples)
 

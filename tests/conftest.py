@@ -10,12 +10,10 @@ import pytest
 import torch
 from wheel_install import InstalledWheel, build_wheel, install_wheel
 
-from autograder.examples.implementations import PRELUDE
+from autograder.course import Course
+from autograder.examples.corpus import run_solution_cells
+from autograder.examples.implementations import Implementation
 from autograder.reference import bounds as reference_bounds
-from course_utils.models import VAE
-
-#: The methods of VAE that the students write.
-BOUNDS = ("negative_elbo_bound", "negative_iwae_bound")
 
 
 @pytest.fixture(autouse=True)
@@ -36,21 +34,21 @@ def one_thread():
 
 @pytest.fixture
 def attach():
-    """Run a solution cell's source (the corpus's prelude first): it attaches its bound to
-    VAE. The stubs are restored after the test."""
-    stubs = {name: getattr(VAE, name) for name in BOUNDS}
+    """Run the solution cells of an exercise's notebook as its kernel would, the corpus entry
+    ``implementation`` in the exercise's cell and the reference solutions in the others:
+    ``attach(name, implementation)``. The stubs are restored after the test."""
 
-    def run(source: str) -> None:
-        exec(compile(PRELUDE + source, "<solution cell>", "exec"), {})
+    def run(name: str, implementation: Implementation) -> None:
+        run_solution_cells(Course(), name, implementation)
 
     yield run
-    for name, stub in stubs.items():
-        setattr(VAE, name, stub)
+    reference_bounds.uninstall()
 
 
 @pytest.fixture
 def reference_vae():
-    """VAE with the reference bounds attached for the test's duration (the stubs restored after)."""
+    """The reference densities and bounds attached over the stubs for the test's duration (the
+    stubs restored after)."""
     reference_bounds.install()
     yield
     reference_bounds.uninstall()

@@ -10,7 +10,9 @@ from course_utils.data import (
     DataUnavailableError,
     binarize_dynamic,
     binarize_fixed,
+    evenly_spaced,
     load_data,
+    one_per_digit,
     read_idx,
 )
 
@@ -180,3 +182,24 @@ def test_debian_fashion_mnist_files(monkeypatch):
     assert d.x_train.shape == (60_000, 784) and d.x_test.shape == (10_000, 784)
     assert torch.equal(d.y_test.bincount(), torch.full((10,), 1000))
     assert abs(d.x_train.mean().item() - 0.2860) < 1e-3  # the data set's well-known pixel mean
+
+
+def test_one_per_digit_finds_the_first_image_of_each_digit():
+    y = torch.tensor([3, 0, 0, 1, 2, 9, 4, 5, 6, 7, 8, 3])
+    index = one_per_digit(y)
+    assert index.tolist() == [1, 3, 4, 0, 6, 7, 8, 9, 10, 5]
+    assert y[index].tolist() == list(range(10))
+    with pytest.raises(ValueError, match=r"no image of the digits \[9\]"):
+        one_per_digit(torch.arange(9))
+
+
+def test_evenly_spaced_covers_a_set_sorted_by_digit():
+    y = torch.arange(10).repeat_interleave(100)  # 100 of each digit, sorted, like the subset
+    x = torch.arange(1000)
+    assert torch.bincount(y[evenly_spaced(x, 500)]).tolist() == [50] * 10
+    assert torch.bincount(y[evenly_spaced(x, 10)]).tolist() == [1] * 10
+    assert len(evenly_spaced(x, 97)) == 97 and set(y[evenly_spaced(x, 97)].tolist()) == set(
+        range(10)
+    )
+    with pytest.raises(ValueError, match="n must be in"):
+        evenly_spaced(x, 0)

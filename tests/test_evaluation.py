@@ -2,9 +2,11 @@ import math
 
 import pytest
 import torch
+from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from course_utils import evaluation
 from course_utils.evaluation import evaluate, evaluate_elbo, evaluate_iwae
+from course_utils.grading.common import binary_batch, probe_vae
 from course_utils.models import VAE
 
 
@@ -87,3 +89,18 @@ def test_active_units_counts_means_that_vary_more_than_the_threshold():
     assert evaluation.active_units(model, x, threshold=0.001)[0] == 2
     with pytest.raises(ValueError, match="at least 2 images"):
         evaluation.active_units(model, x[:1])
+
+
+def test_best_gaussian_elbo_reaches_log_px_when_the_posterior_is_the_prior():
+    """A decoder with constant logits makes p(z|x) = p(z): the encoder's q = N(1, 0.3) has the
+    ELBO log p(x) - KL(q || p), exactly; the best Gaussian is the prior, whose ELBO is log p(x)."""
+    m, v = torch.full((2,), 1.0), torch.full((2,), 0.3)
+    model = probe_vae(m, v, logits=-0.5)
+    x = binary_batch(4)
+    log_px = Bernoulli(logits=torch.full((784,), -0.5)).log_prob(x).sum(-1)
+    kl = kl_divergence(Normal(m, v.sqrt()), Normal(0.0, 1.0)).sum()
+    encoder, best = evaluation.best_gaussian_elbo(model, x, steps=300)
+    torch.testing.assert_close(encoder, log_px - kl, rtol=0, atol=1e-3)
+    assert (best > encoder + 0.9 * kl).all()
+    assert (best <= log_px + 1e-3).all() and (best >= log_px - 0.05).all()
+    assert all(p.requires_grad for p in model.parameters())

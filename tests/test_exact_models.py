@@ -6,8 +6,8 @@ import torch
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 from torch.testing import assert_close
 
+from autograder.reference.bounds import log_normal
 from course_utils import exact_models
-from course_utils.distributions import log_normal
 from course_utils.exact_models import ExactModel, LinearGaussianModel, LogisticModel
 
 F64 = torch.float64

@@ -37,27 +37,28 @@ def hidden_blocks() -> dict[str, str]:
 
 
 def outcomes(name: str, hidden_blocks: dict[str, str]) -> dict[str, str | None]:
-    """Check -> its failure message (None: it passed), for every check of the exercise:
-    the visible ones with their defaults (probe models), the hidden ones as their block."""
-    where = exercise(name)
-    module = importlib.import_module(f"course_utils.grading.{where.module}")
+    """Check -> its failure message (None: it passed), for every check of every exercise of
+    the notebook of ``name`` (its reference solutions call the function of ``name``): the
+    visible ones with their defaults (probe models), the hidden ones as their block."""
     found = {}
-    for check in where.checks + where.hidden_checks:
-        try:
-            if check in where.hidden_checks:
-                exec(hidden_blocks[check], {where.module: module})
-            else:
-                getattr(module, check)()
-            found[check] = None
-        except AssertionError as error:
-            found[check] = str(error)
+    for where in (e for e in GRADED if e.notebook == exercise(name).notebook):
+        module = importlib.import_module(f"course_utils.grading.{where.module}")
+        for check in where.checks + where.hidden_checks:
+            try:
+                if check in where.hidden_checks:
+                    exec(hidden_blocks[check], {where.module: module})
+                else:
+                    getattr(module, check)()
+                found[check] = None
+            except AssertionError as error:
+                found[check] = str(error)
     return found
 
 
 @pytest.mark.parametrize("name, entry", CASES)
 def test_implementation_is_graded_as_expected(name, entry, attach, hidden_blocks):
     implementation = IMPLEMENTATIONS[name][entry]
-    attach(implementation.source)
+    attach(name, implementation)
     found = outcomes(name, hidden_blocks)
     failed = {check: mistake_of(message) for check, message in found.items() if message}
     assert failed == implementation.fails, found
@@ -74,10 +75,16 @@ def test_untouched_stub_names_its_notebook_and_exercise(where):
 def test_every_check_of_the_grading_modules_is_in_the_registry():
     """Each public check is run by a test cell (the general quadrature check through the
     hidden one, ``test_grading_iwae``), so the test above grades every corpus entry with it."""
-    for where in GRADED:
-        module = importlib.import_module(f"course_utils.grading.{where.module}")
-        public = {name for name in module.__all__ if name.startswith("check_")}
-        assert public - {"check_iwae_quadrature"} == set(where.checks + where.hidden_checks)
+    for name in {where.module for where in GRADED}:
+        module = importlib.import_module(f"course_utils.grading.{name}")
+        public = {check for check in module.__all__ if check.startswith("check_")}
+        registered = {
+            check
+            for where in GRADED
+            if where.module == name
+            for check in where.checks + where.hidden_checks
+        }
+        assert public - {"check_iwae_quadrature"} == registered
 
 
 def test_every_failure_ends_with_a_known_mistake_id():

@@ -8,9 +8,14 @@ import torch
 from torch import nn
 from torch.special import log_ndtr
 
-from course_utils.distributions import log_bernoulli_with_logits
+from autograder.reference.bounds import log_bernoulli_with_logits
 from course_utils.grading.common import binary_batch, probe_vae
-from course_utils.likelihood import log_px_quadrature, midpoint_grid, quadrature_error
+from course_utils.likelihood import (
+    QuadratureError,
+    log_px_quadrature,
+    midpoint_grid,
+    quadrature_error,
+)
 from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
 
@@ -147,3 +152,19 @@ def test_clear_errors():
         log_px_quadrature(model, x, chunk=0)
     with pytest.raises(ValueError, match="extent > 0"):
         log_px_quadrature(model, x, extent=0.0)
+
+
+def test_quadrature_error_reports_richardsons_estimate_of_the_finer_grid():
+    """With an error ~ h^2, halving h removes 3/4 of it: the finer grid keeps a third of the
+    change, and the summary says so."""
+    error = QuadratureError(
+        log_px=torch.tensor([-100.0, -50.0], dtype=torch.float64),
+        finer=torch.tensor([0.03, -0.006], dtype=torch.float64),
+        wider=torch.zeros(2, dtype=torch.float64),
+        points=300,
+        extent=6.0,
+    )
+    torch.testing.assert_close(error.finer_error, torch.tensor([0.01, -0.002], dtype=torch.float64))
+    assert "error left on the 600^2 grid (Richardson, error ~ h^2): largest 1.0e-02" in (
+        error.summary()
+    )

@@ -19,7 +19,9 @@ def test_sample_has_one_correct_variant_and_one_mistake_per_exercise():
     assert exercises == {e.name for e in EXERCISES}
     kinds = sorted((exercise, entry.split("_")[0]) for exercise, _, entry in variants)
     assert kinds == sorted((e, k) for e in exercises for k in ("correct", "mistake"))
-    assert len(chosen) == len(set(chosen)) == 2 + len(course_job.SAMPLE_HOSTILE) + 8
+    assert (
+        len(chosen) == len(set(chosen)) == 2 + len(course_job.SAMPLE_HOSTILE) + 2 * len(EXERCISES)
+    )
 
 
 def test_a_submission_nbgrader_cannot_grade_is_one_short_line():

@@ -172,10 +172,28 @@ def test_encoder_returns_mean_and_positive_variance():
 
 def test_networks_reject_unflattened_images_with_a_hint():
     model = VAE(z_dim=2)
-    with pytest.raises(ValueError, match=r"\(batch, 784\), got \(3, 1, 28, 28\).*flatten"):
+    with pytest.raises(ValueError, match=r"\(\.\.\., 784\), got \(3, 1, 28, 28\).*flatten"):
         model.enc(torch.zeros(3, 1, 28, 28))
-    with pytest.raises(ValueError, match=r"decoder expects latents of shape \(batch, 2\)"):
+    with pytest.raises(ValueError, match=r"decoder expects latents of shape \(\.\.\., 2\), got"):
         model.dec(torch.zeros(3, 10))
+    with pytest.raises(ValueError, match=r"got \(97, 10, 10\)$"):
+        model.dec(torch.zeros(97, 10, 10))
+
+
+@pytest.mark.parametrize("leading", [(), (5,), (4, 3), (3, 4), (2, 3, 4)])
+def test_networks_take_any_leading_dimensions_row_by_row(leading):
+    """As nn.Linear does: (iw, batch, z_dim) and (batch, iw, z_dim) samples decode in one call,
+    each row as it would alone."""
+    model = VAE(z_dim=2)
+    x = torch.rand(*leading, 784)
+    m, v = model.enc(x)
+    assert m.shape == v.shape == (*leading, 2)
+    flat_m, flat_v = model.enc(x.reshape(-1, 784))
+    assert_close(m.reshape(-1, 2), flat_m)
+    assert_close(v.reshape(-1, 2), flat_v)
+    logits = model.dec(m)
+    assert logits.shape == (*leading, 784)
+    assert_close(logits.reshape(-1, 784), model.dec(flat_m))
 
 
 def test_architecture_registry_and_errors():

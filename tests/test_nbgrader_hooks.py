@@ -67,6 +67,7 @@ def test_release_normalization_drops_what_the_authors_last_save_left():
         ("import torch as t\nt.allclose = lambda *a: True", "module_attribute"),
         ("setattr(torch, 'allclose', None)", "setattr"),
         ("vars(torch)['allclose'] = None", "module_namespace"),
+        ("densities.check_kl_normal_values = print", "module_attribute"),
         ("get_ipython().events.register('post_run_cell', f)", "ipython_hooks"),
         ("modules = sys.modules", "modules_or_builtins"),
         ("class R:\n    def __eq__(self, other):\n        return True", "comparisons"),

@@ -1,3 +1,5 @@
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -6,7 +8,6 @@ from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
 from torch.testing import assert_close
 
-from course_utils.jensen import jensen_terms
 from course_utils.models import VAE, decode_means, encode_means
 from course_utils.plotting import (
     CourseFigure,
@@ -281,18 +282,31 @@ def test_plot_manifold_labels_at_most_seven_ticks_including_both_ends(model):
 # Jensen's inequality and the bounds
 
 
+def reference_gap(samples: torch.Tensor) -> torch.Tensor:
+    """The Jensen gap of notebook 1's exercise, as a student writes it."""
+    return torch.log(samples.mean(dim=0)) - torch.log(samples).mean(dim=0)
+
+
 def test_plot_jensen_marks_both_sides_and_annotates_the_gap():
     samples = [1.0, 1.0, 1.0, 4.0]
-    e_log, log_e = jensen_terms(samples)
-    ax = plot_jensen(samples).axes[0]
+    e_log, log_e = math.log(4) / 4, math.log(1.75)
+    ax = plot_jensen(samples, reference_gap).axes[0]
     labels = legend_texts(ax)
-    assert f"E[log X] = {e_log:.3f}" in labels and f"log E[X] = {log_e:.3f}" in labels
+    assert f"log E[X] - your gap = {e_log:.3f}" in labels and f"log E[X] = {log_e:.3f}" in labels
     assert [t.get_text() for t in ax.texts] == [f"gap = {log_e - e_log:.3f}"]
     curve = ax.get_lines()[0]
     np.testing.assert_allclose(curve.get_ydata(), np.log(curve.get_xdata()))
     (vertical,) = ax.collections
     (segment,) = vertical.get_segments()
     np.testing.assert_allclose(segment, [[1.75, e_log], [1.75, log_e]])
+
+
+def test_plot_jensen_draws_the_gap_it_is_given():
+    """The centre of mass comes from the student's gap: the package computes no E[log X]."""
+    ax = plot_jensen([1.0, 2.0], lambda samples: torch.tensor(0.25)).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["gap = 0.250"]
+    (segment,) = ax.collections[0].get_segments()
+    np.testing.assert_allclose(segment, [[1.5, math.log(1.5) - 0.25], [1.5, math.log(1.5)]])
 
 
 def test_plot_bound_gap_shades_the_kl_between_the_elbo_and_log_px():
@@ -413,7 +427,7 @@ def test_figures_render_to_png_without_pyplot(model, images):
         plot_training_curves(make_history()),
         plot_latent_scatter(model, x, y),
         plot_manifold(model, n=4),
-        plot_jensen([0.5, 2.0]),
+        plot_jensen([0.5, 2.0], reference_gap),
         plot_bound_gap([0, 1], [-3.0, -2.5], -2.0, xlabel="m"),
         plot_bounds_vs_k([1, 10], [-3.0, -2.5]),
         plot_gap_vs_k([1, 10], {"images": [2.0, 1.0]}),

@@ -3,7 +3,13 @@ import torch
 
 from course_utils.checkpoints import load_checkpoint
 from course_utils.models import VAE
-from course_utils.training import TrainingHistory, progress_enabled, train
+from course_utils.training import (
+    TrainingHistory,
+    UnfinishedError,
+    progress_enabled,
+    require_finished,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +129,10 @@ def test_progress_bar_reports_every_iteration(reference_vae, grey_images, capsys
 def test_empty_history_has_no_last_value():
     with pytest.raises(ValueError, match="no training iterations"):
         TrainingHistory().last()
+
+
+def test_require_finished_stops_on_a_result_that_was_never_set():
+    model = VAE(z_dim=2)
+    assert require_finished(model, "The training cell") is model
+    with pytest.raises(UnfinishedError, match=r"The training cell of Section 2\.3 did not finish"):
+        require_finished(None, "The training cell of Section 2.3")

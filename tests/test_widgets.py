@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from course_utils import widgets
-from course_utils.jensen import jensen_terms
 from course_utils.models import VAE, decode_means
 from course_utils.widgets import JENSEN_DISTRIBUTIONS, JensenExplorer, LatentExplorer
 
@@ -22,6 +21,16 @@ def pixels(png: bytes) -> np.ndarray:
 
 
 # The Jensen explorer
+
+
+def jensen_terms(samples):
+    """(E[log X], log E[X]) of a sample's empirical distribution."""
+    return float(np.mean(np.log(samples))), float(np.log(np.mean(samples)))
+
+
+def reference_gap(samples: torch.Tensor) -> torch.Tensor:
+    """The Jensen gap of notebook 1's exercise, as a student writes it."""
+    return torch.log(samples.mean(dim=0)) - torch.log(samples).mean(dim=0)
 
 
 def parameter_grid(spec):
@@ -73,7 +82,7 @@ def test_the_exact_values_of_known_cases():
 
 @pytest.fixture
 def jensen():
-    return JensenExplorer(n_samples=200)
+    return JensenExplorer(reference_gap, n_samples=200)
 
 
 def test_jensen_explorer_exposes_its_parts_and_draws_at_once(jensen):
@@ -101,9 +110,21 @@ def test_the_two_point_readout_shows_the_exact_values(jensen):
     values = jensen.values
     assert (values.e_log_x, values.log_e_x) == pytest.approx((e_log, log_e))
     assert values.gap == pytest.approx(log_e - e_log) and values.gap > 0
-    assert values.sample_e_log_x <= values.sample_log_e_x
+    assert values.sample_gap > 0
     for number in (e_log, log_e, log_e - e_log, values.sample_gap):
         assert f"{number:.4f}" in jensen.readout.value
+
+
+def test_the_sample_gap_is_the_one_the_given_function_computes():
+    """The widget shows the student's jensen_gap on its sample, and computes no Jensen term
+    of the sample itself: a function returning a constant is what it shows and draws."""
+    explorer = JensenExplorer(lambda samples: torch.tensor(0.125), n_samples=50)
+    assert explorer.values.sample_gap == 0.125
+    assert "0.1250" in explorer.readout.value
+    reference = JensenExplorer(reference_gap, n_samples=50)
+    samples = JENSEN_DISTRIBUTIONS["log-normal"].sample(np.random.default_rng(0), 50, 0.0, 0.75)
+    e_log, log_e = jensen_terms(samples)
+    assert reference.values.sample_gap == pytest.approx(log_e - e_log)
 
 
 def test_an_invalid_uniform_is_reported_and_the_plot_kept(jensen):

@@ -28,14 +28,24 @@ from autograder.course import Course
 from autograder.examples import implementations
 from autograder.examples.escapes import ESCAPES
 from autograder.examples.hostile import HOSTILE
-from autograder.examples.implementations import PRELUDE, Implementation
-from autograder.examples.submission import CellKey, Expected, Release, Submission
-from course_utils.exercises import Exercise, exercise
+from autograder.examples.implementations import PRELUDE, Implementation, cell_source
+from autograder.examples.submission import (
+    CellKey,
+    Expected,
+    Release,
+    Submission,
+    solution_sources,
+)
+from course_utils.exercises import EXERCISES, Exercise, exercise
 
 #: Exercise name -> its implementations (correct variants and known mistakes).
 IMPLEMENTATIONS: dict[str, dict[str, Implementation]] = {
     "jensen_gap": implementations.JENSEN_GAP,
     "elbo_monte_carlo": implementations.ELBO_MC,
+    "sample_gaussian": implementations.SAMPLE_GAUSSIAN,
+    "log_normal": implementations.LOG_NORMAL,
+    "kl_normal": implementations.KL_NORMAL,
+    "log_bernoulli_with_logits": implementations.LOG_BERNOULLI,
     "negative_elbo_bound": implementations.ELBO,
     "negative_iwae_bound": implementations.IWAE,
 }
@@ -43,12 +53,17 @@ IMPLEMENTATIONS: dict[str, dict[str, Implementation]] = {
 
 def verdicts(where: Exercise, implementation: Implementation) -> dict[CellKey, str]:
     """The test cells an implementation fails -> the mistake id each must report: that of
-    the first check the cell runs (visible ones first) that the implementation fails."""
-    unknown = [check for check in implementation.fails if not where.cells_running(check)]
+    the first check the cell runs (visible ones first) that the implementation fails.
+
+    The implementation replaces the solution of ``where``; its ``fails`` may name checks of
+    the other exercises of the notebook too, whose reference solutions call it (a wrong
+    ``kl_normal`` makes the reference ``negative_elbo_bound`` wrong)."""
+    notebook = [e for e in EXERCISES if e.notebook == where.notebook]
+    unknown = [c for c in implementation.fails if not any(e.cells_running(c) for e in notebook)]
     if unknown:
-        raise ValueError(f"{where.name}: no test cell runs {unknown}")
+        raise ValueError(f"{where.name}: no test cell of {where.notebook} runs {unknown}")
     found = {}
-    for test in where.tests:
+    for test in (test for e in notebook for test in e.tests):
         failed = [c for c in (test.grade_id, *test.runs) if c in implementation.fails]
         if failed:
             found[where.notebook, test.grade_id] = implementation.fails[failed[0]]
@@ -66,9 +81,27 @@ def _implementation_case(name: str, entry: str) -> Callable[[Release], tuple]:
         expected = release.expect(
             f"{name}: {kind} {entry}", failing, {where.notebook: fragments} if failing else {}
         )
-        return release.solved({where.solution_cell: PRELUDE + implementation.source}), expected
+        cell = cell_source(name, implementation)
+        return release.solved({where.solution_cell: cell}), expected
 
     return make
+
+
+def run_solution_cells(course: Course, name: str, implementation: Implementation) -> dict:
+    """Run the solution cells of the notebook of exercise ``name`` in one namespace, in order,
+    as its kernel would: the reference solutions from ``solutions/``, each after the corpus's
+    prelude, with ``implementation`` in the cell of ``name``. Each attaches its function
+    (restore the stubs afterwards: ``autograder.reference.bounds.uninstall``). Returns the
+    namespace."""
+    where = exercise(name)
+    namespace: dict = {}
+    for grade_id, source in solution_sources(course, where.notebook, code_only=True).items():
+        if grade_id == where.solution_cell:
+            code = cell_source(name, implementation)
+        else:
+            code = PRELUDE + source
+        exec(compile(code, f"<solution cell {grade_id}>", "exec"), namespace)
+    return namespace
 
 
 def _makers(release: Release) -> dict[str, Callable[[Release], tuple[Submission, Expected]]]:

@@ -10,20 +10,39 @@ autograder are made from them.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, replace
 
+from autograder.reference import bounds as reference_bounds
 from course_utils.exercises import exercise
 
+#: The imports every solution cell of the corpus starts with: what the notebooks' setup cells
+#: import (the densities of notebook 2 are not among them: in notebook 2 they are the
+#: student's own, defined by the cells before; see ``cell_source``).
 PRELUDE = """\
 import math
 import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
-from course_utils.distributions import (
-    duplicate, kl_normal, log_bernoulli_with_logits, log_mean_exp, log_normal, sample_gaussian,
-)
+from course_utils import distributions
+from course_utils.distributions import duplicate, log_mean_exp
 from course_utils.models import VAE, add_to_class
+from course_utils.stubs import add_to_module
 """
+
+#: Notebook 3 runs in a kernel of its own, where notebook 2's densities are stubs: its corpus
+#: entries start with the reference densities, as a student who copied their notebook 2
+#: functions into the cell would.
+DENSITIES = "\n\n".join(
+    inspect.getsource(getattr(reference_bounds, name)) for name in reference_bounds.DENSITIES
+)
+PRELUDES = {"03_iwae": PRELUDE + "\n\n" + DENSITIES + "\n\n"}
+
+
+def cell_source(name: str, implementation: Implementation) -> str:
+    """The full source of the solution cell of the exercise ``name`` that holds
+    ``implementation``: its notebook's prelude, then the implementation."""
+    return PRELUDES.get(exercise(name).notebook, PRELUDE) + implementation.source
 
 
 @dataclass(frozen=True)
@@ -261,6 +280,20 @@ def _iwae(body: str) -> str:
     return _cell("negative_iwae_bound(self, x, iw)", body)
 
 
+def _batch_major(ending: str, log_w: str = "log_px_z + log_pz - log_qz") -> str:
+    """A bound that samples z as (batch, iw, z_dim) and decodes it in one call, computes the
+    log-weights ``log_w`` (batch, iw), and ends with ``ending``."""
+    start = f"""
+m, v = self.enc(x)
+z = sample_gaussian(m.unsqueeze(1).expand(-1, iw, -1), v.unsqueeze(1).expand(-1, iw, -1))
+log_px_z = log_bernoulli_with_logits(x.unsqueeze(1), self.dec(z))  # (batch, iw)
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m.unsqueeze(1), v.unsqueeze(1))
+log_w = {log_w}  # (batch, iw)
+"""
+    return _iwae(start + ending.lstrip("\n"))
+
+
 IWAE = {
     "correct_duplicate_log_mean_exp": Implementation(
         _iwae("""
@@ -331,6 +364,113 @@ niwae = -log_mean_exp(log_w, 0).mean()
 kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v).mean()
 return niwae, kl, -log_px_z.mean()
 """)
+    ),
+    "correct_sample_major_decoded_whole": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+z = m + v.sqrt() * torch.randn(iw, *m.shape)  # (iw, batch, z_dim)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))  # (iw, batch)
+log_w = log_px_z + log_normal(z, self.z_prior_m, self.z_prior_v) - log_normal(z, m, v)
+niwae = -log_mean_exp(log_w, 0)
+kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v)
+return niwae.mean(), kl.mean(), -log_px_z.mean()
+""")
+    ),
+    "correct_batch_major_decoded_whole": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+batch, z_dim = m.shape
+z = m.unsqueeze(1) + v.sqrt().unsqueeze(1) * torch.randn(batch, iw, z_dim)  # (batch, iw, z_dim)
+log_px_z = log_bernoulli_with_logits(x.unsqueeze(1), self.dec(z))  # (batch, iw)
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m.unsqueeze(1), v.unsqueeze(1))
+log_w = log_px_z + log_pz - log_qz
+niwae = -log_mean_exp(log_w, dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+""")
+    ),
+    "correct_batch_major_torch_distributions": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+q = Normal(m.unsqueeze(1), v.sqrt().unsqueeze(1))  # (batch, 1, z_dim)
+z = q.rsample((iw,)).transpose(0, 1).squeeze(2)  # (batch, iw, z_dim)
+log_px_z = Bernoulli(logits=self.dec(z)).log_prob(x.unsqueeze(1)).sum(-1)  # (batch, iw)
+log_w = log_px_z + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
+niwae = -(torch.logsumexp(log_w, dim=1) - math.log(iw))
+kl = kl_divergence(Normal(m, v.sqrt()), Normal(0.0, 1.0)).sum(-1)
+return niwae.mean(), kl.mean(), -log_px_z.mean()
+""")
+    ),
+    "correct_batch_major_encoded_repeated": Implementation(
+        _iwae("""
+x_rep = x.unsqueeze(1).expand(-1, iw, -1)  # (batch, iw, 784)
+m, v = self.enc(x_rep)  # (batch, iw, z_dim) each
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x_rep, self.dec(z))  # (batch, iw)
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+niwae = -log_mean_exp(log_px_z + log_pz - log_qz, dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+""")
+    ),
+    "mistake_batch_major_lse_over_batch": Implementation(
+        _batch_major("""
+niwae = -(torch.logsumexp(log_w, dim=0) - math.log(iw))
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_iwae_stable": "lse_over_batch",
+            "check_iwae_exact_at_prior": "lse_over_batch",
+            "check_iwae_exact_at_posterior": "lse_over_batch",
+            "check_iwae_k1_matches_elbo": "iwae1_not_elbo",
+            "check_iwae_increases_with_k": "above_log_px",
+        },
+    ),
+    "mistake_batch_major_missing_log_k": Implementation(
+        _batch_major("""
+niwae = -torch.logsumexp(log_w, dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_iwae_exact_at_prior": "missing_log_k",
+            "check_iwae_exact_at_posterior": "missing_log_k",
+            "check_iwae_increases_with_k": "missing_log_k",
+        },
+    ),
+    "mistake_batch_major_mean_of_log_weights": Implementation(
+        _batch_major("""
+niwae = -log_w.mean(dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {"check_iwae_increases_with_k": "mean_of_log_weights"},
+    ),
+    "mistake_batch_major_exp_then_log": Implementation(
+        _batch_major("""
+niwae = -torch.log(torch.exp(log_w).mean(dim=1))
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {name: "unstable_log_mean_exp" for name in IWAE_CHECKS},
+    ),
+    "mistake_batch_major_kl_rec_summed_over_samples": Implementation(
+        _batch_major("""
+niwae = -log_mean_exp(log_w, dim=1)
+return niwae.mean(), (log_qz - log_pz).sum(1).mean(), -log_px_z.sum(1).mean()
+"""),
+        {"check_iwae_kl_rec": "sum_over_samples"},
+    ),
+    "mistake_batch_major_prior_ratio_wrong_sign": Implementation(
+        _batch_major(
+            log_w="log_px_z - log_pz + log_qz",
+            ending="""
+niwae = -log_mean_exp(log_w, dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+""",
+        ),
+        {
+            "check_iwae_exact_at_posterior": "not_exact_at_posterior",
+            "check_iwae_k1_matches_elbo": "prior_ratio_wrong_sign",
+            "check_iwae_increases_with_k": "above_log_px",
+        },
     ),
     "mistake_missing_log_k": Implementation(
         _iwae("""
@@ -600,9 +740,9 @@ return niwae, kl, rec
 }
 
 
-#: The mistake ids of the hidden checks (the shipped checkpoints against the reference values
-#: in the hidden tests) for each entry that fails one, as measured; tests/test_grading*.py
-#: run them on every entry.
+#: The mistake ids of the checkpoint checks (the shipped checkpoints against their provenance,
+#: visible and loose, and against the reference values in the hidden tests) for each entry
+#: that fails one, as measured; tests/test_grading*.py run them on every entry.
 _REFERENCE = "reference_mismatch"
 _PER_IMAGE = "per_image_values"
 _INF = "unstable_log_mean_exp"
@@ -610,9 +750,12 @@ _ABOVE = "above_log_px"
 _BELOW = "far_below_log_px"
 _HIDDEN_FAILS = {
     "elbo": {
-        "mistake_per_image_values": {"check_elbo_reference": _PER_IMAGE},
+        "mistake_per_image_values": {
+            "check_elbo_checkpoint_loose": _PER_IMAGE,
+            "check_elbo_reference": _PER_IMAGE,
+        },
         **{
-            name: {"check_elbo_reference": _REFERENCE}
+            name: {"check_elbo_checkpoint_loose": _REFERENCE, "check_elbo_reference": _REFERENCE}
             for name in (
                 "mistake_kl_mean_over_latents",
                 "mistake_log_variance",
@@ -629,28 +772,67 @@ _HIDDEN_FAILS = {
     },
     "iwae": {
         "mistake_analytic_kl_in_weights": {"check_iwae_quadrature_reference": _BELOW},
+        "mistake_batch_major_exp_then_log": {
+            "check_iwae_reference": _INF,
+            "check_iwae_quadrature_reference": _INF,
+        },
+        "mistake_batch_major_kl_rec_summed_over_samples": {"check_iwae_reference": _REFERENCE},
+        "mistake_batch_major_lse_over_batch": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
+            "check_iwae_reference": _REFERENCE,
+            "check_iwae_quadrature_reference": _ABOVE,
+        },
+        "mistake_batch_major_mean_of_log_weights": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _BELOW,
+            "check_iwae_reference": _REFERENCE,
+            "check_iwae_quadrature_reference": _BELOW,
+        },
+        "mistake_batch_major_missing_log_k": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
+            "check_iwae_reference": _REFERENCE,
+            "check_iwae_quadrature_reference": _ABOVE,
+        },
+        "mistake_batch_major_prior_ratio_wrong_sign": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
+            "check_iwae_reference": _REFERENCE,
+            "check_iwae_quadrature_reference": _ABOVE,
+        },
         "mistake_exp_then_log": {
             "check_iwae_reference": _INF,
             "check_iwae_quadrature_reference": _INF,
         },
         "mistake_global_max_shift": {
+            "check_iwae_checkpoint_loose": _INF,
+            "check_iwae_quadrature_loose": _INF,
             "check_iwae_reference": _INF,
             "check_iwae_quadrature_reference": _INF,
         },
         "mistake_kl_rec_summed_over_samples": {"check_iwae_reference": _REFERENCE},
         "mistake_likelihood_only_weights": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
         "mistake_lse_over_batch": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
         "mistake_mean_of_log_weights": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _BELOW,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _BELOW,
         },
         "mistake_missing_log_k": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
@@ -659,16 +841,22 @@ _HIDDEN_FAILS = {
             "check_iwae_quadrature_reference": _PER_IMAGE,
         },
         "mistake_x_batch_major_grouped_like_z": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
         "mistake_x_sample_major_grouped_like_z": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _ABOVE,
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
         "mistake_z_batch_major_grouped_like_x": {
+            "check_iwae_checkpoint_loose": _REFERENCE,
+            "check_iwae_quadrature_loose": _BELOW,
             "check_iwae_reference": _REFERENCE,
-            "check_iwae_quadrature_reference": _BELOW,
+            "check_iwae_quadrature_reference": "decreasing_in_k",
         },
     },
 }
@@ -721,11 +909,11 @@ def _elbo_mc(body: str) -> str:
 
 
 ELBO_MC = {
-    "correct_sample_gaussian": Implementation(
+    "correct_by_hand": Implementation(
         _elbo_mc("""
-shape = (n_samples, *m.shape)
-z = sample_gaussian(m.expand(shape), v.expand(shape))
-return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
+z = m + v.sqrt() * torch.randn(n_samples, *m.shape, dtype=m.dtype)  # (n_samples, batch, z_dim)
+log_q = (-0.5 * (math.log(2 * math.pi) + v.log() + (z - m) ** 2 / v)).sum(-1)
+return (model.log_joint(x, z) - log_q).mean(dim=0)
 """)
     ),
     "correct_torch_distributions": Implementation(
@@ -740,14 +928,14 @@ return (model.log_prior(z) + model.log_likelihood(x, z) - q.log_prob(z)).mean(di
 total = torch.zeros(x.shape[0], dtype=m.dtype)
 for _ in range(n_samples):
     z = m + v.sqrt() * torch.randn_like(m)
-    total = total + model.log_joint(x, z) - log_normal(z, m, v)
+    total = total + model.log_joint(x, z) - Normal(m, v.sqrt()).log_prob(z).sum(-1)
 return total / n_samples
 """)
     ),
     "mistake_std_for_variance": Implementation(
         _elbo_mc("""
 z = m + v * torch.randn(n_samples, *m.shape, dtype=m.dtype)
-return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
+return (model.log_joint(x, z) - Normal(m, v.sqrt()).log_prob(z).sum(-1)).mean(dim=0)
 """),
         {
             "elbo_mc_unbiased": "biased_estimate",
@@ -756,7 +944,7 @@ return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
     ),
     "mistake_no_entropy": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
+z = Normal(m, v.sqrt()).rsample((n_samples,))
 return model.log_joint(x, z).mean(dim=0)
 """),
         {
@@ -766,8 +954,9 @@ return model.log_joint(x, z).mean(dim=0)
     ),
     "mistake_log_mean_exp": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
-log_w = model.log_joint(x, z) - log_normal(z, m, v)
+q = Normal(m, v.sqrt())
+z = q.rsample((n_samples,))
+log_w = model.log_joint(x, z) - q.log_prob(z).sum(-1)
 return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
 """),
         {
@@ -778,22 +967,25 @@ return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
     ),
     "mistake_detached_sample": Implementation(
         _elbo_mc("""
-z = Normal(m, v.sqrt()).sample((n_samples,))
-return (model.log_joint(x, z) - log_normal(z, m, v)).mean(dim=0)
+q = Normal(m, v.sqrt())
+z = q.sample((n_samples,))
+return (model.log_joint(x, z) - q.log_prob(z).sum(-1)).mean(dim=0)
 """),
         {"elbo_mc_gradients": "gradient_biased"},
     ),
     "mistake_one_sample": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m, v)
-return model.log_joint(x, z) - log_normal(z, m, v)
+q = Normal(m, v.sqrt())
+z = q.rsample()
+return model.log_joint(x, z) - q.log_prob(z).sum(-1)
 """),
         {"elbo_mc_averages_samples": "variance_not_one_over_n"},
     ),
     "mistake_sum_over_samples": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
-return (model.log_joint(x, z) - log_normal(z, m, v)).sum(dim=0)
+q = Normal(m, v.sqrt())
+z = q.rsample((n_samples,))
+return (model.log_joint(x, z) - q.log_prob(z).sum(-1)).sum(dim=0)
 """),
         {
             "elbo_mc_unbiased": "biased_estimate",
@@ -803,14 +995,363 @@ return (model.log_joint(x, z) - log_normal(z, m, v)).sum(dim=0)
     ),
     "mistake_no_average": Implementation(
         _elbo_mc("""
-z = sample_gaussian(m.expand(n_samples, *m.shape), v.expand(n_samples, *v.shape))
-return model.log_joint(x, z) - log_normal(z, m, v)
+q = Normal(m, v.sqrt())
+z = q.rsample((n_samples,))
+return model.log_joint(x, z) - q.log_prob(z).sum(-1)
 """),
         {
             "elbo_mc_shape": "samples_not_averaged",
             "elbo_mc_unbiased": "log_mean_exp_for_elbo",
             "elbo_mc_averages_samples": "variance_not_one_over_n",
             "elbo_mc_gradients": "gradient_biased",
+        },
+    ),
+    "mistake_latents_not_summed": Implementation(
+        _elbo_mc("""
+q = Normal(m, v.sqrt())
+z = q.rsample((n_samples,))
+return (model.log_joint(x, z).unsqueeze(-1) - q.log_prob(z)).mean(dim=0).squeeze(-1)
+"""),
+        {
+            "elbo_mc_shape": "latents_not_summed",
+            "elbo_mc_unbiased": "biased_estimate",
+            "elbo_mc_gradients": "gradient_biased",
+        },
+    ),
+}
+
+
+# The densities of notebook 2 (course_utils.grading.densities). Each attaches itself to
+# course_utils.distributions; the reference negative_elbo_bound of the notebook calls
+# sample_gaussian, kl_normal and log_bernoulli_with_logits, so their mistakes fail the ELBO's
+# tests too, and their entries list those checks as well.
+
+
+def _density(signature: str, body: str) -> str:
+    return "@add_to_module(distributions)\n" + _function(signature, body)
+
+
+def _sample(body: str) -> str:
+    return _density("sample_gaussian(m, v)", body)
+
+
+SAMPLE_GAUSSIAN = {
+    "correct_randn_like": Implementation(_sample("return m + torch.sqrt(v) * torch.randn_like(m)")),
+    "correct_rsample": Implementation(_sample("return Normal(m, v.sqrt()).rsample()")),
+    "correct_randn_shape": Implementation(
+        _sample("""
+eps = torch.randn(m.shape, dtype=m.dtype, device=m.device)
+return m + v**0.5 * eps
+""")
+    ),
+    "mistake_std_for_variance": Implementation(
+        _sample("return m + v * torch.randn_like(m)"),
+        {
+            "check_sample_gaussian_moments": "std_for_variance",
+            "check_sample_gaussian_gradients": "std_for_variance",
+            "check_elbo_sampling": "std_for_variance",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_log_variance": Implementation(
+        _sample("return m + torch.exp(0.5 * v) * torch.randn_like(m)"),
+        {
+            "check_sample_gaussian_moments": "log_variance_for_variance",
+            "check_sample_gaussian_gradients": "log_variance_for_variance",
+            "check_elbo_sampling": "log_variance_for_variance",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_fourth_root": Implementation(
+        _sample("return m + v**0.25 * torch.randn_like(m)"),
+        {
+            "check_sample_gaussian_moments": "fourth_root_noise",
+            "check_sample_gaussian_gradients": "fourth_root_noise",
+            "check_elbo_sampling": "fourth_root_noise",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_no_noise": Implementation(
+        _sample("return m + 0 * v"),
+        {
+            "check_sample_gaussian_shape": "same_sample_every_call",
+            "check_sample_gaussian_moments": "no_noise",
+            "check_sample_gaussian_gradients": "gradient_misses_variance",
+            "check_elbo_gradients": "gradient_misses_variance",
+            "check_elbo_sampling": "no_noise",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_detached_sample": Implementation(
+        _sample("return Normal(m, v.sqrt()).sample()"),
+        {
+            "check_sample_gaussian_gradients": "sample_cut_from_graph",
+            "check_elbo_gradients": "sample_cut_from_graph",
+        },
+    ),
+    "mistake_prior_sample": Implementation(
+        _sample("return torch.randn_like(m)"),
+        {
+            "check_sample_gaussian_moments": "prior_sample",
+            "check_sample_gaussian_gradients": "sample_cut_from_graph",
+            "check_elbo_gradients": "sample_cut_from_graph",
+            "check_elbo_sampling": "prior_sample",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_fixed_seed": Implementation(
+        _sample("""
+generator = torch.Generator().manual_seed(0)
+eps = torch.randn(m.shape, generator=generator, dtype=m.dtype)
+return m + torch.sqrt(v) * eps
+"""),
+        {
+            "check_sample_gaussian_shape": "same_sample_every_call",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+}
+
+
+def _log_normal(body: str) -> str:
+    return _density("log_normal(x, m, v)", body)
+
+
+LOG_NORMAL = {
+    "correct_formula": Implementation(
+        _log_normal("""
+return (-0.5 * (math.log(2 * math.pi) + torch.log(v) + (x - m) ** 2 / v)).sum(-1)
+""")
+    ),
+    "correct_torch_distributions": Implementation(
+        _log_normal("return Normal(m, v.sqrt()).log_prob(x).sum(dim=-1)")
+    ),
+    "correct_log_of_std": Implementation(
+        _log_normal("""
+std = torch.sqrt(v)
+log_density = -torch.log(std) - 0.5 * math.log(2 * math.pi) - 0.5 * ((x - m) / std) ** 2
+return log_density.sum(-1)
+""")
+    ),
+    "mistake_std_for_variance": Implementation(
+        _log_normal("""
+return (-0.5 * math.log(2 * math.pi) - torch.log(v) - (x - m) ** 2 / (2 * v**2)).sum(-1)
+"""),
+        {"check_log_normal_values": "std_for_variance"},
+    ),
+    "mistake_log_variance": Implementation(
+        _log_normal("""
+return (-0.5 * (math.log(2 * math.pi) + v + (x - m) ** 2 / v.exp())).sum(-1)
+"""),
+        {"check_log_normal_values": "log_variance_for_variance"},
+    ),
+    "mistake_missing_log_2pi": Implementation(
+        _log_normal("return (-0.5 * (torch.log(v) + (x - m) ** 2 / v)).sum(-1)"),
+        {"check_log_normal_values": "missing_log_2pi"},
+    ),
+    "mistake_missing_log_variance": Implementation(
+        _log_normal("return (-0.5 * (math.log(2 * math.pi) + (x - m) ** 2 / v)).sum(-1)"),
+        {"check_log_normal_values": "missing_log_variance"},
+    ),
+    "mistake_mean_over_dimensions": Implementation(
+        _log_normal("return Normal(m, v.sqrt()).log_prob(x).mean(-1)"),
+        {"check_log_normal_values": "mean_over_dimensions"},
+    ),
+    "mistake_density_then_log": Implementation(
+        _log_normal("""
+density = torch.exp(-((x - m) ** 2) / (2 * v)) / torch.sqrt(2 * math.pi * v)
+return torch.log(density.prod(-1))
+"""),
+        {"check_log_normal_values": "density_then_log"},
+    ),
+    "mistake_not_summed": Implementation(
+        _log_normal("return -0.5 * (math.log(2 * math.pi) + torch.log(v) + (x - m) ** 2 / v)"),
+        {
+            "check_log_normal_shape": "dimensions_not_summed",
+            "check_log_normal_values": "dimensions_not_summed",
+        },
+    ),
+}
+
+
+def _kl(body: str) -> str:
+    return _density("kl_normal(qm, qv, pm, pv)", body)
+
+
+KL_NORMAL = {
+    "correct_formula": Implementation(
+        _kl("""
+return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).sum(-1)
+""")
+    ),
+    "correct_torch_distributions": Implementation(
+        _kl("return kl_divergence(Normal(qm, qv.sqrt()), Normal(pm, pv.sqrt())).sum(-1)")
+    ),
+    "correct_cs236": Implementation(
+        _kl("""
+element_wise = 0.5 * (torch.log(pv) - torch.log(qv) + qv / pv + (qm - pm).pow(2) / pv - 1)
+return element_wise.sum(-1)
+""")
+    ),
+    "mistake_std_for_variance": Implementation(
+        _kl("""
+return (torch.log(pv / qv) + (qv**2 + (qm - pm) ** 2) / (2 * pv**2) - 0.5).sum(-1)
+"""),
+        {
+            "check_kl_normal_values": "std_for_variance",
+            "check_elbo_kl": "std_for_variance",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_log_variance": Implementation(
+        _kl("""
+return (0.5 * (pv - qv + (qv.exp() + (qm - pm) ** 2) / pv.exp() - 1)).sum(-1)
+"""),
+        {
+            "check_kl_normal_values": "log_variance_for_variance",
+            "check_elbo_kl": "log_variance_for_variance",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_reversed": Implementation(
+        _kl("""
+return (0.5 * (torch.log(qv / pv) + (pv + (pm - qm) ** 2) / qv - 1)).sum(-1)
+"""),
+        {
+            "check_kl_normal_values": "reversed_kl",
+            "check_elbo_kl": "reversed_kl",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_mean_over_latents": Implementation(
+        _kl("""
+return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).mean(-1)
+"""),
+        {
+            "check_kl_normal_values": "kl_mean_over_latents",
+            "check_elbo_kl": "kl_mean_over_latents",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_missing_half": Implementation(
+        _kl("return (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1).sum(-1)"),
+        {
+            "check_kl_normal_values": "kl_missing_half",
+            "check_elbo_kl": "kl_missing_half",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_missing_minus_one": Implementation(
+        _kl("return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv)).sum(-1)"),
+        {
+            "check_kl_normal_values": "kl_missing_minus_one",
+            "check_elbo_kl": "kl_missing_minus_one",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_wrong_sign": Implementation(
+        _kl("return (-0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).sum(-1)"),
+        {
+            "check_kl_normal_values": "kl_wrong_sign",
+            "check_elbo_sum": "negative_terms",
+            "check_elbo_kl": "kl_wrong_sign",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+}
+
+
+def _bernoulli(body: str) -> str:
+    return _density("log_bernoulli_with_logits(x, logits)", body)
+
+
+LOG_BERNOULLI = {
+    "correct_bce_with_logits": Implementation(
+        _bernoulli("""
+x, logits = torch.broadcast_tensors(x, logits)
+return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+""")
+    ),
+    "correct_logsigmoid": Implementation(
+        _bernoulli("return (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(-1)")
+    ),
+    "correct_softplus": Implementation(
+        _bernoulli("return (x * logits - F.softplus(logits)).sum(-1)")
+    ),
+    "correct_torch_distributions": Implementation(
+        _bernoulli("return Bernoulli(logits=logits).log_prob(x).sum(-1)")
+    ),
+    "mistake_sigmoid_then_log": Implementation(
+        _bernoulli("""
+p = torch.sigmoid(logits)
+return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
+"""),
+        {"check_log_bernoulli_stable": "sigmoid_then_log"},
+    ),
+    "mistake_clamped_sigmoid": Implementation(
+        _bernoulli("""
+p = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7)
+return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
+"""),
+        {"check_log_bernoulli_stable": "sigmoid_then_log"},
+    ),
+    "mistake_mean_over_pixels": Implementation(
+        _bernoulli("return (x * logits - F.softplus(logits)).mean(-1)"),
+        {
+            "check_log_bernoulli_values": "mean_over_pixels",
+            "check_log_bernoulli_stable": "mean_over_pixels",
+            "check_elbo_rec": "mean_over_pixels",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_wrong_sign": Implementation(
+        _bernoulli("return (F.softplus(logits) - x * logits).sum(-1)"),
+        {
+            "check_log_bernoulli_values": "rec_wrong_sign",
+            "check_log_bernoulli_stable": "rec_wrong_sign",
+            "check_elbo_sum": "negative_terms",
+            "check_elbo_rec": "rec_wrong_sign",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_probabilities_as_logits": Implementation(
+        _bernoulli("""
+p = torch.sigmoid(logits)
+return (x * p - F.softplus(p)).sum(-1)
+"""),
+        {
+            "check_log_bernoulli_values": "probabilities_as_logits",
+            "check_log_bernoulli_stable": "probabilities_as_logits",
+            "check_elbo_rec": "probabilities_as_logits",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+    "mistake_swapped_arguments": Implementation(
+        _bernoulli("""
+x, logits = torch.broadcast_tensors(x, logits)
+return -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(-1)
+"""),
+        {
+            "check_log_bernoulli_values": "swapped_data_and_logits",
+            "check_log_bernoulli_stable": "swapped_data_and_logits",
+            "check_elbo_rec": "swapped_data_and_logits",
+            "check_elbo_checkpoint_loose": "reference_mismatch",
+            "check_elbo_reference": "reference_mismatch",
         },
     ),
 }

@@ -91,10 +91,9 @@ class Release:
         #: Auto-graded cell -> the source of its test, hidden tests included.
         self.tests: dict[CellKey, str] = {}
         for name in self.notebooks:
+            self.solutions |= solution_sources(course, name)
             for cell in nbformat.read(course.source / f"{name}.ipynb", as_version=4).cells:
-                if is_solution(cell):
-                    self.solutions[grade_id_of(cell)] = _strip_markers(cell.source)
-                elif is_test(cell):
+                if is_test(cell):
                     self.tests[name, grade_id_of(cell)] = cell.source
         self.points = {
             (name, grade_id_of(cell)): float(cell.metadata.nbgrader.points)
@@ -152,6 +151,18 @@ class Release:
     def first(self) -> str:
         """The first notebook, where single-notebook hostile cases act."""
         return next(iter(self.notebooks))
+
+
+def solution_sources(course: Course, notebook: str, code_only: bool = False) -> dict[str, str]:
+    """grade_id -> the source of each solution cell of ``notebook`` in the course's
+    ``solutions/`` (the reference solution, without the markers), in notebook order; with
+    ``code_only``, of its code cells only (not the written answers)."""
+    cells = nbformat.read(course.source / f"{notebook}.ipynb", as_version=4).cells
+    return {
+        grade_id_of(cell): _strip_markers(cell.source)
+        for cell in cells
+        if is_solution(cell) and (cell.cell_type == "code" or not code_only)
+    }
 
 
 def _strip_markers(source: str) -> str:

@@ -1,13 +1,16 @@
-"""Checks of the students' bounds, used by the notebooks' test cells.
+"""Checks of the students' functions, used by the notebooks' test cells: the densities of
+notebook 2 (``densities``), the negative ELBO (``elbo``) and the negative IWAE bound (``iwae``).
 
 Every check accepts any correct implementation, however it draws its noise, and
-raises an ``AssertionError`` whose message names the likely mistake. The checks work
-on *probe* models whose encoder and decoder outputs are fixed numbers, so the right
-answers are known exactly or in closed form with a Monte Carlo standard error.
-The hidden tests compare trained models with reference values that they carry
-themselves (students never receive the hidden tests), and their messages never show those
-values. Every failure ends with the id of the likely mistake, ``(mistake: <id>)``, one of
-``course_utils.exercises.MISTAKES``.
+raises an ``AssertionError`` whose message names the likely mistake. The densities are
+checked against known answers; the bounds on *probe* models whose encoder and decoder
+outputs are fixed numbers, so the right answers are known exactly or in closed form with a
+Monte Carlo standard error. The checks compute those answers with ``torch.distributions``,
+never with the student's densities. The checkpoint checks compare the shipped trained models
+loosely with their provenance (visible) and tightly with reference values that the hidden
+tests carry themselves (students never receive the hidden tests), and their messages never
+show those values. Every failure ends with the id of the likely mistake,
+``(mistake: <id>)``, one of ``course_utils.exercises.MISTAKES``.
 
 A test cell reads ``from course_utils.grading import elbo; elbo.check_elbo_kl()``.
 """

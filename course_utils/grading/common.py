@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import Tensor
+from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from course_utils.exercises import MISTAKES, tagged
 from course_utils.models import VAE
@@ -19,12 +20,16 @@ __all__ = [
     "NONFINITE",
     "RTOL",
     "Z_SCORE",
+    "bernoulli_log_likelihood",
     "binary_batch",
     "call_bound",
     "check_against_reference",
+    "check_sample_moments",
     "close",
     "diagnose",
     "fail",
+    "gaussian_kl",
+    "gaussian_log_density",
     "log_ratio_sd",
     "probe_vae",
     "recorded_latents",
@@ -50,17 +55,42 @@ def close(value: float, expected: float, atol: float = 0.0) -> bool:
 
 
 def diagnose(
-    value: float, mistakes: Mapping[str, float], otherwise: str, atol: float = 0.0
+    value: float,
+    mistakes: Mapping[str, float | tuple[float, ...]],
+    otherwise: str,
+    atol: float = 0.0,
 ) -> tuple[str, str]:
     """The mistake whose predicted value matches ``value``: ``(sentence, mistake id)``.
 
-    ``mistakes`` maps mistake ids to the value each predicts; when none matches, the
-    sentence is a generic hint and the id ``otherwise``.
+    ``mistakes`` maps mistake ids to the value each predicts, or to the values of its
+    variants (a tuple); when none matches, the sentence is a generic hint and the id
+    ``otherwise``.
     """
     for mistake, predicted in mistakes.items():
-        if close(value, predicted, atol):
+        variants = predicted if isinstance(predicted, tuple) else (predicted,)
+        if any(close(value, p, atol) for p in variants):
             return f"this is the value of a known mistake: {MISTAKES[mistake].text}.", mistake
     return "it matches none of the usual mistakes; print your terms step by step.", otherwise
+
+
+# The exact answers the checks compare with, from torch.distributions (the students' own
+# versions of these densities are exercises: the checks never call them for an answer).
+
+
+def gaussian_log_density(x: Tensor, m: Tensor, v: Tensor) -> Tensor:
+    """``log N(x; m, diag(v))`` summed over the last dimension, ``v`` a variance."""
+    return Normal(m, v.sqrt()).log_prob(x).sum(-1)
+
+
+def gaussian_kl(qm: Tensor, qv: Tensor, pm: Tensor, pv: Tensor) -> Tensor:
+    """``KL(N(qm, diag(qv)) || N(pm, diag(pv)))`` summed over the last dimension."""
+    return kl_divergence(Normal(qm, qv.sqrt()), Normal(pm, pv.sqrt())).sum(-1)
+
+
+def bernoulli_log_likelihood(x: Tensor, logits: Tensor) -> Tensor:
+    """``log p(x | logits)`` of independent Bernoullis, summed over the last dimension."""
+    x, logits = torch.broadcast_tensors(x, logits)
+    return Bernoulli(logits=logits, validate_args=False).log_prob(x).sum(-1)
 
 
 def log_ratio_sd(m: Tensor, v: Tensor) -> float:
@@ -224,3 +254,48 @@ def check_against_reference(
                 f"{Z_SCORE:g} combined standard errors (its values stay hidden).",
                 "reference_mismatch",
             )
+
+
+def _fmt(t: Tensor) -> str:
+    return "[" + ", ".join(f"{value:.2f}" for value in t.tolist()) + "]"
+
+
+def check_sample_moments(z: Tensor, m: Tensor, v: Tensor, what: str) -> None:
+    """The rows of ``z (n, dim)`` look like draws from ``N(m, diag(v))``: their per-dimension
+    mean and variance match ``m`` and ``v`` within ``Z_SCORE`` standard errors
+    (``sqrt(v / n)`` and ``v sqrt(2 / n)``); otherwise fail naming the likely mistake.
+
+    ``what``: the samples, for the message (``"the z given to the decoder"``).
+    """
+    n = len(z)
+    mean, var = z.mean(0), z.var(0)
+    mean_ok = ((mean - m).abs() <= Z_SCORE * (v / n).sqrt()).all()
+    var_ok = ((var - v).abs() <= Z_SCORE * v * math.sqrt(2 / n)).all()
+    if mean_ok and var_ok:
+        return
+    stats = f"{what} have mean {_fmt(mean)} and variance {_fmt(var)}"
+    expected = f"N(m, v) has mean {_fmt(m)} and variance {_fmt(v)}"
+    if torch.allclose(var, torch.zeros_like(var), atol=1e-6):
+        hint = "there is no noise: sample z = m + sqrt(v) * eps instead of using the mean."
+        mistake = "no_noise"
+    elif torch.allclose(var, v**2, rtol=0.2):
+        hint = "the variance is v**2: you used v as a standard deviation; use sqrt(v)."
+        mistake = "std_for_variance"
+    elif torch.allclose(var, v.exp(), rtol=0.2):
+        hint = "the variance is exp(v): you treated v as a log-variance, but it is a variance."
+        mistake = "log_variance_for_variance"
+    elif torch.allclose(var, v.sqrt(), rtol=0.2):
+        hint = "the variance is sqrt(v): scale the noise by sqrt(v), not v ** 0.25."
+        mistake = "fourth_root_noise"
+    elif torch.allclose(mean, torch.zeros_like(mean), atol=0.1) and torch.allclose(
+        var, torch.ones_like(var), rtol=0.2
+    ):
+        hint = "these look like draws from the prior N(0, I); sample from N(m, v) instead."
+        mistake = "prior_sample"
+    elif not mean_ok:
+        hint = "the mean is off: z = m + sqrt(v) * eps."
+        mistake = "sample_mean_wrong"
+    else:
+        hint = "scale standard normal noise by sqrt(v)."
+        mistake = "sample_scale_wrong"
+    fail(f"{stats}, but {expected}: {hint}", mistake)

@@ -3,7 +3,13 @@
 - the KL term against the closed form for chosen ``(m, v)``;
 - the reconstruction term for constant decoder logits (zero logits: 784 log 2);
 - the distribution of the ``z`` that reaches the decoder: mean ``m``, variance ``v``;
-- gradients reaching the encoder through the sample (reparameterization).
+- gradients reaching the encoder through the sample (reparameterization);
+- the shipped checkpoint ``vae_z10``: within a nat of its provenance's values (visible), and
+  of the reference implementation's within the Monte Carlo error (hidden).
+
+The student's bound calls the student's densities (notebook 2's first exercises), so their
+mistakes show here too; the diagnoses name them either way (``kl_normal`` reading the prior's
+variance the same wrong way as q's, a cross-entropy with its arguments swapped).
 """
 
 from __future__ import annotations
@@ -15,15 +21,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from course_utils.distributions import kl_normal, log_bernoulli_with_logits
 from course_utils.grading.common import (
     Z_SCORE,
+    bernoulli_log_likelihood,
     binary_batch,
     call_bound,
     check_against_reference,
+    check_sample_moments,
     close,
     diagnose,
     fail,
+    gaussian_kl,
     log_ratio_sd,
     probe_vae,
     recorded_latents,
@@ -32,6 +40,7 @@ from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
 
 __all__ = [
+    "check_elbo_checkpoint_loose",
     "check_elbo_gradients",
     "check_elbo_kl",
     "check_elbo_outputs",
@@ -75,18 +84,25 @@ PROBE_M = torch.tensor([0.5, -1.0, 2.0, 0.0])
 PROBE_V = torch.tensor([0.3, 1.5, 4.0, 0.6])
 
 
-def _kl_mistakes(m: Tensor, v: Tensor, batch: int) -> dict[str, float]:
-    """Mistake id -> the KL it gives for the probe posterior ``(m, v)``."""
+def _kl_mistakes(m: Tensor, v: Tensor, batch: int) -> dict[str, float | tuple[float, ...]]:
+    """Mistake id -> the KL it gives for the probe posterior ``(m, v)``, made in the bound or
+    in ``kl_normal`` (which reads the prior's variance 1 the same wrong way)."""
     zero, one = torch.zeros(1), torch.ones(1)
-    exact = kl_normal(m, v, zero, one).item()
+    exact = gaussian_kl(m, v, zero, one).item()
+    e = torch.full((1,), math.e)
     return {
-        "std_for_variance": kl_normal(m, v**2, zero, one).item(),
-        "log_variance_for_variance": kl_normal(m, v.exp(), zero, one).item(),
-        "sqrt_variance_to_kl": kl_normal(m, v.sqrt(), zero, one).item(),
+        "std_for_variance": gaussian_kl(m, v**2, zero, one).item(),
+        "log_variance_for_variance": (
+            gaussian_kl(m, v.exp(), zero, one).item(),
+            gaussian_kl(m, v.exp(), zero, e).item(),
+        ),
+        "sqrt_variance_to_kl": gaussian_kl(m, v.sqrt(), zero, one).item(),
         "kl_mean_over_latents": exact / len(m),
         "sum_over_batch": exact * batch,
         "kl_wrong_sign": -exact,
-        "reversed_kl": kl_normal(zero, one, m, v).item(),
+        "reversed_kl": gaussian_kl(zero, one, m, v).item(),
+        "kl_missing_half": 2 * exact,
+        "kl_missing_minus_one": exact + 0.5 * len(m),
     }
 
 
@@ -100,7 +116,7 @@ def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
     """
     m, v = PROBE_M, PROBE_V
     model = probe_vae(m, v)
-    exact = kl_normal(m, v, torch.zeros(1), torch.ones(1)).item()
+    exact = gaussian_kl(m, v, torch.zeros(1), torch.ones(1)).item()
     kl = call_bound(model.negative_elbo_bound, binary_batch(batch))[1].item()
     if close(kl, exact):
         return
@@ -118,22 +134,25 @@ def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
         )
 
 
-def _rec_mistakes(x: Tensor, logits: Tensor) -> dict[str, float]:
+def _rec_mistakes(x: Tensor, logits: Tensor) -> dict[str, float | tuple[float, ...]]:
     """Mistake id -> the reconstruction term it gives for constant decoder ``logits``."""
 
     def rec(per_image: Tensor) -> float:
         return per_image.mean().item()
 
-    exact = rec(-log_bernoulli_with_logits(x, logits))
+    exact = rec(-bernoulli_log_likelihood(x, logits))
     p = torch.sigmoid(logits).expand_as(x)
-    swapped = F.binary_cross_entropy_with_logits(x, p, reduction="none").sum(1)
+    swapped = (
+        F.binary_cross_entropy_with_logits(x, p, reduction="none").sum(1),
+        F.binary_cross_entropy_with_logits(x, logits.expand_as(x), reduction="none").sum(1),
+    )
     return {
         "mean_over_pixels": exact / IMAGE_DIM,
         "sum_over_batch": exact * len(x),
         "rec_wrong_sign": -exact,
-        "probabilities_as_logits": rec(-log_bernoulli_with_logits(x, p)),
+        "probabilities_as_logits": rec(-bernoulli_log_likelihood(x, p)),
         "squared_error": rec((x - p).pow(2).sum(1)),
-        "swapped_data_and_logits": rec(swapped),
+        "swapped_data_and_logits": tuple(rec(value) for value in swapped),
     }
 
 
@@ -147,7 +166,7 @@ def check_elbo_rec(batch: int = 97) -> None:
     for logits in (torch.zeros(IMAGE_DIM), torch.linspace(-3, 3, IMAGE_DIM)):
         model = probe_vae(z_dim=4, logits=logits)
         rec = call_bound(model.negative_elbo_bound, x)[2].item()
-        exact = -log_bernoulli_with_logits(x, logits).mean().item()
+        exact = -bernoulli_log_likelihood(x, logits).mean().item()
         if not close(rec, exact):
             what = "zero logits (784 log 2)" if not logits.any() else "logits spread over [-3, 3]"
             sentence, mistake = diagnose(rec, _rec_mistakes(x, logits), otherwise="rec_wrong")
@@ -174,42 +193,7 @@ def check_elbo_sampling(rows: int = 4000) -> None:
             "decoder_not_called",
         )
     z = torch.cat(latents)
-    n = len(z)
-    mean, var = z.mean(0), z.var(0)
-    mean_ok = ((mean - m).abs() <= Z_SCORE * (v / n).sqrt()).all()
-    var_ok = ((var - v).abs() <= Z_SCORE * v * math.sqrt(2 / n)).all()
-    if mean_ok and var_ok:
-        return
-    stats = f"the z given to the decoder have mean {_fmt(mean)} and variance {_fmt(var)}"
-    expected = f"q(z|x) has mean {_fmt(m)} and variance {_fmt(v)}"
-    if torch.allclose(var, torch.zeros_like(var), atol=1e-6):
-        hint = "z has no noise: sample z = m + sqrt(v) * eps instead of using the mean."
-        mistake = "no_noise"
-    elif torch.allclose(var, v**2, rtol=0.2):
-        hint = "the variance is v**2: you used v as a standard deviation; use sqrt(v)."
-        mistake = "std_for_variance"
-    elif torch.allclose(var, v.exp(), rtol=0.2):
-        hint = "the variance is exp(v): you treated v as a log-variance, but it is a variance."
-        mistake = "log_variance_for_variance"
-    elif torch.allclose(var, v.sqrt(), rtol=0.2):
-        hint = "the variance is sqrt(v): scale the noise by sqrt(v), not v ** 0.25."
-        mistake = "fourth_root_noise"
-    elif torch.allclose(mean, torch.zeros_like(mean), atol=0.1) and torch.allclose(
-        var, torch.ones_like(var), rtol=0.2
-    ):
-        hint = "z looks like a draw from the prior N(0, I); sample from q(z|x) instead."
-        mistake = "prior_sample"
-    elif not mean_ok:
-        hint = "the mean is off: z = m + sqrt(v) * eps."
-        mistake = "sample_mean_wrong"
-    else:
-        hint = "scale standard normal noise by sqrt(v)."
-        mistake = "sample_scale_wrong"
-    fail(f"{stats}, but {expected}: {hint}", mistake)
-
-
-def _fmt(t: Tensor) -> str:
-    return "[" + ", ".join(f"{value:.2f}" for value in t.tolist()) + "]"
+    check_sample_moments(z, m, v, "the z given to the decoder")
 
 
 def check_elbo_gradients(model: VAE | None = None) -> None:
@@ -251,19 +235,58 @@ def check_elbo_gradients(model: VAE | None = None) -> None:
 #: The shipped checkpoint and test images of the hidden reference check.
 REFERENCE_CHECKPOINT = "vae_z10"
 REFERENCE_IMAGES = 97
+#: How far (nats) the visible checks let the shipped checkpoint's bounds over the 1,000 test
+#: images stray from the values its provenance records: the standard deviation of one call is
+#: about 0.14 nats (measured with the reference implementation), the usual mistakes move the
+#: bound by several nats.
+LOOSE_TOLERANCE = 1.0
 
 
 def reference_batch() -> Tensor:
-    """The first 97 test images of the offline MNIST subset: ``(97, 784)`` in {0, 1}."""
-    from course_utils.data import load_data
+    """97 test images of the offline MNIST subset at even intervals (every tenth: ten of each
+    digit but 9, which has seven; the subset is sorted by digit): ``(97, 784)`` in {0, 1}."""
+    from course_utils.data import evenly_spaced, load_data
 
-    return load_data("mnist-subset", verbose=False).x_test[:REFERENCE_IMAGES]
+    return evenly_spaced(load_data("mnist-subset", verbose=False).x_test, REFERENCE_IMAGES)
 
 
 REFERENCE_DESCRIPTION = (
-    f"the shipped checkpoint {REFERENCE_CHECKPOINT!r} and the first {REFERENCE_IMAGES} test "
-    "images of the offline MNIST subset"
+    f"the shipped checkpoint {REFERENCE_CHECKPOINT!r} and {REFERENCE_IMAGES} test images of "
+    "the offline MNIST subset"
 )
+
+
+def provenance_check(
+    description: str, recorded: Mapping[str, float], measured: Mapping[str, float], tolerance: float
+) -> None:
+    """Each ``measured`` value within ``tolerance`` nats of the ``recorded`` one (the values a
+    checkpoint's provenance records, computed with the reference implementation)."""
+    for name, value in measured.items():
+        if abs(value - recorded[name]) > tolerance:
+            side = "above" if value > recorded[name] else "below"
+            fail(
+                f"on {description}, your {name} is {value:.2f}, {side} the "
+                f"{recorded[name]:.2f} that the checkpoint's provenance records (the reference "
+                f"implementation's, course_utils/pretrained/{REFERENCE_CHECKPOINT}.json) by more "
+                f"than {tolerance:g} nat; a correct bound stays within about 0.5",
+                "reference_mismatch",
+            )
+
+
+def check_elbo_checkpoint_loose(tolerance: float = LOOSE_TOLERANCE) -> None:
+    """One call of the bound of the shipped ``vae_z10`` on the 1,000 test images of the offline
+    subset gives a NELBO, KL and Rec within ``tolerance`` nats of those its provenance records.
+    The hidden test compares the same bound more tightly with the reference implementation."""
+    from course_utils.checkpoints import load_pretrained
+    from course_utils.data import load_data
+
+    model = load_pretrained(REFERENCE_CHECKPOINT)
+    x = load_data("mnist-subset", verbose=False).x_test
+    with torch.no_grad():
+        nelbo, kl, rec = (t.item() for t in call_bound(model.negative_elbo_bound, x))
+    description = f"the shipped checkpoint {REFERENCE_CHECKPOINT!r} and the {len(x)} test images"
+    measured = {"nelbo": nelbo, "kl": kl, "rec": rec}
+    provenance_check(description, model.metadata["test"], measured, tolerance)
 
 
 def check_elbo_reference(reference: Mapping[str, tuple[float, float]]) -> None:

@@ -23,6 +23,7 @@ values written into the hidden tests by ``python -m autograder.reference.values`
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -31,32 +32,36 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_utils.distributions import (
-    kl_normal,
-    log_bernoulli_with_logits,
-    log_mean_exp,
-    log_sum_exp,
-)
+from course_utils.distributions import log_mean_exp, log_sum_exp
 from course_utils.grading.common import (
     RTOL,
     Z_SCORE,
+    bernoulli_log_likelihood,
     binary_batch,
     call_bound,
     check_against_reference,
     close,
     diagnose,
     fail,
+    gaussian_kl,
     log_ratio_sd,
     probe_vae,
     recorded_latents,
     repeated_means,
 )
-from course_utils.grading.elbo import REFERENCE_CHECKPOINT, REFERENCE_DESCRIPTION, reference_batch
+from course_utils.grading.elbo import (
+    LOOSE_TOLERANCE,
+    REFERENCE_CHECKPOINT,
+    REFERENCE_DESCRIPTION,
+    provenance_check,
+    reference_batch,
+)
 from course_utils.likelihood import log_px_quadrature
 from course_utils.models import VAE
 from course_utils.networks import IMAGE_DIM
 
 __all__ = [
+    "check_iwae_checkpoint_loose",
     "check_iwae_exact_at_posterior",
     "check_iwae_exact_at_prior",
     "check_iwae_gradients",
@@ -65,6 +70,7 @@ __all__ = [
     "check_iwae_kl_rec",
     "check_iwae_outputs",
     "check_iwae_quadrature",
+    "check_iwae_quadrature_loose",
     "check_iwae_quadrature_reference",
     "check_iwae_reference",
     "check_iwae_stable",
@@ -95,7 +101,7 @@ UNSTABLE_EXTREME = (
 
 
 def _kl(m: Tensor, v: Tensor) -> float:
-    return kl_normal(m, v, torch.zeros(1), torch.ones(1)).item()
+    return gaussian_kl(m, v, torch.zeros(1), torch.ones(1)).item()
 
 
 def _float_slack(value: float) -> float:
@@ -124,7 +130,7 @@ def check_iwae_stable(batch: int = 23, iw: int = 10) -> None:
     """
     model = probe_vae(PRIOR_M, PRIOR_V, logits=EXTREME_LOGITS)
     x = binary_batch(batch)
-    log_px = log_bernoulli_with_logits(x, EXTREME_LOGITS)  # (batch,)
+    log_px = bernoulli_log_likelihood(x, EXTREME_LOGITS)  # (batch,)
     exact = -log_px.mean().item()
     bound = model.negative_iwae_bound
     niwae = call_bound(bound, x, iw, nonfinite=UNSTABLE_EXTREME)[0].item()
@@ -170,7 +176,7 @@ def check_iwae_exact_at_prior(batch: int = 23, ks: tuple[int, ...] = (1, 4, 10))
     """
     model = probe_vae(PRIOR_M, PRIOR_V, logits=LOGITS)
     x = binary_batch(batch)
-    log_px = log_bernoulli_with_logits(x, LOGITS)  # (batch,)
+    log_px = bernoulli_log_likelihood(x, LOGITS)  # (batch,)
     exact = -log_px.mean().item()
     for iw in ks:
         niwae = call_bound(model.negative_iwae_bound, x, iw, nonfinite=UNSTABLE)[0].item()
@@ -200,21 +206,22 @@ class _PosteriorNet(nn.Module):
     ``a_j / (1 + s^2)`` and (through softplus) the variance ``s^2 / (1 + s^2)`` of the exact
     posterior of the bump decoder (a Gaussian prior times a Gaussian bump)."""
 
-    def forward(self, x: Tensor) -> Tensor:  # (batch, 784) -> (batch, 4)
-        m = SHRINK * x[:, : len(BUMP_CENTERS)] @ BUMP_CENTERS
+    def forward(self, x: Tensor) -> Tensor:  # (..., 784) -> (..., 4)
+        m = SHRINK * x[..., : len(BUMP_CENTERS)] @ BUMP_CENTERS
         h = math.log(math.expm1(BUMP_VARIANCE * SHRINK - 1e-8))  # softplus(h) + 1e-8 = v
-        return torch.cat([m, torch.full_like(m, h)], dim=1)
+        return torch.cat([m, torch.full_like(m, h)], dim=-1)
 
 
 class _BumpNet(nn.Module):
     """The decoder's network: bump pixel j has logit ``log P - log(1 - P)`` with
     ``P = C exp(-|z - a_j|^2 / (2 s^2))``; the other pixels have the constant ``LOGITS``."""
 
-    def forward(self, z: Tensor) -> Tensor:  # (rows, 2) -> (rows, 784)
-        distance = (z[:, None, :] - BUMP_CENTERS).pow(2).sum(-1)  # (rows, 6)
+    def forward(self, z: Tensor) -> Tensor:  # (..., 2) -> (..., 784)
+        distance = (z.unsqueeze(-2) - BUMP_CENTERS).pow(2).sum(-1)  # (..., 6)
         log_p = math.log(BUMP_SCALE) - distance / (2 * BUMP_VARIANCE)
         bumps = log_p - torch.log1p(-log_p.exp())
-        return torch.cat([bumps, LOGITS[len(BUMP_CENTERS) :].expand(len(z), -1)], dim=1)
+        others = LOGITS[len(BUMP_CENTERS) :].expand(*z.shape[:-1], -1)
+        return torch.cat([bumps, others], dim=-1)
 
 
 def _posterior_probe(batch: int) -> tuple[VAE, Tensor, Tensor]:
@@ -228,7 +235,7 @@ def _posterior_probe(batch: int) -> tuple[VAE, Tensor, Tensor]:
     # ∫ N(z; 0, I) exp(-|z - a|^2 / (2 s^2)) dz = s^2 / (1 + s^2) exp(-|a|^2 / (2 (1 + s^2)))
     # in two dimensions, with |a|^2 = 9
     log_bump = math.log(BUMP_SCALE * BUMP_VARIANCE * SHRINK) - 4.5 * SHRINK
-    log_px = log_bernoulli_with_logits(x[:, bumps:], LOGITS[bumps:]) + log_bump
+    log_px = bernoulli_log_likelihood(x[:, bumps:], LOGITS[bumps:]) + log_bump
     return model, x, log_px
 
 
@@ -272,7 +279,7 @@ def check_iwae_k1_matches_elbo(batch: int = 1000) -> None:
     """
     model = probe_vae(WIDE_M, WIDE_V, logits=LOGITS)
     x = binary_batch(batch)
-    log_px = log_bernoulli_with_logits(x, LOGITS).mean().item()
+    log_px = bernoulli_log_likelihood(x, LOGITS).mean().item()
     kl = _kl(WIDE_M, WIDE_V)
     expected = -log_px + kl
     tolerance = Z_SCORE * log_ratio_sd(WIDE_M, WIDE_V) / math.sqrt(batch)
@@ -299,7 +306,7 @@ def check_iwae_kl_rec(batch: int = 50, iw: int = 10) -> None:
     x = binary_batch(batch)
     bound = model.negative_iwae_bound
     _, kl, rec = (t.item() for t in call_bound(bound, x, iw, nonfinite=UNSTABLE))
-    exact_rec = -log_bernoulli_with_logits(x, LOGITS).mean().item()
+    exact_rec = -bernoulli_log_likelihood(x, LOGITS).mean().item()
     exact_kl = _kl(WIDE_M, WIDE_V)
     tolerance = Z_SCORE * log_ratio_sd(WIDE_M, WIDE_V) / math.sqrt(batch * iw)
     for name, value, exact, atol in (("rec", rec, exact_rec, 0.0), ("kl", kl, exact_kl, tolerance)):
@@ -337,7 +344,7 @@ def check_iwae_increases_with_k(repeats: int = 20) -> None:
     gaps = {}  # k -> (log p(x) - IWAE_k, its standard error, float32 rounding)
     for k, batch in GROWTH_BATCHES.items():
         x = binary_batch(batch)
-        log_px = log_bernoulli_with_logits(x, LOGITS).mean().item()
+        log_px = bernoulli_log_likelihood(x, LOGITS).mean().item()
         bound = model.negative_iwae_bound
         niwae, se = repeated_means(bound, x, k, repeats=repeats, nonfinite=UNSTABLE)["bound"]
         gaps[k] = (log_px + niwae, se, _float_slack(log_px))
@@ -460,8 +467,8 @@ def check_iwae_vectorized(batch: int = 7, iw: int = 10) -> None:
         fail(
             f"the decoder was called {len(rows)} times with {rows} rows for iw={iw} and a batch "
             f"of {batch}: {loop}stack all iw * batch = {iw * batch} samples and decode them in "
-            "one call (duplicate the encoder's m and v, or sample with shape (iw, batch, z_dim) "
-            "and reshape)",
+            "one call (the decoder takes any leading dimensions: samples of shape "
+            "(iw, batch, z_dim) or (batch, iw, z_dim), or duplicated to (iw * batch, z_dim))",
             "python_loop",
         )
 
@@ -480,12 +487,10 @@ def check_iwae_quadrature(
     and within ``max_gap`` nats of ``log p(x)`` at the largest k.
 
     How close IWAE_k comes depends on the model and the images: where the encoder misplaces
-    q(z|x), even k = 1000 samples miss most of the posterior (the amortization gap). For a
-    z_dim = 2 model trained with the course recipe, IWAE_1000 is about 1.2 nats below log p(x)
-    on training images but 15 nats below on test images. ``max_gap`` is therefore the
+    q(z|x), even k = 1000 samples miss much of the posterior. ``max_gap`` is therefore the
     reference implementation's gap on the same model and images plus ``Z_SCORE`` of its
-    standard errors. Messages show the student's values only: ``log_px`` and ``max_gap``
-    may be hidden reference values.
+    standard errors (the hidden test), or a loose allowance (the visible one). Messages show
+    the student's values only: ``log_px`` and ``max_gap`` may be hidden reference values.
 
     Args:
         model: a ``z_dim = 2`` VAE (the shipped ``vae_z2``), its bound the student's.
@@ -534,8 +539,35 @@ def check_iwae_quadrature(
 #: with the training images whose exact log p(x) the hidden test holds.
 REFERENCE_KS = (1, 10)
 QUADRATURE_CHECKPOINT = "vae_z2"
-QUADRATURE_IMAGES = 8
+QUADRATURE_IMAGES = 10
 QUADRATURE_KS = (1, 1000)
+#: The visible quadrature check: fewer samples, a coarser grid (300 points per dimension:
+#: within 1e-3 nats of the 600-point grid on these images), and a loose allowance (nats) for
+#: the gap at k = 100, where the reference implementation's is within 0.05 of 0.
+LOOSE_QUADRATURE_KS = (1, 100)
+LOOSE_QUADRATURE_POINTS = 300
+LOOSE_QUADRATURE_GAP = 0.5
+
+
+def check_iwae_checkpoint_loose(
+    ks: tuple[int, ...] = REFERENCE_KS, tolerance: float = LOOSE_TOLERANCE
+) -> None:
+    """One call of the bound of the shipped ``vae_z10`` on the 1,000 test images of the offline
+    subset, for each k in ``ks``, within ``tolerance`` nats of the -IWAE-k its provenance
+    records. The hidden test compares the same bound more tightly with the reference."""
+    from course_utils.checkpoints import load_pretrained
+    from course_utils.data import load_data
+
+    model = load_pretrained(REFERENCE_CHECKPOINT)
+    x = load_data("mnist-subset", verbose=False).x_test
+    recorded = {f"niwae (k={k})": model.metadata["test"]["niwae"][str(k)] for k in ks}
+    measured = {}
+    with torch.no_grad():
+        for k in ks:
+            bound = call_bound(model.negative_iwae_bound, x, k, nonfinite=UNSTABLE)[0]
+            measured[f"niwae (k={k})"] = bound.item()
+    description = f"the shipped checkpoint {REFERENCE_CHECKPOINT!r} and the {len(x)} test images"
+    provenance_check(description, recorded, measured, tolerance)
 
 
 def check_iwae_reference(references: Mapping[int, Mapping[str, tuple[float, float]]]) -> None:
@@ -554,12 +586,37 @@ def check_iwae_reference(references: Mapping[int, Mapping[str, tuple[float, floa
 
 
 def quadrature_batch() -> Tensor:
-    """The first 8 training images of the offline MNIST subset, binarized with the fixed
-    seed: ``(8, 784)`` in {0, 1}. Training images, because the encoder fits them: on test
-    images even IWAE_1000 stays about 15 nats below log p(x) (the amortization gap)."""
-    from course_utils.data import binarize_fixed, load_data
+    """The first training image of each digit in the offline MNIST subset (it is sorted by
+    digit), binarized with the fixed seed: ``(10, 784)`` in {0, 1}. Training images, because
+    the encoder fits them: there even IWAE_100 comes within the Monte Carlo error of
+    log p(x), so a bound too high (a missing - log k) or too low shows."""
+    from course_utils.data import binarize_fixed, evenly_spaced, load_data
 
-    return binarize_fixed(load_data("mnist-subset", verbose=False).x_train[:QUADRATURE_IMAGES])
+    x = load_data("mnist-subset", verbose=False).x_train
+    return binarize_fixed(evenly_spaced(x, QUADRATURE_IMAGES))
+
+
+def check_iwae_quadrature_loose(max_gap: float = LOOSE_QUADRATURE_GAP) -> None:
+    """``check_iwae_quadrature`` on the shipped ``vae_z2`` and ``quadrature_batch()``, with
+    ``log p(x)`` computed here on a 300 x 300 grid, for k = 1 and 100 and a loose ``max_gap``;
+    the hidden test uses k = 1000 and the reference implementation's gap."""
+    from course_utils.checkpoints import load_pretrained
+
+    model, x = load_pretrained(QUADRATURE_CHECKPOINT), quadrature_batch()
+    log_px = _loose_log_px().clone()
+    check_iwae_quadrature(
+        model, x, max_gap=max_gap, log_px=log_px, ks=LOOSE_QUADRATURE_KS, repeats=3
+    )
+
+
+@functools.cache
+def _loose_log_px() -> Tensor:
+    """log p(x) of ``quadrature_batch()`` under the shipped ``vae_z2`` on the visible check's
+    grid (it depends on neither the student's code nor the call: computed once)."""
+    from course_utils.checkpoints import load_pretrained
+
+    model = load_pretrained(QUADRATURE_CHECKPOINT)
+    return log_px_quadrature(model, quadrature_batch(), points=LOOSE_QUADRATURE_POINTS)
 
 
 def check_iwae_quadrature_reference(log_px: Sequence[float], max_gap: float) -> None:
