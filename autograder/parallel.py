@@ -130,11 +130,20 @@ def _template(task: Task) -> Path:
     if key not in _TEMPLATES:
         root = Path(tempfile.mkdtemp(prefix="vae-grading-course-"))
         (root / CONFIG_FILE).write_text(task.config)
-        course = Course(root, task.assignment)
+        course = Course(root, task.assignment, _own_gradebook(root))
         _write(task.source, course.source)
         register(course)
         _TEMPLATES[key] = root
     return _TEMPLATES[key]
+
+
+def _own_gradebook(root: Path, settings: dict | None = None) -> Config:
+    """``settings`` with the gradebook of the course in ``root`` an SQLite file of its own
+    (``root/gradebook.db``), whatever the config names (the class's, maybe PostgreSQL, is
+    the coordinator's alone)."""
+    config = Config(settings or {})
+    config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    return config
 
 
 def grade(task: Task) -> Result:
@@ -145,8 +154,7 @@ def grade(task: Task) -> Result:
     with tempfile.TemporaryDirectory(prefix="vae-grading-") as tmp:
         root = Path(tmp, "course")
         shutil.copytree(template, root)
-        overrides = Config(task.overrides)
-        course = Course(root, task.assignment, overrides)
+        course = Course(root, task.assignment, _own_gradebook(root, task.overrides))
         _write(task.submission, course.submitted(task.student))
         api = course.api()
         result = api.autograde(task.assignment, task.student, force=True)
