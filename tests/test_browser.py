@@ -49,9 +49,10 @@ from IPython.core.inputtransformer2 import TransformerManager
 from lab_server import Lab, running_lab
 from nbgrader.api import Gradebook
 
-from autograder import grading, release, report
+from autograder import grading, report
 from autograder.course import Course
 from autograder.examples.submission import Release
+from autograder.release import register
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "vae"
@@ -597,7 +598,7 @@ def test_formgrader_grades_a_written_answer(lab, browser, artifacts, tmp_path):
     shows the comment."""
     course = Course(lab.root)
     notebook_name, cell = WRITTEN
-    release.register(course)
+    register(course)
     submission = tmp_path / "alice" / ASSIGNMENT
     submission.mkdir(parents=True)
     solved = Release(course).solved()[notebook_name]
