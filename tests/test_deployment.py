@@ -33,6 +33,7 @@ from autograder.cells import grade_id_of, is_test
 from autograder.course import Course
 from autograder.examples.corpus import verdicts
 from autograder.examples.implementations import ELBO, PRELUDE
+from autograder.examples.submission import solution_sources
 from course_utils.exercises import exercise
 
 pytestmark = [
@@ -137,10 +138,14 @@ def hub(tmp_path_factory, installed_wheel) -> Hub:
 
 
 def answer(path: Path, source: str) -> None:
-    """Put ``source`` into the exercise's solution cell of the notebook at ``path``."""
+    """Answer the notebook at ``path``: ``source`` in the exercise's solution cell, the
+    reference solution in the notebook's other code solution cells (its other exercises)."""
+    answers = solution_sources(Course(ROOT), NOTEBOOK, code_only=True)
+    answers[EXERCISE.solution_cell] = PRELUDE + "import sys\n" + source
     nb = nbformat.read(path, as_version=4)
-    cell = next(c for c in nb.cells if grade_id_of(c) == EXERCISE.solution_cell)
-    cell.source = PRELUDE + "import sys\n" + source
+    for cell in nb.cells:
+        if grade_id_of(cell) in answers:
+            cell.source = answers[grade_id_of(cell)]
     nbformat.write(nb, path)
 
 
