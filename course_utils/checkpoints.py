@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from course_utils.models import VAE
+from course_utils.models import GMVAE, VAE
 
 __all__ = [
     "PRETRAINED_DIR",
@@ -19,6 +19,8 @@ __all__ = [
 ]
 
 FORMAT = "vae-course-checkpoint/1"
+#: The model classes a checkpoint can hold, by the name its config records (none: a VAE).
+MODELS: dict[str, type[VAE]] = {"VAE": VAE, "GMVAE": GMVAE}
 #: The checkpoints shipped with the package, each ``NAME.pt`` with its provenance ``NAME.json``.
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
@@ -34,9 +36,12 @@ def save_checkpoint(model: VAE, path: str | Path, /, **metadata: Any) -> Path:
     metadata = json.loads(json.dumps(metadata))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    config = {"nn": model.arch, "name": model.name, "z_dim": model.z_dim}
+    if isinstance(model, GMVAE):
+        config |= {"model": "GMVAE", "k": model.k}
     payload = {
         "format": FORMAT,
-        "config": {"nn": model.arch, "name": model.name, "z_dim": model.z_dim},
+        "config": config,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": metadata,
     }
@@ -47,14 +52,16 @@ def save_checkpoint(model: VAE, path: str | Path, /, **metadata: Any) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> VAE:
-    """Rebuild the VAE saved at ``path``, in eval mode; its metadata is in ``model.metadata``."""
+    """Rebuild the VAE (or GMVAE) saved at ``path``, in eval mode; its metadata is in
+    ``model.metadata``."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
     payload = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a course checkpoint (expected format {FORMAT!r})")
-    model = VAE(**payload["config"])
+    config = dict(payload["config"])
+    model = MODELS[config.pop("model", "VAE")](**config)
     model.load_state_dict(payload["state_dict"])
     model.metadata = payload["metadata"]
     return model.eval()
