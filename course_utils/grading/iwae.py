@@ -340,7 +340,31 @@ def check_iwae_increases_with_k(repeats: int = 20) -> None:
     (Maddison et al. 2017, sec. 3): 0.013 nats at ``k = 50``, allowed up to twice that.
     Means and standard errors come from ``repeats`` calls for each k.
     """
-    model = probe_vae(WIDE_M, WIDE_V, logits=LOGITS)
+    # E[(p(z) / q(z))^2] = v / sqrt(2v - 1) per dimension
+    weight_variance = math.prod(v / math.sqrt(2 * v - 1) for v in WIDE_V.tolist()) - 1
+    rises_to_log_px(
+        probe_vae(WIDE_M, WIDE_V, logits=LOGITS),
+        _kl(WIDE_M, WIDE_V),
+        weight_variance,
+        PROBE,
+        repeats,
+    )
+
+
+def rises_to_log_px(
+    model: VAE, kl: float, weight_variance: float, probe: str, repeats: int = 20
+) -> None:
+    """The growth check on ``model``, whose decoder outputs the constant ``LOGITS``: for
+    ``k`` in ``GROWTH_BATCHES``, ``IWAE_k`` stays below ``log p(x)``, does not decrease, and
+    comes within ``weight_variance / k`` of it at the largest k (within ``Z_SCORE`` standard
+    errors of ``repeats`` calls each).
+
+    Args:
+        model: the probe (a VAE, or a GMVAE with a mixture prior), its bound the student's.
+        kl: ``KL(q || p)``, the gap at ``k = 1``, for the messages.
+        weight_variance: ``Var(w / p(x))`` under q, finite (bounded weights).
+        probe: the probe, in words, for the messages.
+    """
     gaps = {}  # k -> (log p(x) - IWAE_k, its standard error, float32 rounding)
     for k, batch in GROWTH_BATCHES.items():
         x = binary_batch(batch)
@@ -348,23 +372,25 @@ def check_iwae_increases_with_k(repeats: int = 20) -> None:
         bound = model.negative_iwae_bound
         niwae, se = repeated_means(bound, x, k, repeats=repeats, nonfinite=UNSTABLE)["bound"]
         gaps[k] = (log_px + niwae, se, _float_slack(log_px))
-        _check_below_log_px(k, *gaps[k])
+        _check_below_log_px(k, *gaps[k], kl=kl, probe=probe)
     for small, large in itertools.pairwise(sorted(gaps)):
         (gap_small, se_small, slack), (gap_large, se_large, _) = gaps[small], gaps[large]
         if gap_large > gap_small + Z_SCORE * math.hypot(se_small, se_large) + slack:
             fail(
                 f"the bound decreases with k: log p(x) - IWAE_k is {gap_small:.3f} at k={small} "
                 f"but {gap_large:.3f} at k={large} (standard errors {se_small:.3f}, "
-                f"{se_large:.3f}) for {PROBE}; IWAE_k is non-decreasing in k. Subtract log k once.",
+                f"{se_large:.3f}) for {probe}; IWAE_k is non-decreasing in k. Subtract log k once.",
                 "decreasing_in_k",
             )
-    _check_converges(max(gaps), *gaps[max(gaps)])
+    k = max(gaps)
+    _check_converges(k, *gaps[k], kl=kl, weight_variance=weight_variance, probe=probe)
 
 
-def _check_below_log_px(k: int, gap: float, se: float, slack: float) -> None:
+def _check_below_log_px(
+    k: int, gap: float, se: float, slack: float, *, kl: float, probe: str
+) -> None:
     if gap >= -(Z_SCORE * se + slack):
         return
-    kl = _kl(WIDE_M, WIDE_V)
     if close(gap + math.log(k), kl / 2, kl / 2 + Z_SCORE * se):
         hint = "forgetting the - log k of log-mean-exp gives about log k more."
         mistake = "missing_log_k"
@@ -376,17 +402,23 @@ def _check_below_log_px(k: int, gap: float, se: float, slack: float) -> None:
         mistake = "above_log_px"
     fail(
         f"IWAE_{k} exceeds the exact log p(x) by {-gap:.3f} nats (standard error {se:.3f}) "
-        f"for {PROBE}, but it is a lower bound on log p(x); {hint}",
+        f"for {probe}, but it is a lower bound on log p(x); {hint}",
         mistake,
     )
 
 
-def _check_converges(k: int, gap: float, se: float, slack: float) -> None:
-    # E[(p(z) / q(z))^2] = v / sqrt(2v - 1) per dimension
-    weight_variance = math.prod(v / math.sqrt(2 * v - 1) for v in WIDE_V.tolist()) - 1
+def _check_converges(
+    k: int,
+    gap: float,
+    se: float,
+    slack: float,
+    *,
+    kl: float,
+    weight_variance: float,
+    probe: str,
+) -> None:
     if gap <= weight_variance / k + Z_SCORE * se + slack:
         return
-    kl = _kl(WIDE_M, WIDE_V)
     if se == 0:
         hint = (
             "every call returns the same value, so the log-weights do not depend on the "
@@ -405,7 +437,7 @@ def _check_converges(k: int, gap: float, se: float, slack: float) -> None:
         mistake = "far_below_log_px"
     fail(
         f"IWAE_{k} is {gap:.3f} nats below the exact log p(x) (standard error {se:.3f}) for "
-        f"{PROBE}; with these bounded weights the gap shrinks from {kl:.2f} at k=1 to about "
+        f"{probe}; with these bounded weights the gap shrinks from {kl:.2f} at k=1 to about "
         f"{weight_variance / (2 * k):.3f} at k={k}; {hint}",
         mistake,
     )
