@@ -554,7 +554,9 @@ def check_gmvae_iwae_increases_with_k(repeats: int = 20) -> None:
     model = probe_gmvae(MIXTURE_M, MIXTURE_V, WIDE_M, WIDE_V, logits=LOGITS)
     expected = _kl_of(WIDE_M, WIDE_V)
     probe = f"a decoder with constant logits, q(z|x) = N(0, 4 I) and {MIXTURE}"
-    rises_to_log_px(model, expected["kl"], expected["weight_variance"], probe, repeats)
+    rises_to_log_px(
+        model, expected["kl"], expected["weight_variance"], probe, repeats, len(MIXTURE_M)
+    )
 
 
 def check_gmvae_iwae_gradients(batch: int = 20, iw: int = 10) -> None:

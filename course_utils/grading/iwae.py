@@ -352,7 +352,12 @@ def check_iwae_increases_with_k(repeats: int = 20) -> None:
 
 
 def rises_to_log_px(
-    model: VAE, kl: float, weight_variance: float, probe: str, repeats: int = 20
+    model: VAE,
+    kl: float,
+    weight_variance: float,
+    probe: str,
+    repeats: int = 20,
+    components: int = 1,
 ) -> None:
     """The growth check on ``model``, whose decoder outputs the constant ``LOGITS``: for
     ``k`` in ``GROWTH_BATCHES``, ``IWAE_k`` stays below ``log p(x)``, does not decrease, and
@@ -364,6 +369,8 @@ def rises_to_log_px(
         kl: ``KL(q || p)``, the gap at ``k = 1``, for the messages.
         weight_variance: ``Var(w / p(x))`` under q, finite (bounded weights).
         probe: the probe, in words, for the messages.
+        components: the number of components of a mixture prior (a GMVAE's), whose missing
+            ``- log components`` the messages name.
     """
     gaps = {}  # k -> (log p(x) - IWAE_k, its standard error, float32 rounding)
     for k, batch in GROWTH_BATCHES.items():
@@ -372,7 +379,7 @@ def rises_to_log_px(
         bound = model.negative_iwae_bound
         niwae, se = repeated_means(bound, x, k, repeats=repeats, nonfinite=UNSTABLE)["bound"]
         gaps[k] = (log_px + niwae, se, _float_slack(log_px))
-        _check_below_log_px(k, *gaps[k], kl=kl, probe=probe)
+        _check_below_log_px(k, *gaps[k], kl=kl, probe=probe, components=components)
     for small, large in itertools.pairwise(sorted(gaps)):
         (gap_small, se_small, slack), (gap_large, se_large, _) = gaps[small], gaps[large]
         if gap_large > gap_small + Z_SCORE * math.hypot(se_small, se_large) + slack:
@@ -387,11 +394,17 @@ def rises_to_log_px(
 
 
 def _check_below_log_px(
-    k: int, gap: float, se: float, slack: float, *, kl: float, probe: str
+    k: int, gap: float, se: float, slack: float, *, kl: float, probe: str, components: int = 1
 ) -> None:
     if gap >= -(Z_SCORE * se + slack):
         return
-    if close(gap + math.log(k), kl / 2, kl / 2 + Z_SCORE * se):
+    if components > 1 and close(gap + math.log(components), 0, kl / 2 + Z_SCORE * se):
+        hint = (
+            f"it is about log {components} too high at every k: the - log k of the mixture's "
+            f"equal weights 1/k (k = {components} components) forgotten in log p(z)."
+        )
+        mistake = "mixture_missing_log_k"
+    elif close(gap + math.log(k), kl / 2, kl / 2 + Z_SCORE * se):
         hint = "forgetting the - log k of log-mean-exp gives about log k more."
         mistake = "missing_log_k"
     else:
