@@ -25,8 +25,13 @@ MODELS: dict[str, type[VAE]] = {"VAE": VAE, "GMVAE": GMVAE}
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
-def save_checkpoint(model: VAE, path: str | Path, /, **metadata: Any) -> Path:
+def save_checkpoint(
+    model: VAE, path: str | Path, /, *, stored_dtype: torch.dtype | None = None, **metadata: Any
+) -> Path:
     """Save ``model``'s weights, its constructor arguments and ``metadata`` (JSON-like values).
+
+    ``stored_dtype`` (say ``torch.float16``, half the file) stores the floating-point weights
+    rounded to it; ``load_checkpoint`` casts them back to the model's dtype.
 
     Writes to a temporary file first, so an interrupted save never leaves a broken checkpoint.
     The metadata goes through JSON, so that ``weights_only`` loading accepts it (a ``str``
@@ -42,13 +47,18 @@ def save_checkpoint(model: VAE, path: str | Path, /, **metadata: Any) -> Path:
     payload = {
         "format": FORMAT,
         "config": config,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {k: _stored(v, stored_dtype) for k, v in model.state_dict().items()},
         "metadata": metadata,
     }
     partial = path.with_name(path.name + ".partial")
     torch.save(payload, partial)
     partial.replace(path)
     return path
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    tensor = tensor.detach().cpu()
+    return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> VAE:
