@@ -398,13 +398,20 @@ def _check_below_log_px(
 ) -> None:
     if gap >= -(Z_SCORE * se + slack):
         return
-    if components > 1 and close(gap + math.log(components), 0, kl / 2 + Z_SCORE * se):
+    # Each forgotten - log puts the gap near a value; the nearest within the tolerance names it.
+    predicted = {"missing_log_k": kl / 2 - math.log(k)}
+    if components > 1:
+        predicted["mixture_missing_log_k"] = -math.log(components)
+    nearest = min(predicted, key=lambda name: abs(gap - predicted[name]))
+    if not close(gap, predicted[nearest], kl / 2 + Z_SCORE * se):
+        nearest = "above_log_px"
+    if nearest == "mixture_missing_log_k":
         hint = (
             f"it is about log {components} too high at every k: the - log k of the mixture's "
             f"equal weights 1/k (k = {components} components) forgotten in log p(z)."
         )
         mistake = "mixture_missing_log_k"
-    elif close(gap + math.log(k), kl / 2, kl / 2 + Z_SCORE * se):
+    elif nearest == "missing_log_k":
         hint = "forgetting the - log k of log-mean-exp gives about log k more."
         mistake = "missing_log_k"
     else:
