@@ -175,19 +175,31 @@ def check_iwae_exact_at_prior(batch: int = 23, ks: tuple[int, ...] = (1, 4, 10))
     ``log p(x)`` and gives a value the message names.
     """
     model = probe_vae(PRIOR_M, PRIOR_V, logits=LOGITS)
+    exact_at_prior(model, batch, ks, "a decoder with constant logits and q(z|x) = p(z)")
+
+
+def exact_at_prior(
+    model: VAE,
+    batch: int,
+    ks: tuple[int, ...],
+    probe: str,
+    mistakes: Mapping[str, float] | None = None,
+) -> None:
+    """The exact-at-prior check on ``model``, a probe whose every importance weight is
+    ``p(x)`` (decoder logits ``LOGITS``, ``q(z|x) = p(z)``): ``niwae = -log p(x)``, the batch
+    mean, for each k in ``ks``. ``mistakes``: mistake id -> the value it gives, besides the
+    reductions along the wrong axis; ``probe`` describes the model in the message."""
     x = binary_batch(batch)
     log_px = bernoulli_log_likelihood(x, LOGITS)  # (batch,)
     exact = -log_px.mean().item()
     for iw in ks:
         niwae = call_bound(model.negative_iwae_bound, x, iw, nonfinite=UNSTABLE)[0].item()
         if not close(niwae, exact):
-            sentence, mistake = diagnose(
-                niwae, _reduction_mistakes(log_px, iw), otherwise="not_exact_at_prior"
-            )
+            known = {**(mistakes or {}), **_reduction_mistakes(log_px, iw)}
+            sentence, mistake = diagnose(niwae, known, otherwise="not_exact_at_prior")
             fail(
-                f"niwae = {niwae:.3f} with iw={iw} for a decoder with constant logits and "
-                f"q(z|x) = p(z): every weight is then p(x), so niwae = -log p(x) = {exact:.3f} "
-                f"(the batch mean) for every k; {sentence}",
+                f"niwae = {niwae:.3f} with iw={iw} for {probe}: every weight is then p(x), so "
+                f"niwae = -log p(x) = {exact:.3f} (the batch mean) for every k; {sentence}",
                 mistake,
             )
 
