@@ -1361,6 +1361,10 @@ return -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(-1)
 }
 
 
+#: A GMVAE bound's checks when the notebook's log_normal_mixture, which it calls, is wrong.
+_WRONG_MIXTURE = "log_normal_mixture_wrong"
+
+
 # Notebook 4: the mixture density and the GMVAE's bounds. The GMVAE's bounds call the
 # notebook's log_normal_mixture (the solution cell before them) unless they say otherwise; a
 # mistake in log_normal_mixture therefore fails the bounds' tests too.
@@ -1406,38 +1410,110 @@ return log_mean_exp(torch.stack(columns, dim=1), 1)
         _mixture("""
 return Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1).mean(dim=1)
 """),
+        {
+            "check_log_normal_mixture_values": "mean_of_component_log_densities",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_increases_with_k": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
     ),
     "mistake_missing_log_k": Implementation(
         _mixture("""
 return torch.logsumexp(Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1), dim=1)
 """),
+        {
+            "check_log_normal_mixture_values": "mixture_missing_log_k",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_exact_at_prior": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_increases_with_k": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
     ),
     "mistake_density_then_log": Implementation(
         _mixture("""
 densities = Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1).exp()  # (batch, mix)
 return torch.log(densities.mean(dim=1))
 """),
+        {"check_log_normal_mixture_stable": "density_then_log"},
     ),
     "mistake_std_for_variance": Implementation(
         _mixture("""
 return log_mean_exp(Normal(m, v).log_prob(z.unsqueeze(1)).sum(-1), dim=1)
 """),
+        {
+            "check_log_normal_mixture_values": "std_for_variance",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
     ),
     "mistake_log_variance": Implementation(
         _mixture("""
 return log_mean_exp(Normal(m, (0.5 * v).exp()).log_prob(z.unsqueeze(1)).sum(-1), dim=1)
 """),
+        {
+            "check_log_normal_mixture_values": "log_variance_for_variance",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_standard_prior": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_exact_at_prior": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
     ),
     "mistake_mixture_per_dimension": Implementation(
         _mixture("""
 per_dimension = Normal(m, v.sqrt()).log_prob(z.unsqueeze(1))  # (batch, mix, dim)
 return log_mean_exp(per_dimension, dim=1).sum(-1)
 """),
+        {
+            "check_log_normal_mixture_values": "mixture_per_dimension",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
     ),
     "mistake_components_not_combined": Implementation(
         _mixture("""
 return Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1)
 """),
+        {
+            "check_log_normal_mixture_shape": "components_not_combined",
+            "check_log_normal_mixture_values": "components_not_combined",
+            "check_log_normal_mixture_stable": "components_not_combined",
+            "check_gmvae_elbo_outputs": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_sampling": _WRONG_MIXTURE,
+            "check_gmvae_elbo_gradients": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_outputs": _WRONG_MIXTURE,
+            "check_gmvae_iwae_exact_at_prior": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_increases_with_k": _WRONG_MIXTURE,
+            "check_gmvae_iwae_gradients": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
     ),
 }
 
@@ -1495,6 +1571,12 @@ kl = kl_normal(m, v, torch.zeros(1), torch.ones(1))
 rec = -log_bernoulli_with_logits(x, self.dec(z))
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
+        {
+            "check_gmvae_elbo_mixture_kl": "kl_to_standard_normal",
+            "check_gmvae_elbo_gradients": "prior_no_gradient",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
     ),
     "mistake_standard_normal_log_density": Implementation(
         _gmvae_elbo("""
@@ -1504,6 +1586,12 @@ kl = log_normal(z, m, v) - log_normal(z, torch.zeros(1), torch.ones(1))
 rec = -log_bernoulli_with_logits(x, self.dec(z))
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
+        {
+            "check_gmvae_elbo_mixture_kl": "kl_to_standard_normal",
+            "check_gmvae_elbo_gradients": "prior_no_gradient",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
     ),
     "mistake_prior_detached": Implementation(
         _gmvae_elbo("""
@@ -1515,6 +1603,7 @@ kl = log_normal(z, m, v) - log_pz
 rec = -log_bernoulli_with_logits(x, self.dec(z))
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
+        {"check_gmvae_elbo_gradients": "prior_no_gradient"},
     ),
     "mistake_missing_log_k": Implementation(
         _gmvae_elbo("""
@@ -1526,6 +1615,11 @@ kl = log_normal(z, m, v) - log_pz
 rec = -log_bernoulli_with_logits(x, self.dec(z))
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
+        {
+            "check_gmvae_elbo_mixture_kl": "mixture_missing_log_k",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
     ),
     "mistake_mean_of_component_log_densities": Implementation(
         _gmvae_elbo("""
@@ -1537,6 +1631,11 @@ kl = log_normal(z, m, v) - log_pz
 rec = -log_bernoulli_with_logits(x, self.dec(z))
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
+        {
+            "check_gmvae_elbo_mixture_kl": "mean_of_component_log_densities",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
     ),
     "mistake_sample_cut_from_graph": Implementation(
         _gmvae_elbo("""
@@ -1549,6 +1648,7 @@ kl = q.log_prob(z).sum(-1) - log_pz
 rec = -Bernoulli(logits=self.dec(z)).log_prob(x).sum(-1)
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
+        {"check_gmvae_elbo_gradients": "sample_cut_from_graph"},
     ),
     "mistake_std_for_variance": Implementation(
         _gmvae_elbo("""
@@ -1561,6 +1661,13 @@ kl = q.log_prob(z).sum(-1) - log_pz
 rec = -Bernoulli(logits=self.dec(z)).log_prob(x).sum(-1)
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
+        {
+            "check_gmvae_elbo_standard_prior": "std_for_variance",
+            "check_gmvae_elbo_mixture_kl": "mc_kl_wrong",
+            "check_gmvae_elbo_sampling": "std_for_variance",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
     ),
     "mistake_kl_wrong_sign": Implementation(
         _gmvae_elbo("""
@@ -1572,6 +1679,12 @@ kl = log_pz - log_normal(z, m, v)
 rec = -log_bernoulli_with_logits(x, self.dec(z))
 return (kl + rec).mean(), kl.mean(), rec.mean()
 """),
+        {
+            "check_gmvae_elbo_standard_prior": "kl_wrong_sign",
+            "check_gmvae_elbo_mixture_kl": "kl_wrong_sign",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
     ),
     "mistake_per_image_values": Implementation(
         _gmvae_elbo("""
@@ -1583,6 +1696,15 @@ kl = log_normal(z, m, v) - log_pz
 rec = -log_bernoulli_with_logits(x, self.dec(z))
 return kl + rec, kl, rec
 """),
+        {
+            "check_gmvae_elbo_outputs": _PER_IMAGE,
+            "check_gmvae_elbo_standard_prior": _PER_IMAGE,
+            "check_gmvae_elbo_mixture_kl": _PER_IMAGE,
+            "check_gmvae_elbo_sampling": _PER_IMAGE,
+            "check_gmvae_elbo_gradients": _PER_IMAGE,
+            "check_gmvae_elbo_checkpoint_loose": _PER_IMAGE,
+            "check_gmvae_elbo_reference": _PER_IMAGE,
+        },
     ),
 }
 
@@ -1654,35 +1776,76 @@ return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 niwae = -torch.logsumexp(log_w, dim=0)
 return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 """),
+        {
+            "check_gmvae_iwae_exact_at_prior": "missing_log_k",
+            "check_gmvae_iwae_increases_with_k": "missing_log_k",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
     ),
     "mistake_standard_normal_prior": Implementation(
         _gmvae_duplicate(_GMVAE_IWAE_RETURN, log_pz="log_normal(z, torch.zeros(1), torch.ones(1))"),
+        {
+            "check_gmvae_iwae_k1_matches_elbo": "kl_to_standard_normal",
+            "check_gmvae_iwae_gradients": "prior_no_gradient",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
     ),
     "mistake_mixture_missing_log_k": Implementation(
         _gmvae_duplicate(
             _GMVAE_IWAE_RETURN,
             log_pz="torch.logsumexp(log_normal(z.unsqueeze(1), prior_m, prior_v), dim=1)",
         ),
+        {
+            "check_gmvae_iwae_exact_at_prior": "mixture_missing_log_k",
+            "check_gmvae_iwae_k1_matches_elbo": "mixture_missing_log_k",
+            "check_gmvae_iwae_increases_with_k": "mixture_missing_log_k",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
     ),
     "mistake_mean_of_log_weights": Implementation(
         _gmvae_duplicate("""
 niwae = -log_w.mean(dim=0)
 return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 """),
+        {
+            "check_gmvae_iwae_increases_with_k": "mean_of_log_weights",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
     ),
     "mistake_prior_detached": Implementation(
         _gmvae_duplicate(_GMVAE_IWAE_RETURN, prior="self.z_pre.detach()"),
+        {"check_gmvae_iwae_gradients": "prior_no_gradient"},
     ),
     "mistake_lse_over_batch": Implementation(
         _gmvae_duplicate("""
 niwae = -(torch.logsumexp(log_w, dim=1) - math.log(iw))
 return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 """),
+        {
+            "check_gmvae_iwae_exact_at_prior": "lse_over_batch",
+            "check_gmvae_iwae_k1_matches_elbo": "iwae1_not_elbo",
+            "check_gmvae_iwae_increases_with_k": "above_log_px",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
     ),
     "mistake_exp_then_log": Implementation(
         _gmvae_duplicate("""
 niwae = -torch.log(torch.exp(log_w).mean(dim=0))
 return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 """),
+        {
+            "check_gmvae_iwae_outputs": _INF,
+            "check_gmvae_iwae_exact_at_prior": _INF,
+            "check_gmvae_iwae_k1_matches_elbo": _INF,
+            "check_gmvae_iwae_increases_with_k": _INF,
+            "check_gmvae_iwae_gradients": _INF,
+            "check_gmvae_iwae_checkpoint_loose": _INF,
+            "check_gmvae_iwae_reference": _INF,
+        },
     ),
 }
