@@ -624,14 +624,23 @@ def check_iwae_checkpoint_loose(
 
     model = load_pretrained(REFERENCE_CHECKPOINT)
     x = load_data("mnist-subset", verbose=False).x_test
+    description = f"the shipped checkpoint {REFERENCE_CHECKPOINT!r} and the {len(x)} test images"
+    iwae_provenance_check(model, x, ks, tolerance, description, REFERENCE_CHECKPOINT)
+
+
+def iwae_provenance_check(
+    model: VAE, x: Tensor, ks: tuple[int, ...], tolerance: float, description: str, name: str
+) -> None:
+    """One call of ``model``'s bound (the student's) on ``x`` for each k in ``ks``, within
+    ``tolerance`` nats of the -IWAE-k the provenance of the shipped checkpoint ``name``
+    records; ``description`` names the model and the images in the message."""
     recorded = {f"niwae (k={k})": model.metadata["test"]["niwae"][str(k)] for k in ks}
     measured = {}
     with torch.no_grad():
         for k in ks:
             bound = call_bound(model.negative_iwae_bound, x, k, nonfinite=UNSTABLE)[0]
             measured[f"niwae (k={k})"] = bound.item()
-    description = f"the shipped checkpoint {REFERENCE_CHECKPOINT!r} and the {len(x)} test images"
-    provenance_check(description, recorded, measured, tolerance)
+    provenance_check(description, recorded, measured, tolerance, name)
 
 
 def check_iwae_reference(references: Mapping[int, Mapping[str, tuple[float, float]]]) -> None:
