@@ -1,9 +1,10 @@
 """Densities, divergences and sampling used by the VAE (math only, no I/O).
 
-Four of them are exercises of notebook 2, declared here as stubs (``course_utils.stubs``):
-``sample_gaussian``, ``log_normal``, ``kl_normal`` and ``log_bernoulli_with_logits``. The
-student's solution cells attach their versions with ``@add_to_module(distributions)``; the
-rest of the package does not call them (it uses ``torch.distributions``).
+Five of them are exercises, declared here as stubs (``course_utils.stubs``):
+``sample_gaussian``, ``log_normal``, ``kl_normal`` and ``log_bernoulli_with_logits`` of
+notebook 2, and ``log_normal_mixture`` of notebook 4. The student's solution cells attach
+their versions with ``@add_to_module(distributions)``; the rest of the package does not call
+them (it uses ``torch.distributions``).
 
 Conventions, kept from the Stanford CS236 code the course builds on:
 
@@ -30,6 +31,7 @@ __all__ = [
     "log_bernoulli_with_logits",
     "log_mean_exp",
     "log_normal",
+    "log_normal_mixture",
     "log_sum_exp",
     "normal_quantiles",
     "sample_gaussian",
@@ -97,6 +99,21 @@ def log_bernoulli_with_logits(x: Tensor, logits: Tensor) -> Tensor:
         zero logits, and finite for logits of any size.
     """
     raise not_implemented("distributions", "log_bernoulli_with_logits", _STUB)
+
+
+def log_normal_mixture(z: Tensor, m: Tensor, v: Tensor) -> Tensor:
+    """``log p(z)`` under the equally weighted mixture of ``mix`` diagonal Gaussians,
+    ``p(z) = (1 / mix) sum_j N(z; m_j, diag(v_j))``. Written by the student in notebook 4.
+
+    Args:
+        z: points, shape ``(batch, dim)``.
+        m: the components' means, shape ``(batch, mix, dim)``.
+        v: their variances (not std, not log-variance), shape ``(batch, mix, dim)``, positive.
+
+    Returns:
+        Shape ``(batch,)``. Finite however far ``z`` is from every component.
+    """
+    raise not_implemented("distributions", "log_normal_mixture", _STUB)
 
 
 def log_sum_exp(x: Tensor, dim: int = 0) -> Tensor:

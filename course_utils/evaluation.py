@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.distributions import Bernoulli, Normal, kl_divergence
 from tqdm.auto import tqdm
 
-from course_utils.models import VAE
+from course_utils.models import VAE, GaussianPrior
 from course_utils.training import progress_enabled, set_seed
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "evaluate",
     "evaluate_elbo",
     "evaluate_iwae",
+    "kl_per_dimension",
 ]
 
 #: The most decoder rows (importance samples x images) evaluated at once:
@@ -148,6 +149,37 @@ def active_units(model: VAE, x: Tensor, threshold: float = 0.01) -> tuple[int, T
     m, _ = model.enc(x)  # (n, z_dim)
     variances = m.var(0, correction=0)
     return int((variances > threshold).sum()), variances
+
+
+@torch.no_grad()
+def kl_per_dimension(model: VAE, x: Tensor, *, batch_size: int = 1000) -> Tensor:
+    """The KL term of each latent dimension, ``KL(q(z_u | x) || p(z_u))`` in closed form,
+    averaged over the images: how much information each unit carries (a collapsed unit
+    carries about 0 nats for every image). Their sum is the ELBO's KL term.
+
+    Args:
+        model: a VAE with its Gaussian prior (not a GMVAE: a mixture's KL does not split
+            over dimensions).
+        x: binarized images, shape ``(n, 784)`` in ``{0, 1}``.
+        batch_size: images per encoder call.
+
+    Returns:
+        ``(z_dim,)`` float64, in nats, on the CPU.
+    """
+    if not isinstance(model.prior, GaussianPrior):
+        raise ValueError(
+            f"kl_per_dimension needs a Gaussian prior, whose KL splits over the latent "
+            f"dimensions; {model.name!r} has a {type(model.prior).__name__}"
+        )
+    check_binary_images(x)
+    model.eval()
+    prior = Normal(model.z_prior_m.double(), model.z_prior_v.double().sqrt())
+    total = torch.zeros(model.z_dim, dtype=torch.float64)
+    for start in range(0, len(x), batch_size):
+        m, v = model.enc(x[start : start + batch_size])  # (batch, z_dim) each
+        q = Normal(m.double(), v.double().sqrt())
+        total += kl_divergence(q, prior).sum(0).cpu()
+    return total / len(x)
 
 
 def _elbo_of_gaussian(model: VAE, x: Tensor, m: Tensor, log_v: Tensor, samples: int) -> Tensor:

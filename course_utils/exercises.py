@@ -59,12 +59,17 @@ class Exercise:
     """A function the student writes, where, and what grades it.
 
     Attributes:
-        name: the function or method, as the student defines it.
+        name: the exercise's id, unique in the registry: the function or method as the
+            student defines it, unless two exercises define functions of the same name.
         notebook: the notebook's file name without ``.ipynb``.
         title: the exercise's heading in the notebook.
         solution_cell: the grade_id of the solution cell.
         tests: the test cells that grade it, in notebook order.
         module: the ``course_utils.grading`` module whose checks the cells call ('' if inline).
+        function: the function or method the student defines, when it is not ``name``.
+        owner: the class of a method whose name another exercise's method shares (the
+            ``GMVAE``'s bounds, besides the ``VAE``'s); ``exercise("GMVAE.negative_elbo_bound")``
+            finds it.
     """
 
     name: str
@@ -73,6 +78,18 @@ class Exercise:
     solution_cell: str
     tests: tuple[TestCell, ...]
     module: str = ""
+    function: str = ""
+    owner: str = ""
+
+    @property
+    def defines(self) -> str:
+        """The name of the function or method the solution cell defines."""
+        return self.function or self.name
+
+    @property
+    def qualified(self) -> str:
+        """``owner.defines`` for a method of a named class, else ``defines``."""
+        return f"{self.owner}.{self.defines}" if self.owner else self.defines
 
     def cells_running(self, check: str) -> tuple[str, ...]:
         """The grade_ids of the test cells that run ``check`` (a check function's name, or
@@ -172,6 +189,21 @@ MISTAKES: dict[str, Mistake] = _mistakes(
     ("mean_of_log_weights", "the log-weights averaged (the ELBO) instead of the weights"),
     ("far_below_log_px", "the bound stays far below log p(x) as k grows"),
     ("python_loop", "a Python loop over the samples instead of one decoder call"),
+    # The mixture prior of notebook 4: log_normal_mixture and the GMVAE's bounds.
+    ("components_not_combined", "per-component log densities returned, not combined"),
+    (
+        "mean_of_component_log_densities",
+        "the component log densities averaged (a lower bound) instead of log-mean-exp",
+    ),
+    ("mixture_missing_log_k", "the - log k of the mixture's equal weights 1/k forgotten"),
+    ("mixture_per_dimension", "components mixed per dimension, before the sum over dimensions"),
+    ("log_normal_mixture_wrong", "the mixture's log density is off, by no usual mistake"),
+    (
+        "kl_to_standard_normal",
+        "the KL to N(0, I) (or log p(z) of N(0, I)) instead of the mixture prior's",
+    ),
+    ("mc_kl_wrong", "the Monte Carlo KL is not E_q[log q(z|x) - log p(z)], by no usual mistake"),
+    ("prior_no_gradient", "the prior's parameters z_pre get no gradient (detached, or .data)"),
     # Notebook 1: Jensen's inequality and the Monte Carlo ELBO (inline tests).
     ("not_a_tensor_result", "the function returns something other than a tensor"),
     ("jensen_sign_flipped", "mean(log X) - log(mean X): the Jensen gap with its sign flipped"),
@@ -310,15 +342,70 @@ EXERCISES: tuple[Exercise, ...] = (
             ),
         ),
     ),
+    Exercise(
+        name="log_normal_mixture",
+        notebook="04_priors_and_collapse",
+        title="Exercise 4.1: the log-density of a Gaussian mixture",
+        solution_cell="log_normal_mixture",
+        module="gmvae",
+        tests=(
+            TestCell("mixture_shape", ("check_log_normal_mixture_shape",)),
+            TestCell("mixture_values", ("check_log_normal_mixture_values",)),
+            TestCell("mixture_stable", ("check_log_normal_mixture_stable",)),
+        ),
+    ),
+    Exercise(
+        name="gmvae_negative_elbo_bound",
+        function="negative_elbo_bound",
+        owner="GMVAE",
+        notebook="04_priors_and_collapse",
+        title="Exercise 4.2: the negative ELBO of the GMVAE",
+        solution_cell="gmvae_negative_elbo_bound",
+        module="gmvae",
+        tests=(
+            TestCell("gmvae_elbo_shapes", ("check_gmvae_elbo_outputs",)),
+            TestCell("gmvae_elbo_standard_prior", ("check_gmvae_elbo_standard_prior",)),
+            TestCell("gmvae_elbo_mixture_kl", ("check_gmvae_elbo_mixture_kl",)),
+            TestCell("gmvae_elbo_sampling", ("check_gmvae_elbo_sampling",)),
+            TestCell("gmvae_elbo_gradients", ("check_gmvae_elbo_gradients",)),
+            TestCell(
+                "gmvae_elbo_reference_checkpoint",
+                ("check_gmvae_elbo_checkpoint_loose",),
+                hidden=("check_gmvae_elbo_reference",),
+            ),
+        ),
+    ),
+    Exercise(
+        name="gmvae_negative_iwae_bound",
+        function="negative_iwae_bound",
+        owner="GMVAE",
+        notebook="04_priors_and_collapse",
+        title="Exercise 4.3: the negative IWAE bound of the GMVAE",
+        solution_cell="gmvae_negative_iwae_bound",
+        module="gmvae",
+        tests=(
+            TestCell("gmvae_iwae_shapes", ("check_gmvae_iwae_outputs",)),
+            TestCell("gmvae_iwae_exact_at_prior", ("check_gmvae_iwae_exact_at_prior",)),
+            TestCell("gmvae_iwae_k1_matches_elbo", ("check_gmvae_iwae_k1_matches_elbo",)),
+            TestCell("gmvae_iwae_increases_with_k", ("check_gmvae_iwae_increases_with_k",)),
+            TestCell("gmvae_iwae_gradients", ("check_gmvae_iwae_gradients",)),
+            TestCell(
+                "gmvae_iwae_reference_checkpoint",
+                ("check_gmvae_iwae_checkpoint_loose",),
+                hidden=("check_gmvae_iwae_reference",),
+            ),
+        ),
+    ),
 )
 
 _TAG = re.compile(r"\(mistake: (\w+)\)\s*$")
 
 
 def exercise(name: str) -> Exercise:
-    """The exercise whose function is ``name`` (or whose solution cell has that grade_id)."""
+    """The exercise ``name`` (its id, the grade_id of its solution cell, or ``owner.method``
+    for a method of a named class: ``"GMVAE.negative_elbo_bound"``)."""
     for entry in EXERCISES:
-        if name in (entry.name, entry.solution_cell):
+        if name in (entry.name, entry.solution_cell) or (entry.owner and name == entry.qualified):
             return entry
     known = ", ".join(entry.name for entry in EXERCISES)
     raise KeyError(f"no exercise {name!r}; known: {known}")

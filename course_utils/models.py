@@ -1,37 +1,45 @@
-"""The variational autoencoder of the course (the model of Stanford CS236's VAE homework).
+"""The variational autoencoders of the course (the models of Stanford CS236's VAE homework):
+``VAE``, with a standard normal prior, and ``GMVAE``, with a learned mixture-of-Gaussians prior.
 
-The two bounds, ``negative_elbo_bound`` and ``negative_iwae_bound``, are declared
-here and implemented by the student in the notebooks::
+Their bounds, ``negative_elbo_bound`` and ``negative_iwae_bound``, are declared here and
+implemented by the student in the notebooks (the VAE's in notebooks 2 and 3, the GMVAE's in
+notebook 4)::
 
     @add_to_class(VAE)
     def negative_elbo_bound(self, x):
         ...
 
-Also here: the prior as an object (``GaussianPrior``), and what the figures and widgets compute
-from a trained model (``encode_means``, ``decode_means``).
+Also here: the priors as objects (``GaussianPrior``, ``MixturePrior``), the VAE seen as a
+GMVAE with one fixed component (``one_component_gmvae``), and what the figures and widgets
+compute from a trained model (``encode_means``, ``decode_means``).
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.distributions import Normal
+from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
+from course_utils.distributions import gaussian_parameters
 from course_utils.networks import architecture, check_images
 from course_utils.stubs import add_to_class, not_implemented
 
 __all__ = [
+    "GMVAE",
     "VAE",
     "GaussianPrior",
+    "MixturePrior",
     "add_to_class",
     "check_latent_2d",
     "check_objective",
     "decode_means",
     "encode_means",
+    "one_component_gmvae",
 ]
 
 
@@ -226,6 +234,153 @@ class VAE(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"nn={self.arch!r}, name={self.name!r}, z_dim={self.z_dim}"
+
+
+@dataclass(frozen=True)
+class MixturePrior:
+    """The prior ``p(z) = (1 / k) sum_j N(z; m_j, diag(v_j))``: an equally weighted mixture of
+    ``k`` diagonal Gaussians over ``z_dim`` latent dimensions.
+
+    Built from the model's parameters each time it is asked (``GMVAE.prior``), so it keeps
+    their autograd graph: draws and log densities are differentiable in ``m`` and ``v``.
+
+    Attributes:
+        m: the components' means, shape ``(k, z_dim)``.
+        v: their variances (not std, not log-variance), shape ``(k, z_dim)``, positive.
+        z_dim: the latent dimension.
+    """
+
+    m: Tensor
+    v: Tensor
+    z_dim: int
+
+    @property
+    def k(self) -> int:
+        """The number of components."""
+        return len(self.m)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        """``log p(z)``: ``(..., z_dim)`` -> ``(...)``, computed in the dtype of ``z``."""
+        if z.dim() == 0 or z.shape[-1] != self.z_dim:
+            raise ValueError(
+                f"the prior is over z_dim={self.z_dim} dimensions; "
+                f"got latents of shape {tuple(z.shape)}"
+            )
+        m, v = self.m.to(z.dtype), self.v.to(z.dtype)
+        weights = Categorical(logits=torch.zeros(self.k, dtype=z.dtype, device=z.device))
+        components = Independent(Normal(m, v.sqrt()), 1)
+        return MixtureSameFamily(weights, components).log_prob(z)
+
+    def sample(self, n: int) -> Tensor:
+        """``n`` draws: a component chosen uniformly, then a reparameterized draw from it
+        (differentiable in ``m`` and ``v``). Shape ``(n, z_dim)``."""
+        if int(n) != n or n < 0:
+            raise ValueError(f"the number of draws must be a non-negative integer, got {n!r}")
+        return self.sample_component(torch.randint(self.k, (int(n),), device=self.m.device))
+
+    def sample_component(self, components: Tensor) -> Tensor:
+        """One reparameterized draw from each of the given components: ``components`` ``(n,)``
+        integer indices -> ``(n, z_dim)``."""
+        m, v = self.m[components], self.v[components]  # (n, z_dim) each
+        return m + v.sqrt() * torch.randn_like(m)
+
+
+class GMVAE(VAE):
+    """A VAE whose prior is a learned mixture of ``k`` Gaussians (CS236's GMVAE).
+
+    The prior's parameters are ``z_pre``, of shape ``(1, 2 k, z_dim)``, trained with the rest
+    of the model; ``gaussian_parameters(self.z_pre, dim=1)`` reads them as the components'
+    means and variances, each ``(1, k, z_dim)`` (softplus + 1e-8 for the variances). The
+    components are equally weighted. The encoder and decoder are the VAE's.
+
+    Args:
+        nn: architecture name in ``course_utils.networks.ARCHITECTURES`` (``'v1'``).
+        name: a label used for checkpoints and plots.
+        z_dim: latent dimension.
+        k: the number of mixture components.
+
+    Attributes:
+        z_pre: the prior's parameters, a ``torch.nn.Parameter`` ``(1, 2 k, z_dim)``,
+            initialized as in CS236: standard normal draws divided by ``sqrt(k z_dim)``.
+        prior: the ``MixturePrior`` they define.
+    """
+
+    def __init__(self, nn: str = "v1", name: str = "gmvae", z_dim: int = 2, k: int = 500) -> None:
+        super().__init__(nn=nn, name=name, z_dim=z_dim)
+        if int(k) != k or k < 1:
+            raise ValueError(f"k (the number of components) must be a positive integer, got {k!r}")
+        self.k = int(k)
+        del self.z_prior_m, self.z_prior_v  # the VAE's N(0, I) buffers: this prior is learned
+        pre = torch.randn(1, 2 * self.k, self.z_dim) / math.sqrt(self.k * self.z_dim)
+        self.z_pre = torch.nn.Parameter(pre)
+
+    @property
+    def z_prior(self) -> tuple[Tensor, Tensor]:
+        """The components' means and variances, each ``(1, k, z_dim)``."""
+        return gaussian_parameters(self.z_pre, dim=1)
+
+    @property
+    def prior(self) -> MixturePrior:
+        """p(z), built from ``z_pre`` as it is now (with its autograd graph)."""
+        m, v = self.z_prior
+        return MixturePrior(m[0], v[0], self.z_dim)
+
+    def negative_elbo_bound(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The negative ELBO with one sample of z, its KL term a Monte Carlo estimate.
+
+        Args:
+            x: binarized images, shape ``(batch, 784)`` in ``{0, 1}``.
+
+        Returns:
+            ``(nelbo, kl, rec)``, each a scalar: batch means of
+            ``kl = log q(z|x) - log p(z)`` and ``rec = -log p(x|z)`` at one sample
+            ``z ~ q(z|x)`` (the mixture has no closed-form KL), and ``nelbo = kl + rec``.
+        """
+        raise not_implemented("GMVAE", "negative_elbo_bound", "@add_to_class(GMVAE)")
+
+    def negative_iwae_bound(self, x: Tensor, iw: int) -> tuple[Tensor, Tensor, Tensor]:
+        """The negative importance-weighted bound with ``iw`` samples, under the mixture prior.
+
+        Args:
+            x: binarized images, shape ``(batch, 784)`` in ``{0, 1}``.
+            iw: the number of importance samples per image.
+
+        Returns:
+            ``(niwae, kl, rec)``, each a scalar batch mean, as ``VAE.negative_iwae_bound``
+            with ``log p(z)`` the mixture's.
+        """
+        raise not_implemented("GMVAE", "negative_iwae_bound", "@add_to_class(GMVAE)")
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, k={self.k}"
+
+
+#: VAE -> the one-component GMVAE sharing its networks (made once per model).
+_ONE_COMPONENT: weakref.WeakKeyDictionary[VAE, GMVAE] = weakref.WeakKeyDictionary()
+
+
+def one_component_gmvae(model: VAE) -> GMVAE:
+    """``model``'s N(0, I) prior as a mixture of one component: a ``GMVAE`` with ``k = 1``
+    whose ``z_pre`` is fixed (no gradient) at mean 0 and variance 1, and whose encoder and
+    decoder *are* ``model``'s (shared modules, so training one trains the other).
+
+    A GMVAE bound computed on it is the VAE's bound, its KL a Monte Carlo estimate; notebook 4
+    attaches the VAE's bounds this way. Made once per model, then reused.
+    """
+    if isinstance(model, GMVAE):
+        raise TypeError(f"{model.name!r} is a GMVAE already; its prior is its own")
+    view = _ONE_COMPONENT.get(model)
+    if view is None:
+        view = GMVAE(nn=model.arch, name=model.name, z_dim=model.z_dim, k=1)
+        view.enc, view.dec = model.enc, model.dec
+        view.z_pre.requires_grad_(False)
+        _ONE_COMPONENT[model] = view
+    with torch.no_grad():  # on the device of the model's buffers, whichever it is now
+        m = model.z_prior_m.expand(model.z_dim)
+        v = model.z_prior_v.expand(model.z_dim) - 1e-8  # softplus(h) + 1e-8 = the prior's v
+        h = v + torch.log(-torch.expm1(-v))  # the inverse of softplus
+        view.z_pre.data = torch.stack([m, h]).unsqueeze(0)  # (1, 2, z_dim)
+    return view
 
 
 # What a trained model maps images and latents to, for pictures and widgets

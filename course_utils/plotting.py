@@ -1,5 +1,6 @@
 """Figures of the course: image grids, samples, reconstructions, training curves, 2-D latent
-spaces, Jensen's inequality and the bounds on log p(x).
+spaces (with a mixture prior's components), Jensen's inequality, the bounds on log p(x), and
+the rate-distortion trade-off and per-unit KL of notebook 4.
 
 Every function returns a ``matplotlib.figure.Figure`` and never calls ``plt.show()``. New
 figures are ``CourseFigure`` objects, made without pyplot, so nothing is left in pyplot's
@@ -23,25 +24,31 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Ellipse
 from matplotlib.ticker import NullLocator
 from torch import Tensor
 
 from course_utils.distributions import normal_quantiles
-from course_utils.models import VAE, check_latent_2d, decode_means, encode_means
+from course_utils.models import GMVAE, VAE, check_latent_2d, decode_means, encode_means
 from course_utils.networks import check_images
 from course_utils.training import TrainingHistory
 
 __all__ = [
     "CourseFigure",
+    "component_ellipses",
     "figure_png",
     "image_grid",
     "plot_active_units",
     "plot_bound_gap",
     "plot_bounds_vs_k",
+    "plot_component_samples",
     "plot_gap_vs_k",
     "plot_jensen",
+    "plot_kl_per_dimension",
     "plot_latent_scatter",
     "plot_manifold",
+    "plot_mixture_prior",
+    "plot_rate_distortion",
     "plot_reconstructions",
     "plot_samples",
     "plot_training_curves",
@@ -571,4 +578,168 @@ def plot_active_units(
     )
     # Beside the axes: bars of active units fill the top of the plot, idle ones the bottom.
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig
+
+
+# The mixture prior of a GMVAE (notebook 4)
+
+
+def _check_gmvae(model: VAE, caller: str) -> None:
+    if not isinstance(model, GMVAE):
+        raise ValueError(f"{caller} needs a GMVAE (a mixture prior), got {type(model).__name__}")
+
+
+def component_ellipses(model: GMVAE, *, scale: float = 2.0, **style) -> list[Ellipse]:
+    """One ellipse per component of a ``z_dim = 2`` mixture prior: centred on its mean, with
+    half-axes ``scale`` standard deviations (``scale * sqrt(v)``) along z1 and z2."""
+    check_latent_2d(model, "component_ellipses")
+    with torch.no_grad():
+        m, v = (t[0].cpu().numpy() for t in model.z_prior)  # (k, 2) each
+    return [
+        Ellipse(tuple(mean), *(2 * scale * np.sqrt(var)), **style)
+        for mean, var in zip(m, v, strict=True)
+    ]
+
+
+def plot_mixture_prior(
+    model: GMVAE,
+    x: Tensor,
+    y: Tensor | np.ndarray,
+    *,
+    scale: float = 2.0,
+    ax: Axes | None = None,
+) -> Figure:
+    """The components of a ``z_dim = 2`` GMVAE's mixture prior over the encoder means of
+    ``x``, coloured by label: each component an ellipse of ``scale`` standard deviations
+    around its mean, numbered as in ``model.z_prior``.
+
+    Args:
+        model: a GMVAE with ``z_dim = 2``.
+        x: ``(n, 784)`` in [0, 1].
+        y: ``(n,)`` integer labels.
+        scale: the ellipses' half-axes, in standard deviations of each component.
+    """
+    _check_gmvae(model, "plot_mixture_prior")
+    fig = plot_latent_scatter(model, x, y, ax=ax)
+    ax = ax or fig.axes[0]
+    with torch.no_grad():
+        means = model.z_prior[0][0].cpu().numpy()  # (k, 2)
+    for j, ellipse in enumerate(
+        component_ellipses(model, scale=scale, fill=False, color="black", lw=1.2)
+    ):
+        ax.add_patch(ellipse)
+        ax.annotate(
+            str(j),
+            means[j],
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={"boxstyle": "circle,pad=0.15", "facecolor": "white", "alpha": 0.8},
+        )
+    ax.set_title(
+        f"{model.name}: the {model.k} components of p(z) ({scale:g} sd) over the encoder means"
+    )
+    ax.autoscale_view()
+    return fig
+
+
+def plot_component_samples(
+    model: GMVAE, *, n: int = 10, seed: int = 0, ax: Axes | None = None
+) -> Figure:
+    """Bernoulli means decoded from draws of each component of a GMVAE's mixture prior: row
+    ``j`` holds ``n`` draws ``z ~ N(m_j, diag(v_j))``. Seeded; the global generator is
+    restored afterwards."""
+    _check_gmvae(model, "plot_component_samples")
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    with _seeded(seed, next(model.parameters()).device):
+        components = torch.arange(model.k).repeat_interleave(n)  # (k * n,), row by row
+        means = model.compute_sigmoid_given(model.prior.sample_component(components))
+    fig, ax = _axes(ax, _grid_figsize(model.k, n))
+    image_grid(means, model.k, ax=ax, title=f"{model.name}: {n} draws from each component")
+    ax.set_yticks(_tile_centers(model.k, pad=1), [f"component {j}" for j in range(model.k)])
+    ax.tick_params(length=0)
+    return fig
+
+
+# The beta-VAE and posterior collapse (notebook 4)
+
+
+def plot_rate_distortion(
+    points: Mapping[str, tuple[float, float]], *, ax: Axes | None = None
+) -> Figure:
+    """Models on the rate-distortion plane: the KL term (rate, nats) against the reconstruction
+    term (distortion, nats), each a labelled point, joined in the given order, with dotted
+    lines of equal ELBO (``KL + Rec`` constant, slope -1) through the best and worst of them
+    (Alemi et al. 2018).
+
+    Args:
+        points: label (e.g. ``"beta = 0.5"``) -> ``(kl, rec)`` averaged over test images.
+    """
+    if not points:
+        raise ValueError("points holds no model")
+    kl, rec = (np.asarray(v, dtype=float) for v in zip(*points.values(), strict=True))
+    fig, ax = _axes(ax, (6.5, 4.5))
+    ax.plot(kl, rec, "-", color="C0", alpha=0.5)
+    for i, (label, (rate, distortion)) in enumerate(points.items()):
+        ax.plot([rate], [distortion], "o", color=f"C{i}", ms=8)
+        ax.annotate(
+            f"{label}\nNELBO {rate + distortion:.1f}",
+            (rate, distortion),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    totals = kl + rec
+    span = np.array([0.0, kl.max() * 1.15 + 1])
+    for total, label in ((totals.min(), "equal ELBO"), (totals.max(), None)):
+        ax.plot(span, total - span, ":", color="grey", label=label)
+    ax.set_xlim(0, span[1])
+    ax.set_ylim(rec.min() - 5, rec.max() + 5)
+    ax.set(
+        xlabel="rate: KL(q(z|x) || p(z)) (nats)",
+        ylabel="distortion: -E_q[log p(x|z)] (nats)",
+        title="The rate-distortion trade-off",
+    )
+    ax.legend(loc="upper right")
+    return fig
+
+
+def plot_kl_per_dimension(
+    kls: Mapping[str, Tensor | np.ndarray | Sequence[float]],
+    *,
+    threshold: float = 0.01,
+    ax: Axes | None = None,
+) -> Figure:
+    """The KL term of each latent unit (``course_utils.evaluation.kl_per_dimension``), per
+    model, largest first: grouped bars, with a dashed line at ``threshold`` nats; the legend
+    counts each model's units above it. A collapsed unit's bar is about 0.
+
+    Args:
+        kls: model name -> ``(z_dim,)`` KL per unit in nats; each model's units are sorted,
+            as units of two models do not correspond.
+        threshold: the KL (nats) drawn as the line and counted in the legend.
+    """
+    if not kls:
+        raise ValueError("kls holds no model")
+    series = {name: np.asarray(v, dtype=float).ravel() for name, v in kls.items()}
+    if any(v.size == 0 for v in series.values()):
+        raise ValueError("each model needs one KL per latent unit")
+    units = max(len(v) for v in series.values())
+    width = 0.8 / len(series)
+    fig, ax = _axes(ax, (max(8.5, 0.2 * units + 3), 4.0))
+    for i, (name, values) in enumerate(series.items()):
+        ranked = np.sort(values)[::-1]
+        count = int((values > threshold).sum())
+        positions = np.arange(len(ranked)) + (i - (len(series) - 1) / 2) * width
+        ax.bar(positions, ranked, width, color=f"C{i}", label=f"{name}: {count} above")
+    ax.axhline(threshold, color="black", ls="--", label=f"{threshold:g} nats")
+    ticks = np.arange(0, units, max(1, units // 10))
+    ax.set_xticks(ticks, [str(u + 1) for u in ticks])
+    ax.set(
+        xlabel="latent units, largest KL first",
+        ylabel="KL(q(z_u|x) || p(z_u)) (nats)",
+        title="The KL term of each latent unit, averaged over the images",
+    )
+    ax.legend(loc="upper right")
     return fig

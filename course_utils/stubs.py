@@ -27,7 +27,10 @@ F = TypeVar("F", bound=Callable)
 def not_implemented(owner: str, name: str, decorator: str) -> NotImplementedError:
     """The error of the stub ``owner.name`` the student has not written yet, naming where to
     write it and the ``decorator`` that attaches it."""
-    where = exercise(name)
+    try:
+        where = exercise(f"{owner}.{name}")  # a method of a named class (GMVAE)
+    except KeyError:
+        where = exercise(name)
     return NotImplementedError(
         f"{owner}.{name} is not implemented yet: write it in notebook {where.notebook}.ipynb, "
         f"'{where.title}', and run that cell (it attaches your function with {decorator}). "

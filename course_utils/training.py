@@ -116,6 +116,7 @@ def train(
     lr: float = 1e-3,
     iw: int = 1,
     beta: float = 1.0,
+    warmup: int = 0,
     seed: int = 0,
     log_every: int = 100,
     checkpoint: str | Path | None = None,
@@ -136,6 +137,10 @@ def train(
             negative IWAE bound (``model.loss(x, iw, beta)``).
         beta: the weight of the ELBO's KL term (beta-VAE; 1 is the ELBO, and the only
             value allowed with ``iw > 1``, see ``VAE.loss``).
+        warmup: KL warm-up: the KL term's weight rises linearly from ``beta / warmup`` to
+            ``beta`` over the first ``warmup`` iterations, then stays at ``beta`` (Bowman et
+            al. 2016, sec. 3.1; Sonderby et al. 2016, sec. 2.3); 0 for none. With ``iw = 1``
+            only.
         seed: seeds the global generators (and so the sampling in ``loss``) and the batch order.
         log_every: iterations per logging window of the history.
         checkpoint: if given, where to save the trained model (``save_checkpoint``).
@@ -149,6 +154,11 @@ def train(
         raise ValueError(f"batch_size must be in [1, {len(x_train)}], got {batch_size}")
     if iterations < 1 or log_every < 1 or iw < 1:
         raise ValueError("iterations, log_every and iw must be positive")
+    if warmup < 0 or (warmup and iw != 1):
+        raise ValueError(
+            f"warmup={warmup!r}: KL warm-up weights the KL term of the ELBO, so it needs "
+            "warmup >= 0 and iw = 1"
+        )
     check_objective(iw, beta)
     set_seed(seed)
     batch_order = torch.Generator().manual_seed(seed)
@@ -167,7 +177,8 @@ def train(
         for i, index in enumerate(_batches(len(x_train), batch_size, batch_order), start=1):
             x = binarize_dynamic(x_train[index])
             optimizer.zero_grad(set_to_none=True)
-            loss, summaries = model.loss(x, iw, beta)
+            weight = beta * min(1.0, i / warmup) if warmup else beta
+            loss, summaries = model.loss(x, iw, weight)
             loss.backward()
             optimizer.step()
             for name, value in summaries.items():
@@ -194,6 +205,7 @@ def train(
             lr=lr,
             iw=iw,
             beta=beta,
+            warmup=warmup,
             seed=seed,
             final_loss=history.last(),
         )

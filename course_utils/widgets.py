@@ -1,10 +1,12 @@
-"""Interactive widgets of the course: Jensen's inequality, and the latent plane of a z_dim=2 VAE.
+"""Interactive widgets of the course: Jensen's inequality, the latent plane of a z_dim=2 VAE, and
+the components of a z_dim=2 GMVAE's mixture prior.
 
-Each widget is made one way, by its class: ``JensenExplorer(jensen_gap)`` and
-``LatentExplorer(model, x, y)``. It draws with ``course_utils.plotting`` into a
-``matplotlib.figure.Figure`` it owns (on an Agg canvas, no pyplot) and shows the result as PNG
-bytes in an ``ipywidgets.Image``. So they run headless, and a test drives them by setting
-slider values (``w.z1.value = 1.0``) and comparing ``w.decoded.value`` before and after.
+Each widget is made one way, by its class: ``JensenExplorer(jensen_gap)``,
+``LatentExplorer(model, x, y)`` and ``MixtureExplorer(model, x, y)``. It draws with
+``course_utils.plotting`` into a ``matplotlib.figure.Figure`` it owns (on an Agg canvas, no
+pyplot) and shows the result as PNG bytes in an ``ipywidgets.Image``. So they run headless,
+and a test drives them by setting slider values (``w.z1.value = 1.0``) and comparing
+``w.decoded.value`` before and after.
 """
 
 from __future__ import annotations
@@ -23,14 +25,22 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from course_utils.models import VAE, check_latent_2d, decode_means
-from course_utils.plotting import figure_png, plot_jensen, plot_latent_scatter
+from course_utils.models import GMVAE, VAE, check_latent_2d, decode_means
+from course_utils.plotting import (
+    component_ellipses,
+    figure_png,
+    plot_jensen,
+    plot_latent_scatter,
+    plot_mixture_prior,
+    tile_images,
+)
 
 __all__ = [
     "JENSEN_DISTRIBUTIONS",
     "JensenExplorer",
     "JensenValues",
     "LatentExplorer",
+    "MixtureExplorer",
     "PositiveDistribution",
 ]
 
@@ -325,4 +335,81 @@ class LatentExplorer(widgets.VBox):
         self.decoded.value = _grey_png(means, self.scale)
         self.caption.value = (
             f"Bernoulli means of p(x | z) at z = ({self.z[0]:.2f}, {self.z[1]:.2f})"
+        )
+
+
+# The components of a z_dim=2 GMVAE's mixture prior
+
+
+class MixtureExplorer(widgets.VBox):
+    """Step through the components of a z_dim=2 GMVAE's mixture prior: where each lies among
+    the encoder means of the given images, and what its draws decode to.
+
+    Args:
+        model: a GMVAE with ``z_dim=2`` (a ValueError for anything else).
+        x: ``(n, 784)`` images in [0, 1] for the scatter (e.g. the binarized test set).
+        y: ``(n,)`` their labels.
+        n_samples: draws decoded from the chosen component.
+        scale: the ellipses' half-axes, in standard deviations of each component.
+        seed: the draws of component ``j`` are seeded with ``seed + j`` (the same every time).
+
+    Attributes:
+        component: ``IntSlider`` of the component shown, 0 to ``k - 1``.
+        scatter: ``Image``: ``plot_mixture_prior`` (drawn once), the chosen component's
+            ellipse highlighted.
+        samples: ``Image``: the Bernoulli means of ``n_samples`` draws from that component.
+        caption: ``HTML`` saying which component, with its mean and standard deviations.
+    """
+
+    def __init__(
+        self,
+        model: GMVAE,
+        x: Tensor,
+        y: Tensor | np.ndarray,
+        *,
+        n_samples: int = 8,
+        scale: float = 2.0,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(model, GMVAE):
+            raise ValueError(f"MixtureExplorer needs a GMVAE, got {type(model).__name__}")
+        check_latent_2d(model, "MixtureExplorer")
+        self.model, self.n_samples, self.seed = model, n_samples, seed
+        self.component = widgets.IntSlider(
+            value=0, min=0, max=model.k - 1, step=1, description="component"
+        )
+        self.scatter = widgets.Image(format="png")
+        self.samples = widgets.Image(format="png")
+        self.caption = widgets.HTML()
+        self._figure = _agg_figure(figsize=(6.0, 4.8), dpi=80, layout="constrained")
+        self._axes = self._figure.add_subplot()
+        plot_mixture_prior(model, x, y, scale=scale, ax=self._axes)
+        self._highlights = component_ellipses(
+            model, scale=scale, fill=False, color="red", lw=3, animated=True
+        )
+        for ellipse in self._highlights:
+            self._axes.add_patch(ellipse)
+        self._figure.canvas.draw()
+        self._background = self._figure.canvas.copy_from_bbox(self._figure.bbox)
+        super().__init__([self.component, self.caption, self.samples, self.scatter])
+        self.component.observe(self.redraw, names="value")
+        self.redraw()
+
+    def redraw(self, change: dict | None = None) -> None:
+        """Highlight the chosen component and decode its draws."""
+        j = self.component.value
+        canvas = self._figure.canvas
+        canvas.restore_region(self._background)
+        self._axes.draw_artist(self._highlights[j])
+        self.scatter.value = _array_png(np.asarray(canvas.buffer_rgba()))  # (h, w, 4) uint8
+        with torch.no_grad():
+            m, v = (t[0, j].cpu() for t in self.model.z_prior)  # (2,) each
+        g = torch.Generator().manual_seed(self.seed + j)
+        z = m + v.sqrt() * torch.randn(self.n_samples, 2, generator=g)  # (n_samples, 2)
+        self.samples.value = _grey_png(tile_images(decode_means(self.model, z), 1), 3)
+        sd = ", ".join(f"{value:.2f}" for value in v.sqrt().tolist())
+        mean = ", ".join(f"{value:.2f}" for value in m.tolist())
+        self.caption.value = (
+            f"component {j} of {self.model.k}: mean ({mean}), standard deviations ({sd}); "
+            f"the Bernoulli means of {self.n_samples} draws from it"
         )

@@ -502,3 +502,26 @@ def test_notebook_3_cases(notebook_3, tmp_path):
 @pytest.mark.slow
 def test_notebook_3_every_case(notebook_3, tmp_path):
     grade_every_case(notebook_3, tmp_path, "notebook 3")
+
+
+NOTEBOOK_4 = REPO_ROOT / "solutions" / "vae" / "04_priors_and_collapse.ipynb"
+
+
+@pytest.fixture(scope="module")
+def notebook_4(tmp_path_factory) -> Course:
+    """A course of notebook 4 alone, graded on the shipped checkpoints too."""
+    return make_course(tmp_path_factory.mktemp("notebook_4"), [NOTEBOOK_4], timeout=300)
+
+
+def test_notebook_4_cases(notebook_4, tmp_path):
+    cases = [
+        "gmvae_negative_elbo_bound-correct_torch_distributions",
+        "log_normal_mixture-mistake_missing_log_k",  # the bounds' tests blame it too
+    ]
+    seconds = grade_cases(notebook_4, tmp_path, cases)
+    print(f"notebook 4: {seconds:.1f} s per submission")
+
+
+@pytest.mark.slow
+def test_notebook_4_every_case(notebook_4, tmp_path):
+    grade_every_case(notebook_4, tmp_path, "notebook 4")

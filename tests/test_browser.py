@@ -70,7 +70,7 @@ CHROMIUM_FLAGS = [
 ]
 # Cells that draw: a top-level call of one of these (plot_* functions, pyplot figures).
 DRAWING_CALLS = re.compile(r"plot_\w+|show|subplots|image_grid")
-WIDGET_CALLS = ("JensenExplorer", "LatentExplorer")
+WIDGET_CALLS = ("JensenExplorer", "LatentExplorer", "MixtureExplorer")
 SERVER_START_S = 120
 RUN_S = 600  # one notebook, top to bottom, on 2 busy cores
 VALIDATE_S = 600
@@ -458,7 +458,30 @@ def check_latent_explorer(notebook: NotebookPage, view) -> None:
     notebook.screenshot("latent-explorer-after", view)
 
 
-WIDGET_CHECKS = {"JensenExplorer": check_jensen_explorer, "LatentExplorer": check_latent_explorer}
+def check_mixture_explorer(notebook: NotebookPage, view) -> None:
+    """Component slider, caption, decoded draws and the prior over the encoded digits; moving
+    to another component redraws the draws, the highlighted ellipse and the caption."""
+    slider = view.locator(".widget-slider")
+    samples, scatter = (
+        view.locator("img.widget-image").nth(0),
+        view.locator("img.widget-image").nth(1),
+    )
+    assert slider.locator(".widget-label").all_inner_texts() == ["component"]
+    caption = view.locator(".widget-html").inner_text()
+    assert caption.startswith("component 0 of "), caption
+    notebook.screenshot("mixture-explorer-before", view)
+    before = image_bytes(scatter)
+    redrawn(notebook, samples, lambda: press(slider, "ArrowRight", 1), "mixture component")
+    assert image_bytes(scatter) != before, "the highlighted component did not move"
+    assert view.locator(".widget-html").inner_text().startswith("component 1 of ")
+    notebook.screenshot("mixture-explorer-after", view)
+
+
+WIDGET_CHECKS = {
+    "JensenExplorer": check_jensen_explorer,
+    "LatentExplorer": check_latent_explorer,
+    "MixtureExplorer": check_mixture_explorer,
+}
 
 
 def test_widgets_redraw(solution):

@@ -10,14 +10,23 @@ from statistics import NormalDist
 
 import pytest
 import torch
-from torch.distributions import Bernoulli, Normal, kl_divergence
+from torch.distributions import (
+    Bernoulli,
+    Categorical,
+    Independent,
+    MixtureSameFamily,
+    Normal,
+    kl_divergence,
+)
 from torch.testing import assert_close
 
 from autograder.reference.bounds import (
     DENSITIES,
+    MIXTURE,
     kl_normal,
     log_bernoulli_with_logits,
     log_normal,
+    log_normal_mixture,
     sample_gaussian,
 )
 from course_utils import distributions
@@ -34,10 +43,10 @@ from course_utils.stubs import add_to_module
 PACKAGE = Path(distributions.__file__).parent
 
 
-@pytest.mark.parametrize("name", DENSITIES)
+@pytest.mark.parametrize("name", DENSITIES + MIXTURE)
 def test_density_stubs_name_their_notebook_and_exercise(name):
     where = exercise(name)
-    arguments = {"sample_gaussian": 2, "log_normal": 3, "kl_normal": 4}.get(name, 2)
+    arguments = {"sample_gaussian": 2, "kl_normal": 4, "log_bernoulli_with_logits": 2}.get(name, 3)
     with pytest.raises(NotImplementedError) as error:
         getattr(distributions, name)(*[torch.zeros(2, 3)] * arguments)
     message = str(error.value)
@@ -83,7 +92,7 @@ def test_the_package_does_not_depend_on_the_students_densities():
     torch.distributions; the checks of the densities themselves call them by name
     (``getattr(distributions, name)``), nothing imports them."""
     users = {
-        path.relative_to(PACKAGE).as_posix(): _uses(path, set(DENSITIES))
+        path.relative_to(PACKAGE).as_posix(): _uses(path, set(DENSITIES + MIXTURE))
         for path in PACKAGE.rglob("*.py")
     }
     assert {path: names for path, names in users.items() if names} == {}
@@ -104,6 +113,18 @@ def test_log_normal_broadcasts_the_prior_parameters():
     x = torch.randn(4, 2)
     expected = Normal(0.0, 1.0).log_prob(x).sum(-1)
     assert_close(log_normal(x, torch.zeros(1), torch.ones(1)), expected)
+
+
+def test_log_normal_mixture_matches_torch_distributions_and_is_stable():
+    z = torch.randn(5, 3, dtype=torch.float64)
+    m, v = random_gaussian(5, 4, 3)
+    mixture = MixtureSameFamily(
+        Categorical(logits=torch.zeros(5, 4, dtype=torch.float64)),
+        Independent(Normal(m, v.sqrt()), 1),
+    )
+    assert_close(log_normal_mixture(z, m, v), mixture.log_prob(z))
+    far = log_normal_mixture(torch.full((5, 3), 1e3, dtype=torch.float64), m, v)
+    assert torch.isfinite(far).all() and (far < -1e5).all()
 
 
 def test_kl_normal_matches_torch_distributions():

@@ -40,7 +40,7 @@ def test_the_notebook_holds_the_exercise(where):
     solution = [
         c for c in found if is_solution(c) and c.metadata.nbgrader.grade_id == where.solution_cell
     ]
-    assert len(solution) == 1 and f"def {where.name}(" in solution[0].source
+    assert len(solution) == 1 and f"def {where.defines}(" in solution[0].source
     headings = [line for c in found if c.cell_type == "markdown" for line in c.source.splitlines()]
     assert any(line.startswith("#") and where.title in line for line in headings)
     tests = {
@@ -89,3 +89,13 @@ def test_exercises_are_found_by_function_or_solution_cell():
     assert exercise("jensen_gap_solution") is exercise("jensen_gap")
     with pytest.raises(KeyError, match="no exercise 'nothing'"):
         exercise("nothing")
+
+
+def test_methods_of_the_same_name_are_told_apart_by_their_class():
+    """The GMVAE's bounds share their names with the VAE's: ``owner.method`` finds each."""
+    assert exercise("negative_elbo_bound").notebook == "02_negative_elbo"
+    gmvae = exercise("GMVAE.negative_elbo_bound")
+    assert gmvae.name == "gmvae_negative_elbo_bound" and gmvae.defines == "negative_elbo_bound"
+    assert exercise("GMVAE.negative_iwae_bound").notebook == "04_priors_and_collapse"
+    assert len({e.name for e in EXERCISES}) == len(EXERCISES)
+    assert all("-" not in e.name for e in EXERCISES)  # case ids are "<exercise>-<entry>"

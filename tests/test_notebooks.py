@@ -22,7 +22,12 @@ pytestmark = [pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFie
 COURSE = Course()
 SOLUTIONS = sorted(COURSE.source.glob("*.ipynb"))
 #: The learning path's notebooks, in order (COURSE_DESIGN.md).
-NOTEBOOKS = ["01_jensen_elbo.ipynb", "02_negative_elbo.ipynb", "03_iwae.ipynb"]
+NOTEBOOKS = [
+    "01_jensen_elbo.ipynb",
+    "02_negative_elbo.ipynb",
+    "03_iwae.ipynb",
+    "04_priors_and_collapse.ipynb",
+]
 
 
 def test_the_assignment_has_the_learning_paths_notebooks():
@@ -44,6 +49,8 @@ def test_release_holds_no_solution_or_hidden_test():
             "check_elbo_reference",
             "check_iwae_reference",
             "check_iwae_quadrature_reference",
+            "check_gmvae_elbo_reference",
+            "check_gmvae_iwae_reference",
         ):
             assert marker not in text, f"{path.name} contains {marker!r}"
 
@@ -159,6 +166,10 @@ def test_no_cell_takes_the_first_images_of_the_sorted_subset(name):
         ("02_negative_elbo.ipynb", "code-24", "model"),
         ("03_iwae.ipynb", "training-comparison", "models"),
         ("03_iwae.ipynb", "training-plots", "models"),
+        *(
+            ("04_priors_and_collapse.ipynb", cell, "models")
+            for cell in ("comparison", "prior-2d", "mixture-explorer", "sampling", "interpolation")
+        ),
     ],
 )
 def test_cells_after_a_training_cell_stop_if_it_did_not_finish(name, cell, result):

@@ -6,20 +6,26 @@ import pytest
 import torch
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.patches import Ellipse
 from torch.testing import assert_close
 
-from course_utils.models import VAE, decode_means, encode_means
+from course_utils.models import GMVAE, VAE, decode_means, encode_means
 from course_utils.plotting import (
     CourseFigure,
+    component_ellipses,
     figure_png,
     image_grid,
     plot_active_units,
     plot_bound_gap,
     plot_bounds_vs_k,
+    plot_component_samples,
     plot_gap_vs_k,
     plot_jensen,
+    plot_kl_per_dimension,
     plot_latent_scatter,
     plot_manifold,
+    plot_mixture_prior,
+    plot_rate_distortion,
     plot_reconstructions,
     plot_samples,
     plot_training_curves,
@@ -444,3 +450,70 @@ def test_plot_gap_vs_k_guide_spans_every_k_when_only_the_first_is_drawn():
     ax = plot_gap_vs_k([1, 10, 100], {"a": [2.0, -0.1, -0.2]}).axes[0]
     _, guide = ax.get_lines()
     np.testing.assert_allclose(guide.get_xydata(), [[1, 2.0], [10, 0.2], [100, 0.02]])
+
+
+# The mixture prior of a GMVAE, the rate-distortion plane, the KL per unit (notebook 4)
+
+
+@pytest.fixture
+def gmvae():
+    torch.manual_seed(0)
+    return GMVAE(z_dim=2, k=3, name="untrained-gmvae")
+
+
+def test_component_ellipses_span_scale_standard_deviations_around_each_mean(gmvae):
+    m, v = (t[0] for t in gmvae.z_prior)  # (3, 2) each
+    ellipses = component_ellipses(gmvae, scale=1.5)
+    assert len(ellipses) == 3
+    for ellipse, mean, variance in zip(ellipses, m, v, strict=True):
+        assert_close(torch.tensor(ellipse.center, dtype=torch.float32), mean.detach())
+        widths = torch.tensor([ellipse.width, ellipse.height], dtype=torch.float32)
+        assert_close(widths, 2 * 1.5 * variance.detach().sqrt())
+
+
+def test_plot_mixture_prior_draws_one_numbered_ellipse_per_component(gmvae, images):
+    fig = plot_mixture_prior(gmvae, *images)
+    ax = fig.axes[0]
+    assert len([p for p in ax.patches if isinstance(p, Ellipse)]) == 3
+    assert {t.get_text() for t in ax.texts} >= {"0", "1", "2"}
+    assert "3 components of p(z)" in ax.get_title()
+    plt.close(fig)
+
+
+def test_plot_component_samples_draws_one_row_per_component(gmvae):
+    fig = plot_component_samples(gmvae, n=4)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"component {j}" for j in range(3)]
+    rows, columns = grid_pixels(fig).shape
+    assert rows > 3 * 28 and columns > 4 * 28
+    with pytest.raises(ValueError, match="needs a GMVAE"):
+        plot_component_samples(VAE(z_dim=2))
+    plt.close(fig)
+
+
+def test_plot_rate_distortion_labels_each_model_with_its_nelbo():
+    points = {"beta = 0.5": (30.0, 80.0), "beta = 1": (20.0, 88.0), "beta = 5": (5.0, 120.0)}
+    fig = plot_rate_distortion(points)
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["beta = 0.5\nNELBO 110.0", "beta = 1\nNELBO 108.0", "beta = 5\nNELBO 125.0"]
+    guides = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(guides) == 2
+    for line, total in zip(guides, (108.0, 125.0), strict=True):
+        x, y = line.get_data()
+        np.testing.assert_allclose(x + y, total)  # lines of equal ELBO: slope -1
+    with pytest.raises(ValueError, match="no model"):
+        plot_rate_distortion({})
+    plt.close(fig)
+
+
+def test_plot_kl_per_dimension_ranks_units_and_counts_those_above_the_threshold():
+    kls = {"ELBO": [0.0, 3.0, 0.001, 1.0], "warm-up": [2.0, 0.5, 0.2, 0.0]}
+    fig = plot_kl_per_dimension(kls, threshold=0.01)
+    ax = fig.axes[0]
+    assert set(legend_texts(ax)) == {"ELBO: 2 above", "warm-up: 3 above", "0.01 nats"}
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights == [3.0, 1.0, 0.001, 0.0, 2.0, 0.5, 0.2, 0.0]  # each model's, largest first
+    with pytest.raises(ValueError, match="one KL per latent unit"):
+        plot_kl_per_dimension({"empty": []})
+    plt.close(fig)

@@ -9,8 +9,14 @@ import pytest
 import torch
 
 from course_utils import widgets
-from course_utils.models import VAE, decode_means
-from course_utils.widgets import JENSEN_DISTRIBUTIONS, JensenExplorer, LatentExplorer
+from course_utils.models import GMVAE, VAE, decode_means
+from course_utils.plotting import tile_images
+from course_utils.widgets import (
+    JENSEN_DISTRIBUTIONS,
+    JensenExplorer,
+    LatentExplorer,
+    MixtureExplorer,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -225,5 +231,52 @@ def test_latent_explorer_needs_a_two_dimensional_latent_space():
 def test_each_widget_is_made_one_way_by_its_class():
     public = {name for name in widgets.__all__ if callable(getattr(widgets, name))}
     makers = {name for name in public if name.endswith("Explorer")}
-    assert makers == {"JensenExplorer", "LatentExplorer"}
+    assert makers == {"JensenExplorer", "LatentExplorer", "MixtureExplorer"}
     assert not {name for name in dir(widgets) if name.endswith("_explorer")}
+
+
+# The mixture explorer (a z_dim=2 GMVAE's prior)
+
+
+@pytest.fixture(scope="module")
+def mixture_explorer():
+    torch.manual_seed(0)
+    model = GMVAE(z_dim=2, k=4, name="untrained")
+    x = torch.bernoulli(torch.full((30, 784), 0.3), generator=torch.Generator().manual_seed(1))
+    return MixtureExplorer(model, x, torch.arange(30) % 10, n_samples=5)
+
+
+def test_mixture_explorer_shows_the_first_component_at_once(mixture_explorer):
+    assert (mixture_explorer.component.min, mixture_explorer.component.max) == (0, 3)
+    assert bytes(mixture_explorer.scatter.value).startswith(PNG_SIGNATURE)
+    assert bytes(mixture_explorer.samples.value).startswith(PNG_SIGNATURE)
+    assert mixture_explorer.caption.value.startswith("component 0 of 4: mean (")
+
+
+def test_mixture_explorer_decodes_seeded_draws_of_the_chosen_component(mixture_explorer):
+    explorer = mixture_explorer
+    explorer.component.value = 2
+    m, v = (t[0, 2] for t in explorer.model.z_prior)  # (2,) each
+    g = torch.Generator().manual_seed(explorer.seed + 2)
+    z = m + v.sqrt() * torch.randn(5, 2, generator=g)  # (5, 2)
+    expected = tile_images(decode_means(explorer.model, z), 1)  # (28, 5 tiles and pads)
+    image = pixels(explorer.samples.value)[..., 0]
+    assert image.shape == (expected.shape[0] * 3, expected.shape[1] * 3)
+    np.testing.assert_allclose(image[::3, ::3], expected, atol=0.5 / 255 + 1e-6)
+    assert "component 2 of 4" in explorer.caption.value
+
+
+def test_mixture_explorer_moves_only_the_highlight_on_the_scatter(mixture_explorer):
+    mixture_explorer.component.value = 0
+    start = pixels(mixture_explorer.scatter.value)
+    mixture_explorer.component.value = 1
+    assert not np.array_equal(pixels(mixture_explorer.scatter.value), start)
+    mixture_explorer.component.value = 0
+    assert np.array_equal(pixels(mixture_explorer.scatter.value), start)
+
+
+def test_mixture_explorer_needs_a_two_dimensional_gmvae():
+    with pytest.raises(ValueError, match="MixtureExplorer needs a GMVAE, got VAE"):
+        MixtureExplorer(VAE(z_dim=2), torch.zeros(5, 784), torch.zeros(5))
+    with pytest.raises(ValueError, match=r"MixtureExplorer needs a model with z_dim=2"):
+        MixtureExplorer(GMVAE(z_dim=3, k=2), torch.zeros(5, 784), torch.zeros(5))

@@ -48,6 +48,9 @@ IMPLEMENTATIONS: dict[str, dict[str, Implementation]] = {
     "log_bernoulli_with_logits": implementations.LOG_BERNOULLI,
     "negative_elbo_bound": implementations.ELBO,
     "negative_iwae_bound": implementations.IWAE,
+    "log_normal_mixture": implementations.LOG_NORMAL_MIXTURE,
+    "gmvae_negative_elbo_bound": implementations.GMVAE_ELBO,
+    "gmvae_negative_iwae_bound": implementations.GMVAE_IWAE,
 }
 
 

@@ -23,20 +23,24 @@ PRELUDE = """\
 import math
 import torch
 import torch.nn.functional as F
-from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
+from torch.distributions import Bernoulli, Categorical, Independent, MixtureSameFamily, Normal
+from torch.distributions import kl_divergence
 from course_utils import distributions
-from course_utils.distributions import duplicate, log_mean_exp
-from course_utils.models import VAE, add_to_class
+from course_utils.distributions import duplicate, gaussian_parameters, log_mean_exp
+from course_utils.models import GMVAE, VAE, add_to_class
 from course_utils.stubs import add_to_module
 """
 
-#: Notebook 3 runs in a kernel of its own, where notebook 2's densities are stubs: its corpus
-#: entries start with the reference densities, as a student who copied their notebook 2
+#: Notebooks 3 and 4 run in kernels of their own, where notebook 2's densities are stubs: their
+#: corpus entries start with the reference densities, as a student who copied their notebook 2
 #: functions into the cell would.
 DENSITIES = "\n\n".join(
     inspect.getsource(getattr(reference_bounds, name)) for name in reference_bounds.DENSITIES
 )
-PRELUDES = {"03_iwae": PRELUDE + "\n\n" + DENSITIES + "\n\n"}
+PRELUDES = {
+    "03_iwae": PRELUDE + "\n\n" + DENSITIES + "\n\n",
+    "04_priors_and_collapse": PRELUDE + "\n\n" + DENSITIES + "\n\n",
+}
 
 
 def cell_source(name: str, implementation: Implementation) -> str:
@@ -1352,6 +1356,496 @@ return -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(-1)
             "check_elbo_rec": "swapped_data_and_logits",
             "check_elbo_checkpoint_loose": "reference_mismatch",
             "check_elbo_reference": "reference_mismatch",
+        },
+    ),
+}
+
+
+#: A GMVAE bound's checks when the notebook's log_normal_mixture, which it calls, is wrong.
+_WRONG_MIXTURE = "log_normal_mixture_wrong"
+
+
+# Notebook 4: the mixture density and the GMVAE's bounds. The GMVAE's bounds call the
+# notebook's log_normal_mixture (the solution cell before them) unless they say otherwise; a
+# mistake in log_normal_mixture therefore fails the bounds' tests too.
+
+
+def _mixture(body: str) -> str:
+    return _density("log_normal_mixture(z, m, v)", body)
+
+
+LOG_NORMAL_MIXTURE = {
+    "correct_normal_log_mean_exp": Implementation(
+        _mixture("""
+log_components = Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1)  # (batch, mix)
+return log_mean_exp(log_components, dim=1)
+""")
+    ),
+    "correct_mixture_same_family": Implementation(
+        _mixture("""
+weights = Categorical(logits=torch.zeros(m.shape[:-1]))
+return MixtureSameFamily(weights, Independent(Normal(m, v.sqrt()), 1)).log_prob(z)
+""")
+    ),
+    "correct_log_normal_logsumexp": Implementation(
+        _mixture("""
+log_components = log_normal(z.unsqueeze(1), m, v)  # (batch, mix)
+return torch.logsumexp(log_components, dim=1) - math.log(m.shape[1])
+""")
+    ),
+    "correct_max_shift": Implementation(
+        _mixture("""
+a = -0.5 * (torch.log(2 * math.pi * v) + (z.unsqueeze(1) - m) ** 2 / v).sum(-1)
+top = a.max(dim=1, keepdim=True).values
+return top.squeeze(1) + torch.log(torch.exp(a - top).mean(dim=1))
+""")
+    ),
+    "correct_loop_over_components": Implementation(
+        _mixture("""
+columns = [log_normal(z, m[:, j], v[:, j]) for j in range(m.shape[1])]
+return log_mean_exp(torch.stack(columns, dim=1), 1)
+""")
+    ),
+    "mistake_mean_of_component_log_densities": Implementation(
+        _mixture("""
+return Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1).mean(dim=1)
+"""),
+        {
+            "check_log_normal_mixture_values": "mean_of_component_log_densities",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_increases_with_k": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
+    ),
+    "mistake_missing_log_k": Implementation(
+        _mixture("""
+return torch.logsumexp(Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1), dim=1)
+"""),
+        {
+            "check_log_normal_mixture_values": "mixture_missing_log_k",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_exact_at_prior": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_increases_with_k": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
+    ),
+    "mistake_density_then_log": Implementation(
+        _mixture("""
+densities = Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1).exp()  # (batch, mix)
+return torch.log(densities.mean(dim=1))
+"""),
+        {"check_log_normal_mixture_stable": "density_then_log"},
+    ),
+    "mistake_std_for_variance": Implementation(
+        _mixture("""
+return log_mean_exp(Normal(m, v).log_prob(z.unsqueeze(1)).sum(-1), dim=1)
+"""),
+        {
+            "check_log_normal_mixture_values": "std_for_variance",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
+    ),
+    "mistake_log_variance": Implementation(
+        _mixture("""
+return log_mean_exp(Normal(m, (0.5 * v).exp()).log_prob(z.unsqueeze(1)).sum(-1), dim=1)
+"""),
+        {
+            "check_log_normal_mixture_values": "log_variance_for_variance",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_standard_prior": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_exact_at_prior": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
+    ),
+    "mistake_mixture_per_dimension": Implementation(
+        _mixture("""
+per_dimension = Normal(m, v.sqrt()).log_prob(z.unsqueeze(1))  # (batch, mix, dim)
+return log_mean_exp(per_dimension, dim=1).sum(-1)
+"""),
+        {
+            "check_log_normal_mixture_values": "mixture_per_dimension",
+            "check_log_normal_mixture_stable": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
+    ),
+    "mistake_components_not_combined": Implementation(
+        _mixture("""
+return Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1)
+"""),
+        {
+            "check_log_normal_mixture_shape": "components_not_combined",
+            "check_log_normal_mixture_values": "components_not_combined",
+            "check_log_normal_mixture_stable": "components_not_combined",
+            "check_gmvae_elbo_outputs": _WRONG_MIXTURE,
+            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
+            "check_gmvae_elbo_sampling": _WRONG_MIXTURE,
+            "check_gmvae_elbo_gradients": _WRONG_MIXTURE,
+            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
+            "check_gmvae_iwae_outputs": _WRONG_MIXTURE,
+            "check_gmvae_iwae_exact_at_prior": _WRONG_MIXTURE,
+            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
+            "check_gmvae_iwae_increases_with_k": _WRONG_MIXTURE,
+            "check_gmvae_iwae_gradients": _WRONG_MIXTURE,
+            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
+            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
+        },
+    ),
+}
+
+
+def _gmvae_cell(signature: str, body: str) -> str:
+    return "@add_to_class(GMVAE)\n" + _function(signature, body)
+
+
+def _gmvae_elbo(body: str) -> str:
+    return _gmvae_cell("negative_elbo_bound(self, x)", body)
+
+
+GMVAE_ELBO = {
+    "correct_log_normal_mixture": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+z = sample_gaussian(m, v)
+prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)
+log_pz = log_normal_mixture(z, prior_m.expand(len(x), -1, -1), prior_v.expand(len(x), -1, -1))
+kl = log_normal(z, m, v) - log_pz
+rec = -log_bernoulli_with_logits(x, self.dec(z))
+return (kl + rec).mean(), kl.mean(), rec.mean()
+""")
+    ),
+    "correct_torch_distributions": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+q = Independent(Normal(m, v.sqrt()), 1)
+z = q.rsample()
+prior_m, prior_v = gaussian_parameters(self.z_pre.squeeze(0), dim=0)  # (k, z_dim) each
+components = Independent(Normal(prior_m, prior_v.sqrt()), 1)
+prior = MixtureSameFamily(Categorical(logits=torch.zeros(self.k)), components)
+kl = q.log_prob(z) - prior.log_prob(z)
+rec = -Independent(Bernoulli(logits=self.dec(z)), 1).log_prob(x)
+return (kl + rec).mean(), kl.mean(), rec.mean()
+""")
+    ),
+    "correct_randn_bce": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+z = m + torch.randn_like(m) * v.sqrt()
+prior = gaussian_parameters(self.z_pre, dim=1)
+log_pz = log_normal_mixture(z, *(p.expand(x.shape[0], *p.shape[1:]) for p in prior))
+log_qz = Normal(m, v.sqrt()).log_prob(z).sum(1)
+rec = F.binary_cross_entropy_with_logits(self.dec(z), x, reduction="none").sum(1).mean()
+kl = (log_qz - log_pz).mean()
+return kl + rec, kl, rec
+""")
+    ),
+    "mistake_kl_to_standard_normal": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+z = sample_gaussian(m, v)
+kl = kl_normal(m, v, torch.zeros(1), torch.ones(1))
+rec = -log_bernoulli_with_logits(x, self.dec(z))
+return (kl + rec).mean(), kl.mean(), rec.mean()
+"""),
+        {
+            "check_gmvae_elbo_mixture_kl": "kl_to_standard_normal",
+            "check_gmvae_elbo_gradients": "prior_no_gradient",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
+    ),
+    "mistake_standard_normal_log_density": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+z = sample_gaussian(m, v)
+kl = log_normal(z, m, v) - log_normal(z, torch.zeros(1), torch.ones(1))
+rec = -log_bernoulli_with_logits(x, self.dec(z))
+return (kl + rec).mean(), kl.mean(), rec.mean()
+"""),
+        {
+            "check_gmvae_elbo_mixture_kl": "kl_to_standard_normal",
+            "check_gmvae_elbo_gradients": "prior_no_gradient",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
+    ),
+    "mistake_prior_detached": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+z = sample_gaussian(m, v)
+prior_m, prior_v = gaussian_parameters(self.z_pre.detach(), dim=1)
+log_pz = log_normal_mixture(z, prior_m.expand(len(x), -1, -1), prior_v.expand(len(x), -1, -1))
+kl = log_normal(z, m, v) - log_pz
+rec = -log_bernoulli_with_logits(x, self.dec(z))
+return (kl + rec).mean(), kl.mean(), rec.mean()
+"""),
+        {"check_gmvae_elbo_gradients": "prior_no_gradient"},
+    ),
+    "mistake_missing_log_k": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+z = sample_gaussian(m, v)
+prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)
+log_pz = torch.logsumexp(log_normal(z.unsqueeze(1), prior_m, prior_v), dim=1)
+kl = log_normal(z, m, v) - log_pz
+rec = -log_bernoulli_with_logits(x, self.dec(z))
+return (kl + rec).mean(), kl.mean(), rec.mean()
+"""),
+        {
+            "check_gmvae_elbo_mixture_kl": "mixture_missing_log_k",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
+    ),
+    "mistake_mean_of_component_log_densities": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+z = sample_gaussian(m, v)
+prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)
+log_pz = log_normal(z.unsqueeze(1), prior_m, prior_v).mean(dim=1)
+kl = log_normal(z, m, v) - log_pz
+rec = -log_bernoulli_with_logits(x, self.dec(z))
+return (kl + rec).mean(), kl.mean(), rec.mean()
+"""),
+        {
+            "check_gmvae_elbo_mixture_kl": "mean_of_component_log_densities",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
+    ),
+    "mistake_sample_cut_from_graph": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+q = Normal(m, v.sqrt())
+z = q.sample()
+prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)
+log_pz = log_normal_mixture(z, prior_m.expand(len(x), -1, -1), prior_v.expand(len(x), -1, -1))
+kl = q.log_prob(z).sum(-1) - log_pz
+rec = -Bernoulli(logits=self.dec(z)).log_prob(x).sum(-1)
+return (kl + rec).mean(), kl.mean(), rec.mean()
+"""),
+        {"check_gmvae_elbo_gradients": "sample_cut_from_graph"},
+    ),
+    "mistake_std_for_variance": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+q = Normal(m, v)
+z = q.rsample()
+prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)
+log_pz = log_normal_mixture(z, prior_m.expand(len(x), -1, -1), prior_v.expand(len(x), -1, -1))
+kl = q.log_prob(z).sum(-1) - log_pz
+rec = -Bernoulli(logits=self.dec(z)).log_prob(x).sum(-1)
+return (kl + rec).mean(), kl.mean(), rec.mean()
+"""),
+        {
+            "check_gmvae_elbo_standard_prior": "std_for_variance",
+            "check_gmvae_elbo_mixture_kl": "mc_kl_wrong",
+            "check_gmvae_elbo_sampling": "std_for_variance",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
+    ),
+    "mistake_kl_wrong_sign": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+z = sample_gaussian(m, v)
+prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)
+log_pz = log_normal_mixture(z, prior_m.expand(len(x), -1, -1), prior_v.expand(len(x), -1, -1))
+kl = log_pz - log_normal(z, m, v)
+rec = -log_bernoulli_with_logits(x, self.dec(z))
+return (kl + rec).mean(), kl.mean(), rec.mean()
+"""),
+        {
+            "check_gmvae_elbo_standard_prior": "kl_wrong_sign",
+            "check_gmvae_elbo_mixture_kl": "kl_wrong_sign",
+            "check_gmvae_elbo_checkpoint_loose": _REFERENCE,
+            "check_gmvae_elbo_reference": _REFERENCE,
+        },
+    ),
+    "mistake_per_image_values": Implementation(
+        _gmvae_elbo("""
+m, v = self.enc(x)
+z = sample_gaussian(m, v)
+prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)
+log_pz = log_normal_mixture(z, prior_m.expand(len(x), -1, -1), prior_v.expand(len(x), -1, -1))
+kl = log_normal(z, m, v) - log_pz
+rec = -log_bernoulli_with_logits(x, self.dec(z))
+return kl + rec, kl, rec
+"""),
+        {
+            "check_gmvae_elbo_outputs": _PER_IMAGE,
+            "check_gmvae_elbo_standard_prior": _PER_IMAGE,
+            "check_gmvae_elbo_mixture_kl": _PER_IMAGE,
+            "check_gmvae_elbo_sampling": _PER_IMAGE,
+            "check_gmvae_elbo_gradients": _PER_IMAGE,
+            "check_gmvae_elbo_checkpoint_loose": _PER_IMAGE,
+            "check_gmvae_elbo_reference": _PER_IMAGE,
+        },
+    ),
+}
+
+
+def _gmvae_iwae(body: str) -> str:
+    return _gmvae_cell("negative_iwae_bound(self, x, iw)", body)
+
+
+def _gmvae_duplicate(ending: str, log_pz: str = "", prior: str = "self.z_pre") -> str:
+    """A GMVAE bound that stacks the samples sample-major with duplicate, computes log p(z)
+    with ``log_pz`` (default: the notebook's log_normal_mixture), and ends with ``ending``."""
+    log_pz = log_pz or (
+        "log_normal_mixture(z, prior_m.expand(len(z), -1, -1), prior_v.expand(len(z), -1, -1))"
+    )
+    start = f"""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)  # (iw * batch, z_dim)
+prior_m, prior_v = gaussian_parameters({prior}, dim=1)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z)).reshape(iw, -1)
+log_pz = ({log_pz}).reshape(iw, -1)
+log_qz = log_normal(z, m, v).reshape(iw, -1)
+log_w = log_px_z + log_pz - log_qz  # (iw, batch)
+"""
+    return _gmvae_iwae(start + ending.lstrip("\n"))
+
+
+_GMVAE_IWAE_RETURN = """
+niwae = -log_mean_exp(log_w, dim=0)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""
+
+GMVAE_IWAE = {
+    "correct_duplicate": Implementation(_gmvae_duplicate(_GMVAE_IWAE_RETURN)),
+    "correct_torch_distributions": Implementation(
+        _gmvae_iwae("""
+m, v = self.enc(x)
+q = Independent(Normal(m, v.sqrt()), 1)
+z = q.rsample((iw,))  # (iw, batch, z_dim)
+prior_m, prior_v = gaussian_parameters(self.z_pre[0], dim=0)  # (k, z_dim) each
+components = Independent(Normal(prior_m, prior_v.sqrt()), 1)
+prior = MixtureSameFamily(Categorical(logits=torch.zeros(self.k)), components)
+log_px_z = Independent(Bernoulli(logits=self.dec(z)), 1).log_prob(x)  # (iw, batch)
+log_pz, log_qz = prior.log_prob(z), q.log_prob(z)
+log_w = log_px_z + log_pz - log_qz
+niwae = -(torch.logsumexp(log_w, dim=0) - math.log(iw))
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+""")
+    ),
+    "correct_batch_major": Implementation(
+        _gmvae_iwae("""
+m, v = self.enc(x)
+batch, z_dim = m.shape
+z = m.unsqueeze(1) + v.sqrt().unsqueeze(1) * torch.randn(batch, iw, z_dim)  # (batch, iw, z_dim)
+prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)
+rows = batch * iw
+flat = z.reshape(rows, z_dim)
+log_pz = log_normal_mixture(flat, prior_m.expand(rows, -1, -1), prior_v.expand(rows, -1, -1))
+log_pz = log_pz.reshape(batch, iw)
+log_qz = Normal(m.unsqueeze(1), v.sqrt().unsqueeze(1)).log_prob(z).sum(-1)  # (batch, iw)
+log_px_z = Bernoulli(logits=self.dec(z)).log_prob(x.unsqueeze(1)).sum(-1)  # (batch, iw)
+log_w = log_px_z + log_pz - log_qz
+niwae = -log_mean_exp(log_w, dim=1)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+""")
+    ),
+    "mistake_missing_log_iw": Implementation(
+        _gmvae_duplicate("""
+niwae = -torch.logsumexp(log_w, dim=0)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_gmvae_iwae_exact_at_prior": "missing_log_k",
+            "check_gmvae_iwae_increases_with_k": "missing_log_k",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
+    ),
+    "mistake_standard_normal_prior": Implementation(
+        _gmvae_duplicate(_GMVAE_IWAE_RETURN, log_pz="log_normal(z, torch.zeros(1), torch.ones(1))"),
+        {
+            "check_gmvae_iwae_k1_matches_elbo": "kl_to_standard_normal",
+            "check_gmvae_iwae_gradients": "prior_no_gradient",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
+    ),
+    "mistake_mixture_missing_log_k": Implementation(
+        _gmvae_duplicate(
+            _GMVAE_IWAE_RETURN,
+            log_pz="torch.logsumexp(log_normal(z.unsqueeze(1), prior_m, prior_v), dim=1)",
+        ),
+        {
+            "check_gmvae_iwae_exact_at_prior": "mixture_missing_log_k",
+            "check_gmvae_iwae_k1_matches_elbo": "mixture_missing_log_k",
+            "check_gmvae_iwae_increases_with_k": "mixture_missing_log_k",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
+    ),
+    "mistake_mean_of_log_weights": Implementation(
+        _gmvae_duplicate("""
+niwae = -log_w.mean(dim=0)
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_gmvae_iwae_increases_with_k": "mean_of_log_weights",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
+    ),
+    "mistake_prior_detached": Implementation(
+        _gmvae_duplicate(_GMVAE_IWAE_RETURN, prior="self.z_pre.detach()"),
+        {"check_gmvae_iwae_gradients": "prior_no_gradient"},
+    ),
+    "mistake_lse_over_batch": Implementation(
+        _gmvae_duplicate("""
+niwae = -(torch.logsumexp(log_w, dim=1) - math.log(iw))
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_gmvae_iwae_exact_at_prior": "lse_over_batch",
+            "check_gmvae_iwae_k1_matches_elbo": "iwae1_not_elbo",
+            "check_gmvae_iwae_increases_with_k": "above_log_px",
+            "check_gmvae_iwae_checkpoint_loose": _REFERENCE,
+            "check_gmvae_iwae_reference": _REFERENCE,
+        },
+    ),
+    "mistake_exp_then_log": Implementation(
+        _gmvae_duplicate("""
+niwae = -torch.log(torch.exp(log_w).mean(dim=0))
+return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
+"""),
+        {
+            "check_gmvae_iwae_outputs": _INF,
+            "check_gmvae_iwae_exact_at_prior": _INF,
+            "check_gmvae_iwae_k1_matches_elbo": _INF,
+            "check_gmvae_iwae_increases_with_k": _INF,
+            "check_gmvae_iwae_gradients": _INF,
+            "check_gmvae_iwae_checkpoint_loose": _INF,
+            "check_gmvae_iwae_reference": _INF,
         },
     ),
 }

@@ -1,10 +1,11 @@
-"""The reference implementation of the exercises of notebooks 2 and 3 (the four densities and
-the two bounds): the instructor's, never shipped to students.
+"""The reference implementation of the exercises of notebooks 2 to 4 (the four densities and
+the two bounds of the VAE, the mixture density and the two bounds of the GMVAE): the
+instructor's, never shipped to students.
 
-``install()`` attaches all six over the stubs of ``course_utils`` (the densities to
-``course_utils.distributions``, the bounds to ``VAE``), as the notebooks' solution cells do;
-``uninstall()`` restores the stubs. Used by the tests of course_utils, the reference values
-of the hidden tests, the checkpoints, the smoke run and the benchmark."""
+``install()`` attaches all nine over the stubs of ``course_utils`` (the densities to
+``course_utils.distributions``, the bounds to ``VAE`` and ``GMVAE``), as the notebooks'
+solution cells do; ``uninstall()`` restores the stubs. Used by the tests of course_utils, the
+reference values of the hidden tests, the checkpoints, the smoke run and the benchmark."""
 
 import math
 
@@ -12,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from course_utils import distributions
-from course_utils.distributions import duplicate
-from course_utils.models import VAE
+from course_utils.distributions import duplicate, gaussian_parameters
+from course_utils.models import GMVAE, VAE
 
 
 def sample_gaussian(m, v):
@@ -57,26 +58,63 @@ def negative_iwae_bound(self, x, iw):
     return niwae.mean(), kl.mean(), rec.mean()
 
 
-#: Module of the stub -> the names of the reference functions installed over it.
+def log_normal_mixture(z, m, v):
+    log_components = log_normal(z.unsqueeze(-2), m, v)  # (batch, 1, dim) vs (batch, mix, dim)
+    return torch.logsumexp(log_components, dim=-1) - math.log(m.size(-2))
+
+
+def gmvae_negative_elbo_bound(self, x):
+    m, v = self.enc(x)
+    z = sample_gaussian(m, v)  # (batch, z_dim)
+    prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)  # (1, k, z_dim) each
+    rec = -log_bernoulli_with_logits(x, self.dec(z))
+    kl = log_normal(z, m, v) - log_normal_mixture(z, prior_m, prior_v)
+    return (kl + rec).mean(), kl.mean(), rec.mean()
+
+
+def gmvae_negative_iwae_bound(self, x, iw):
+    m, v = self.enc(x)
+    m, v, x_rep = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+    z = sample_gaussian(m, v)  # (iw * batch, z_dim)
+    prior_m, prior_v = gaussian_parameters(self.z_pre, dim=1)
+    log_px_z = log_bernoulli_with_logits(x_rep, self.dec(z))
+    log_pz = log_normal_mixture(z, prior_m, prior_v)
+    log_qz = log_normal(z, m, v)
+    log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)  # (iw * batch,) -> (iw, batch)
+    niwae = -(torch.logsumexp(log_w, 0) - math.log(iw))
+    kl = (log_qz - log_pz).reshape(iw, -1).mean(0)
+    rec = -log_px_z.reshape(iw, -1).mean(0)
+    return niwae.mean(), kl.mean(), rec.mean()
+
+
+#: The reference functions installed over the stubs: the densities of notebook 2 (in
+#: ``course_utils.distributions``), the VAE's bounds, the mixture density of notebook 4 and
+#: the GMVAE's bounds (class -> method -> reference function).
 DENSITIES = ("sample_gaussian", "log_normal", "kl_normal", "log_bernoulli_with_logits")
+MIXTURE = ("log_normal_mixture",)
 BOUNDS = ("negative_elbo_bound", "negative_iwae_bound")
-STUBS = {
-    **{name: getattr(distributions, name) for name in DENSITIES},
-    **{name: getattr(VAE, name) for name in BOUNDS},
+METHODS = {
+    VAE: {name: globals()[name] for name in BOUNDS},
+    GMVAE: {name: globals()[f"gmvae_{name}"] for name in BOUNDS},
 }
+STUBS = {name: getattr(distributions, name) for name in DENSITIES + MIXTURE}
+METHOD_STUBS = {cls: {name: cls.__dict__[name] for name in BOUNDS} for cls in METHODS}
 
 
 def install() -> None:
-    """Attach the reference densities to course_utils.distributions and the bounds to VAE."""
-    for name in DENSITIES:
+    """Attach the reference densities to course_utils.distributions and the bounds to VAE and
+    GMVAE."""
+    for name in DENSITIES + MIXTURE:
         setattr(distributions, name, globals()[name])
-    for name in BOUNDS:
-        setattr(VAE, name, globals()[name])
+    for cls, methods in METHODS.items():
+        for name, function in methods.items():
+            setattr(cls, name, function)
 
 
 def uninstall() -> None:
     """Restore the stubs."""
-    for name in DENSITIES:
-        setattr(distributions, name, STUBS[name])
-    for name in BOUNDS:
-        setattr(VAE, name, STUBS[name])
+    for name, stub in STUBS.items():
+        setattr(distributions, name, stub)
+    for cls, stubs in METHOD_STUBS.items():
+        for name, stub in stubs.items():
+            setattr(cls, name, stub)

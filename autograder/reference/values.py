@@ -1,8 +1,9 @@
 """The reference values of the hidden tests: computed with the reference bounds and written
 into the hidden test blocks of the solution notebooks.
 
-    python -m autograder.reference.values            # compute and write them (about 4 min)
+    python -m autograder.reference.values            # compute and write them (about 5 min)
     python -m autograder.reference.values --check    # recompute with fewer calls and compare
+    python -m autograder.reference.values check_gmvae_elbo_reference    # only these checks
 
 A hidden test carries its numbers itself (nbgrader's pattern: the hidden block is the
 secret, cut from the release), so grading reads no file and the student's code, which runs
@@ -23,7 +24,7 @@ import platform
 import re
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,7 +36,7 @@ from autograder.course import Course
 from autograder.reference import bounds as reference_bounds
 from course_utils.checkpoints import PRETRAINED_DIR, load_pretrained
 from course_utils.exercises import EXERCISES
-from course_utils.grading import elbo, iwae
+from course_utils.grading import elbo, gmvae, iwae
 from course_utils.grading.common import Z_SCORE, repeated_means
 from course_utils.likelihood import DEFAULT_EXTENT, DEFAULT_POINTS, quadrature_error
 from course_utils.training import set_seed
@@ -69,6 +70,21 @@ def _iwae_reference(repeats: int) -> Arguments:
     return {
         "references": {
             k: _means(model.negative_iwae_bound, x, k, repeats=repeats) for k in iwae.REFERENCE_KS
+        }
+    }
+
+
+def _gmvae_elbo_reference(repeats: int) -> Arguments:
+    model = load_pretrained(gmvae.REFERENCE_CHECKPOINT)
+    return {"reference": _means(model.negative_elbo_bound, elbo.reference_batch(), repeats=repeats)}
+
+
+def _gmvae_iwae_reference(repeats: int) -> Arguments:
+    model = load_pretrained(gmvae.REFERENCE_CHECKPOINT)
+    x = elbo.reference_batch()
+    return {
+        "references": {
+            k: _means(model.negative_iwae_bound, x, k, repeats=repeats) for k in gmvae.REFERENCE_KS
         }
     }
 
@@ -109,12 +125,16 @@ COMPUTE: dict[str, Callable[[int], Arguments]] = {
     "check_elbo_reference": _elbo_reference,
     "check_iwae_reference": _iwae_reference,
     "check_iwae_quadrature_reference": _quadrature_reference,
+    "check_gmvae_elbo_reference": _gmvae_elbo_reference,
+    "check_gmvae_iwae_reference": _gmvae_iwae_reference,
 }
 #: Hidden check -> calls per value (the IWAE bound costs up to 100 times more per call).
 CALLS = {
     "check_elbo_reference": REPEATS,
     "check_iwae_reference": IWAE_REPEATS,
     "check_iwae_quadrature_reference": IWAE_REPEATS,
+    "check_gmvae_elbo_reference": REPEATS,
+    "check_gmvae_iwae_reference": IWAE_REPEATS,
 }
 
 
@@ -126,13 +146,15 @@ def hidden_cells() -> Iterator[tuple[str, str, str, str]]:
                 yield exercise.notebook, test.grade_id, exercise.module, check
 
 
-def compute(scale: float = 1.0) -> dict[str, Arguments]:
-    """Hidden check -> its arguments, with ``scale`` times the usual calls per value."""
+def compute(scale: float = 1.0, only: Collection[str] = ()) -> dict[str, Arguments]:
+    """Hidden check -> its arguments, with ``scale`` times the usual calls per value; for the
+    checks ``only`` if given, else for all."""
     reference_bounds.install()
     try:
         return {
             check: COMPUTE[check](max(2, round(CALLS[check] * scale)))
             for _, _, _, check in hidden_cells()
+            if not only or check in only
         }
     finally:
         reference_bounds.uninstall()
@@ -188,9 +210,12 @@ def provenance(calls: int) -> str:
 
 
 def write(course: Course, values: dict[str, Arguments]) -> list[Path]:
-    """Rewrite the hidden block of every cell with a hidden check; return the notebooks."""
+    """Rewrite the hidden block of every cell whose hidden check ``values`` holds; return the
+    notebooks."""
     written = []
     for notebook, grade_id, module, check in hidden_cells():
+        if check not in values:
+            continue
         path = course.source / f"{notebook}.ipynb"
         nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
         cell = _cell(nb, grade_id, path)
@@ -267,13 +292,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="recompute with a tenth of the calls and compare with the stored values",
     )
+    parser.add_argument(
+        "checks",
+        nargs="*",
+        metavar="CHECK",
+        help=f"only these hidden checks (default: all, {', '.join(COMPUTE)})",
+    )
     args = parser.parse_args(argv)
+    unknown = set(args.checks) - COMPUTE.keys()
+    if unknown:
+        parser.error(f"unknown hidden check(s) {', '.join(sorted(unknown))}")
     course = Course()
     if args.check:
-        found = disagreements(stored(course), compute(scale=0.1))
+        found = disagreements(stored(course), compute(scale=0.1, only=args.checks))
         print("\n".join(found) or "the stored reference values reproduce")
         return int(bool(found))
-    for path in write(course, compute()):
+    for path in write(course, compute(only=args.checks)):
         print(f"wrote the hidden reference values of {path}", file=sys.stderr)
     print("regenerate the release and the gradebook: python -m autograder release", file=sys.stderr)
     return 0

@@ -1,5 +1,6 @@
 """Checks of the students' functions, used by the notebooks' test cells: the densities of
-notebook 2 (``densities``), the negative ELBO (``elbo``) and the negative IWAE bound (``iwae``).
+notebook 2 (``densities``), the negative ELBO (``elbo``), the negative IWAE bound (``iwae``),
+and notebook 4's mixture density and GMVAE bounds (``gmvae``).
 
 Every check accepts any correct implementation, however it draws its noise, and
 raises an ``AssertionError`` whose message names the likely mistake. The densities are

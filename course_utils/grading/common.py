@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from course_utils.exercises import MISTAKES, tagged
-from course_utils.models import VAE
+from course_utils.models import GMVAE, VAE
 from course_utils.networks import IMAGE_DIM
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "gaussian_kl",
     "gaussian_log_density",
     "log_ratio_sd",
+    "probe_gmvae",
     "probe_vae",
     "recorded_latents",
     "repeated_means",
@@ -134,6 +135,12 @@ def probe_vae(
     """
     torch.manual_seed(seed)
     model = VAE(nn="v1", name="probe", z_dim=len(m) if m is not None else z_dim)
+    return _constant_outputs(model, m, v, logits)
+
+
+def _constant_outputs(model: VAE, m: Tensor | None, v: Tensor | None, logits) -> VAE:
+    """``model`` with the last layer of its encoder outputting ``(m, v)`` and that of its
+    decoder ``logits`` (where given)."""
     if m is not None:
         last = model.enc.net[-1]
         last.weight.zero_()
@@ -143,6 +150,26 @@ def probe_vae(
         last.weight.zero_()
         last.bias.copy_(torch.as_tensor(logits, dtype=torch.float32).expand(IMAGE_DIM))
     return model
+
+
+@torch.no_grad()
+def probe_gmvae(
+    prior_m: Tensor,
+    prior_v: Tensor,
+    m: Tensor | None = None,
+    v: Tensor | None = None,
+    logits: Tensor | float | None = None,
+    seed: int = 0,
+) -> GMVAE:
+    """A v1 GMVAE whose mixture prior has the components ``N(prior_m[j], diag(prior_v[j]))``,
+    each ``(k, z_dim)``, and whose encoder and decoder output constants as ``probe_vae``'s
+    do (``None`` keeps that part random). ``z_pre`` is set so that
+    ``gaussian_parameters(z_pre, dim=1)`` gives back ``prior_m`` and ``prior_v``."""
+    torch.manual_seed(seed)
+    k, z_dim = prior_m.shape
+    model = GMVAE(nn="v1", name="probe", z_dim=z_dim, k=k)
+    model.z_pre.copy_(torch.cat([prior_m, _inverse_softplus(prior_v - 1e-8)]).unsqueeze(0))
+    return _constant_outputs(model, m, v, logits)
 
 
 @contextmanager

@@ -257,17 +257,22 @@ REFERENCE_DESCRIPTION = (
 
 
 def provenance_check(
-    description: str, recorded: Mapping[str, float], measured: Mapping[str, float], tolerance: float
+    description: str,
+    recorded: Mapping[str, float],
+    measured: Mapping[str, float],
+    tolerance: float,
+    checkpoint: str = REFERENCE_CHECKPOINT,
 ) -> None:
-    """Each ``measured`` value within ``tolerance`` nats of the ``recorded`` one (the values a
-    checkpoint's provenance records, computed with the reference implementation)."""
+    """Each ``measured`` value within ``tolerance`` nats of the ``recorded`` one (the values the
+    provenance of the shipped ``checkpoint`` records, computed with the reference
+    implementation)."""
     for name, value in measured.items():
         if abs(value - recorded[name]) > tolerance:
             side = "above" if value > recorded[name] else "below"
             fail(
                 f"on {description}, your {name} is {value:.2f}, {side} the "
                 f"{recorded[name]:.2f} that the checkpoint's provenance records (the reference "
-                f"implementation's, course_utils/pretrained/{REFERENCE_CHECKPOINT}.json) by more "
+                f"implementation's, course_utils/pretrained/{checkpoint}.json) by more "
                 f"than {tolerance:g} nat; a correct bound stays within about 0.5",
                 "reference_mismatch",
             )
