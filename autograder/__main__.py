@@ -20,6 +20,7 @@ from autograder import (
     validation,
 )
 from autograder.course import ASSIGNMENT, REPO_ROOT, Course, NbgraderError
+from autograder.examples import corpus
 from autograder.sandbox import SandboxUnavailable
 
 
@@ -38,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         if course.config.GuardedExecute.get("sandbox", True):
             sandbox.check_available()
         return args.command(course, args)
-    except (ConfigFileNotFound, NbgraderError, FileNotFoundError, SandboxUnavailable) as error:
+    except (
+        ConfigFileNotFound,
+        NbgraderError,
+        FileNotFoundError,
+        SandboxUnavailable,
+        corpus.UnknownCases,
+    ) as error:
         print(error, file=sys.stderr)
         return 1
 

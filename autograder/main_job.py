@@ -18,19 +18,13 @@ wait for a timeout), a few minutes on 2 cores; ``--all`` grades all of it (an ho
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
-
-from sqlalchemy.exc import SAWarning
 
 from autograder import bundle, grading, release
 from autograder.course import Course
 from autograder.examples import corpus
 from autograder.examples.grading import grade_examples
 from autograder.grading import SEQUENTIAL, Workers
-
-# nbgrader 0.9.6's gradebook code trips SQLAlchemy 2 autoflush warnings: noise, not news.
-warnings.filterwarnings("ignore", category=SAWarning)
 
 #: Hostile examples in the default sample: each shows one way grading must not break.
 SAMPLE_HOSTILE = (

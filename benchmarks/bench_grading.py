@@ -16,11 +16,9 @@ import argparse
 import json
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook
-from sqlalchemy.exc import SAWarning
 
 from autograder import grading, parallel, release
 from autograder.course import REPO_ROOT, Course, new_course
@@ -56,7 +54,6 @@ def grades(course: Course) -> dict:
 
 
 def main() -> None:
-    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader 0.9.6's autoflush noise
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notebooks", nargs="+", default=["02_negative_elbo"])
     parser.add_argument("--cases", nargs="+", default=CASES)

@@ -292,8 +292,24 @@ def test_a_case_differs_from_the_solutions_in_its_cell_only(notebook_1, tmp_path
 
 
 def test_unknown_case_is_an_error(notebook_1, tmp_path):
-    with pytest.raises(KeyError, match="no such example submissions"):
+    with pytest.raises(KeyError, match="no such example submissions: nobody"):
         submissions.write_corpus(notebook_1, tmp_path, ["nobody"])
+    misspelt = "jensen_gap-mistake_sum"
+    with pytest.raises(KeyError, match=r"did you mean jensen_gap-mistake_sums\b"):
+        submissions.write_corpus(notebook_1, tmp_path, [misspelt])
+
+
+def test_the_main_job_names_an_unknown_case_without_a_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder", "course", "nobody"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "no such example submissions: nobody" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def notebook_1_outcomes(source: str) -> dict[str, str | None]:

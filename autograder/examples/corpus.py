@@ -18,6 +18,7 @@ implementation (check -> mistake id), or what each hostile case does.
 
 from __future__ import annotations
 
+import difflib
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -117,6 +118,13 @@ def _makers(release: Release) -> dict[str, Callable[[Release], tuple[Submission,
     return makers
 
 
+class UnknownCases(KeyError):
+    """Example submissions asked for by a name the corpus does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def case_ids(course: Course) -> list[str]:
     """The student id of every example submission that applies to the course's release."""
     return list(_makers(Release(course)))
@@ -141,7 +149,14 @@ def write_corpus(
     chosen = list(makers) if cases is None else list(cases)
     unknown = sorted(set(chosen) - makers.keys())
     if unknown:
-        raise KeyError(f"no such example submissions: {unknown}; see case_ids()")
+        hints = []
+        for name in unknown:
+            near = difflib.get_close_matches(name, makers, n=3)
+            hints.append(f"{name} (did you mean {', '.join(near)}?)" if near else name)
+        raise UnknownCases(
+            f"no such example submissions: {'; '.join(hints)}. "
+            "autograder.examples.corpus.case_ids lists the corpus."
+        )
     expected = {}
     for student in chosen:
         notebooks, expected[student] = makers[student](release)
