@@ -1,6 +1,8 @@
 # The course's commands. `make help` lists them.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Students the main job grades at once: one per core by default.
+WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: help setup sandbox course test test-slow test-browser lint format bench lab lock \
 	release check-release validate validate-release collect grade feedback export report bundle
@@ -15,7 +17,7 @@ sandbox: ## install bubblewrap, the grading sandbox (Debian; needs root or sudo)
 	@bash scripts/setup_system.sh bubblewrap
 
 course: setup sandbox ## the main job: build the release, grade the example submissions, bundle
-	@$(PY) -m autograder course $(if $(ALL),--all) $(CASES)
+	@$(PY) -m autograder course --workers $(WORKERS) $(if $(ALL),--all) $(CASES)
 
 test: setup ## the test suite (what CI runs)
 	@bash scripts/setup_system.sh

@@ -6,7 +6,9 @@ package, change the gradebook, delete other students' files, leave a process beh
 a socket, exhaust memory, processes or disk, or loop forever. In the sandbox each costs its
 own exercise and nothing else: the tests of that exercise fail (whatever the message), every
 other test passes, and the other students' grades, feedback and files are the same as in a
-run without it. ``ESCAPES`` maps each case's student id to the function that makes it.
+run without it. An attack whose code the tamper scan also flags (``exec`` of what it found)
+costs its notebook instead: withheld for review (``tampering``). ``ESCAPES`` maps each
+case's student id to the function that makes it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 
 from autograder.cells import grade_id_of, is_test
 from autograder.examples.submission import Expected, Release, Submission
+from autograder.tampering import findings
 
 #: The attacks find the course directory from the kernel's working folder, as a student
 #: would: by walking up to the nbgrader config.
@@ -39,11 +42,14 @@ EXFILTRATE = "VAE_COURSE_EXFILTRATE"
 ATTACKS = {
     "read_solution": """\
 import json as _json
+import runpy as _runpy
 
 for _path in (_course_root() / "solutions").rglob("*.ipynb"):
     for _cell in _json.loads(_path.read_text())["cells"]:
         if _cell["metadata"].get("nbgrader", {}).get("grade_id") == "{grade_id}":
-            exec("".join(_cell["source"]))
+            _found = _pathlib.Path("_solution.py")
+            _found.write_text("".join(_cell["source"]))
+            globals().update(_runpy.run_path(str(_found), init_globals=globals()))
 """,
     "import_instructor": """\
 import sys as _sys
@@ -155,10 +161,12 @@ def _escape(attack: str) -> Callable[[Release], tuple[Submission, Expected]]:
         else:
             code = ATTACKS[attack].replace("{grade_id}", grade_id)
             source = COURSE_ROOT + code.replace("{exfiltrate}", EXFILTRATE)
-        tests = _tests_after(release, notebook, grade_id)
+        if findings(source):
+            verdicts = dict.fromkeys(release.all_cells([notebook]), "tampering")
+        else:
+            verdicts = dict.fromkeys(_tests_after(release, notebook, grade_id))
         expected = release.expect(
-            f"the first exercise's solution cell: {attack.replace('_', ' ')}",
-            dict.fromkeys(tests),
+            f"the first exercise's solution cell: {attack.replace('_', ' ')}", verdicts
         )
         return release.solved({grade_id: textwrap.dedent(source)}), expected
 
