@@ -648,14 +648,23 @@ def check_iwae_reference(references: Mapping[int, Mapping[str, tuple[float, floa
     each k of ``references``, with the reference implementation's within ``Z_SCORE`` combined
     standard errors. ``references``: ``{k: {"bound": (mean, se), "kl": ..., "rec": ...}}``,
     written into the hidden test by ``python -m autograder.reference.values``."""
+    iwae_reference_check(REFERENCE_CHECKPOINT, REFERENCE_DESCRIPTION, references)
+
+
+def iwae_reference_check(
+    name: str, description: str, references: Mapping[int, Mapping[str, tuple[float, float]]]
+) -> None:
+    """The bound of the shipped checkpoint ``name`` on ``reference_batch()`` agrees, for each
+    k of ``references``, with the reference implementation's within ``Z_SCORE`` combined
+    standard errors; ``description`` names the model and the images in the message."""
     from course_utils.checkpoints import load_pretrained
 
-    model = load_pretrained(REFERENCE_CHECKPOINT)
+    model = load_pretrained(name)
     x = reference_batch()
     for k, reference in references.items():
-        description = f"{REFERENCE_DESCRIPTION}, with k={k} importance samples"
+        at_k = f"{description}, with k={k} importance samples"
         bound = model.negative_iwae_bound
-        check_against_reference(description, reference, bound, x, k, nonfinite=UNSTABLE)
+        check_against_reference(at_k, reference, bound, x, k, nonfinite=UNSTABLE)
 
 
 def quadrature_batch() -> Tensor:
