@@ -72,12 +72,18 @@ class TrainingHistory:
             -> its mean over each logging window, ``(n_logs,)``.
         seconds: wall-clock training time.
         images_per_second: training throughput.
+        monitor_iterations: the iterations at which the ``monitor`` sets were measured,
+            ``(n_checks,)``.
+        monitored: ``monitor`` set name -> its negative ELBO (nats per image) at each of
+            ``monitor_iterations``, ``(n_checks,)``: a held-out curve shows overfitting.
     """
 
     iterations: list[int] = field(default_factory=list)
     metrics: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     images_per_second: float = 0.0
+    monitor_iterations: list[int] = field(default_factory=list)
+    monitored: dict[str, list[float]] = field(default_factory=dict)
 
     def last(self, name: str = "train/loss") -> float:
         """The latest logged value of ``name``."""
@@ -107,6 +113,24 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
             yield order[start : start + batch_size]
 
 
+@torch.no_grad()
+def _monitor(model: VAE, images: dict[str, Tensor], history: TrainingHistory, i: int) -> None:
+    """Append the negative ELBO of each binarized set in ``images`` (``(n, 784)`` each) to
+    ``history``, drawing from a fixed seed without moving the training's random stream."""
+    model.eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        for name, x in images.items():
+            total = sum(
+                model.negative_elbo_bound(x[start : start + 1000])[0].item()
+                * len(x[start : start + 1000])
+                for start in range(0, len(x), 1000)
+            )
+            history.monitored.setdefault(name, []).append(total / len(x))
+    history.monitor_iterations.append(i)
+    model.train()
+
+
 def train(
     model: VAE,
     x_train: Tensor,
@@ -121,6 +145,8 @@ def train(
     log_every: int = 100,
     checkpoint: str | Path | None = None,
     progress: bool | None = None,
+    monitor: dict[str, Tensor] | None = None,
+    monitor_every: int = 500,
 ) -> TrainingHistory:
     """Train ``model`` by minimizing ``model.loss`` with Adam (CS236's recipe).
 
@@ -145,6 +171,11 @@ def train(
         log_every: iterations per logging window of the history.
         checkpoint: if given, where to save the trained model (``save_checkpoint``).
         progress: show a progress bar; default ``progress_enabled()``.
+        monitor: name -> binarized images ``(n, 784)`` whose negative ELBO is measured
+            before training and every ``monitor_every`` iterations (say the test set and
+            as many fixed training images): ``history.monitored``. Measuring does not
+            change the training: the same seed gives the same model with or without it.
+        monitor_every: iterations between two measurements of ``monitor``.
 
     Returns:
         The ``TrainingHistory``.
@@ -152,8 +183,8 @@ def train(
     _check_training_images(x_train)
     if not 1 <= batch_size <= len(x_train):
         raise ValueError(f"batch_size must be in [1, {len(x_train)}], got {batch_size}")
-    if iterations < 1 or log_every < 1 or iw < 1:
-        raise ValueError("iterations, log_every and iw must be positive")
+    if iterations < 1 or log_every < 1 or iw < 1 or monitor_every < 1:
+        raise ValueError("iterations, log_every, monitor_every and iw must be positive")
     if warmup < 0 or (warmup and iw != 1):
         raise ValueError(
             f"warmup={warmup!r}: KL warm-up weights the KL term of the ELBO, so it needs "
@@ -172,7 +203,11 @@ def train(
         unit="it",
         disable=not (progress_enabled() if progress is None else progress),
     )
+    monitor = monitor or {}
+    if monitor:
+        _monitor(model, monitor, history, 0)
     start = time.perf_counter()
+    monitoring = 0.0  # seconds spent measuring ``monitor``, not training
     with bar:
         for i, index in enumerate(_batches(len(x_train), batch_size, batch_order), start=1):
             x = binarize_dynamic(x_train[index])
@@ -191,9 +226,13 @@ def train(
                 window.clear()
                 bar.set_postfix(loss=f"{history.last():.2f}", refresh=False)
                 bar.update(steps)
+            if monitor and (i % monitor_every == 0 or i == iterations):
+                checked = time.perf_counter()
+                _monitor(model, monitor, history, i)
+                monitoring += time.perf_counter() - checked
             if i == iterations:
                 break
-    history.seconds = time.perf_counter() - start
+    history.seconds = time.perf_counter() - start - monitoring
     history.images_per_second = iterations * batch_size / history.seconds
     model.eval()
     if checkpoint is not None:
