@@ -18,7 +18,7 @@ from nbgrader.api import Gradebook
 from nbgrader.plugins import CsvExportPlugin
 from tqdm.auto import tqdm
 
-from autograder import parallel, release
+from autograder import parallel, release, sandbox
 from autograder.course import Course, check
 
 
@@ -87,6 +87,8 @@ def autograde(
     if not students:
         raise FileNotFoundError(f"no submissions collected in {course.submitted('*')}")
     release.register(course)
+    if course.config.GuardedExecute.get("sandbox", True) and not workers.parallel:
+        sandbox.preflight(course.config)  # a worker runs its own (autograder.parallel)
     empty = [s for s in students if not any(course.submitted(s).glob("*.ipynb"))]
     graded = [s for s in students if s not in empty]
     bar = tqdm(total=len(graded), desc="autograde", unit="student", disable=not progress)

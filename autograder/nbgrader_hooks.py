@@ -37,7 +37,12 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocess
 from traitlets import Bool, Integer
 
 from autograder.cells import is_test
-from autograder.sandbox import SandboxedKernelManager, check_available
+from autograder.sandbox import (
+    SandboxedKernelManager,
+    SandboxUnavailable,
+    check_available,
+    preflight,
+)
 from autograder.tampering import findings, module_names
 from course_utils.exercises import tagged
 
@@ -64,7 +69,9 @@ class GuardedExecute(Execute):
     - a dead kernel: the cell that was running records why, every later cell is left unrun,
       its tests scoring 0 with the reason; nbgrader's own ``Execute`` raises instead, and
       nbgrader then drops every notebook of the submission;
-    - a notebook that ``ReadAnyFile`` could not read is not run: its tests score 0.
+    - a notebook that ``ReadAnyFile`` could not read is not run: its tests score 0;
+    - before the first notebook, ``autograder.sandbox.preflight``: a sandboxed kernel that
+      cannot import the course's packages stops grading with one message.
     """
 
     sandbox = Bool(True, help="run each kernel in autograder.sandbox (bubblewrap)").tag(config=True)
@@ -85,9 +92,22 @@ class GuardedExecute(Execute):
             reason = f"not run: the submitted file is not a notebook ({unreadable})"
             self._stop_tests(nb.cells, "UnreadableNotebook", tagged(reason, "unreadable_notebook"))
             return nb, resources
+        if self.sandbox:
+            self._preflight()
         self._stopped: tuple[str, str] | None = None
         self._ends = time.monotonic() + self.deadline
         return super().preprocess(nb, resources, km)
+
+    def _preflight(self) -> None:
+        """``autograder.sandbox.preflight`` (once per process): if no sandboxed kernel can
+        import the course's packages, grading stops here with its message. ``SystemExit``,
+        not an error: nbgrader would record an error against each student and go on to the
+        next, printing the same traceback for every one of them."""
+        try:
+            preflight(self.config)
+        except SandboxUnavailable as error:
+            self.log.error("%s", error)
+            raise SystemExit(2) from error
 
     def preprocess_cell(self, cell: NotebookNode, resources, index: int):
         if self._stopped is None and time.monotonic() > self._ends:

@@ -37,6 +37,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 from traitlets.config import Config
 
+from autograder import sandbox
 from autograder.course import CONFIG_FILE, Course
 from autograder.release import register
 
@@ -75,6 +76,9 @@ class Result:
     comments: dict[tuple[str, str], str | None] = field(default_factory=dict)
     # notebook -> late_submission_penalty
     penalties: dict[str, float | None] = field(default_factory=dict)
+    # The worker cannot grade anything (``autograder.sandbox.preflight`` failed): ``log``
+    # says why, and the whole run stops.
+    fatal: bool = False
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -155,6 +159,12 @@ def grade(task: Task) -> Result:
         root = Path(tmp, "course")
         shutil.copytree(template, root)
         course = Course(root, task.assignment, _own_gradebook(root, task.overrides))
+        if course.config.GuardedExecute.get("sandbox", True):
+            try:
+                sandbox.preflight(course.config)
+            except sandbox.SandboxUnavailable as error:
+                why = f"on worker {socket.gethostname()}: {error}"
+                return Result(task.student, False, why, fatal=True)
         _write(task.submission, course.submitted(task.student))
         api = course.api()
         result = api.autograde(task.assignment, task.student, force=True)
@@ -332,6 +342,8 @@ def grade_in_parallel(
                 except Exception as error:  # the worker's own error, brought back
                     again_or_give_up(student, f"{type(error).__name__}: {error}")
                     continue
+                if result.fatal:
+                    raise sandbox.SandboxUnavailable(result.log)
                 if result.success:
                     apply(course, result)
                     progress(student)

@@ -19,12 +19,15 @@ autograde`` grades in it too; the students' Validate button does not use it. Ins
   grading as root, ``RLIMIT_NPROC`` otherwise).
 
 The kernel talks to the grader over ``ipc`` sockets in a private folder, the only host
-folder it can write to. ``check_available`` says, before any grading, whether bubblewrap can
-run here and what to do if not.
+folder it can write to. Before any grading, ``check_available`` says whether bubblewrap can
+run here, and ``preflight`` starts one sandboxed kernel and imports the course's packages in
+it: if either fails, grading stops with one message saying what failed and what to do.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import importlib.util
@@ -45,19 +48,26 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets import Integer
 
 GiB, MiB = 2**30, 2**20
+#: How to grade without the sandbox.
+NO_SANDBOX = (
+    "`python -m autograder autograde --no-sandbox`, "
+    "`nbgrader autograde ... --GuardedExecute.sandbox=False`"
+)
 #: What to install, and how to grade without it.
 INSTALL = (
     "the grading sandbox needs Debian's bubblewrap: install it with "
     "`sudo apt-get install bubblewrap` (the course's set-up does: scripts/setup_system.sh), "
-    "or grade without the sandbox: `python -m autograder autograde --no-sandbox`, "
-    "`nbgrader autograde ... --GuardedExecute.sandbox=False`"
+    f"or grade without the sandbox: {NO_SANDBOX}"
 )
+#: The kernel's private /tmp, a tmpfs covering the host's.
+TMP = Path("/tmp")
 #: Where the pids cgroups of sandboxed kernels go (cgroup v1 pids controller, or v2).
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 
 class SandboxUnavailable(RuntimeError):
-    """bubblewrap is missing or cannot create its namespaces here."""
+    """bubblewrap is missing, cannot create its namespaces here, or cannot start a grading
+    kernel that imports the course's packages."""
 
 
 @functools.cache
@@ -136,10 +146,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         that talks to the grader through sockets in ``sockets`` and runs ``interpreter``."""
         size = ["--size", str(self.writable_size)]
         args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        args += [*size, "--tmpfs", "/tmp"]
-        for hidden in _hidden(self.config):
-            args += ["--tmpfs", str(hidden)]
-        for needed in _needed(_hidden(self.config), interpreter):
+        args += [*size, "--tmpfs", str(TMP)]
+        hidden = _hidden(self.config)
+        for folder_hidden in hidden:
+            args += ["--tmpfs", str(folder_hidden)]
+        # After every tmpfs that could cover them (/tmp included: a course cloned under /tmp
+        # has its venv there), the Python installations and course_utils, read-only.
+        for needed in _needed([TMP, *hidden], interpreter):
             args += ["--ro-bind", str(needed), str(needed)]
         for hidden in _instructor_package():
             args += ["--tmpfs", str(hidden)]
@@ -179,17 +192,22 @@ def _hidden(config) -> list[Path]:
     return [path for path in (home, root) if path != Path("/")]
 
 
-def _needed(hidden: list[Path], interpreter: Path | None = None) -> list[Path]:
-    """What the kernel needs from inside the hidden folders: the Python installations it
-    runs (this process's venv and the interpreter it was made from, and the kernel's own
-    ``interpreter``) and the course's package."""
+def _needed(covered: list[Path], interpreter: Path | None = None) -> list[Path]:
+    """What the kernel needs from inside the ``covered`` folders (each an empty tmpfs in the
+    sandbox): the Python installations it runs (this process's venv and the interpreter it
+    was made from, and the kernel's own ``interpreter``, as named and as its links resolve)
+    and the course's package. Parents come before what they hold."""
     spec = importlib.util.find_spec("course_utils")
     package = list(spec.submodule_search_locations) if spec else []
     python = [sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parent]
+    python += [Path(sys.executable).absolute().parent.parent]
     if interpreter is not None and interpreter.is_absolute():
-        python += [interpreter.resolve().parent.parent]
-    candidates = {Path(path).resolve() for path in (*python, *package)}
-    return sorted(path for path in candidates if any(_within(path, h) for h in hidden))
+        python += [interpreter.parent.parent, interpreter.resolve().parent.parent]
+    candidates = {Path(os.path.abspath(path)) for path in (*python, *package)}
+    candidates |= {Path(path).resolve() for path in candidates}
+    inside = [p for p in candidates if p.exists() and any(_within(p, c) for c in covered)]
+    # A folder already bound with its parent need not be bound again.
+    return sorted(p for p in inside if not any(q in p.parents for q in inside))
 
 
 def _within(path: Path, folder: Path) -> bool:
@@ -260,3 +278,86 @@ def _remove_cgroup(group: Path) -> None:
         time.sleep(0.01)
     with contextlib.suppress(OSError):
         group.rmdir()
+
+
+#: What a grading kernel must be able to do before any submission is graded.
+PREFLIGHT_CODE = "import course_utils, torch"
+#: Seconds the pre-flight kernel has to start, and then to import.
+PREFLIGHT_TIMEOUT = 120
+#: (kernel name, the folder course directories are made in) -> what the pre-flight found.
+_PREFLIGHTS: dict[tuple[str, str], str | None] = {}
+
+
+def preflight(config) -> None:
+    """Start one sandboxed kernel (the config's ``Execute.kernel_name``, with its sandbox
+    settings) and run ``PREFLIGHT_CODE`` in it; raise ``SandboxUnavailable`` with what
+    failed and what to do if it cannot. Done once per process and kind of course folder (a
+    worker's temporary courses are alike): later calls repeat the first verdict."""
+    check_available()
+    kernel_name = config.Execute.get("kernel_name") or "python3"
+    root = Path(CourseDirectory(config=config).root).resolve()
+    key = (kernel_name, str(root.parent))
+    if key not in _PREFLIGHTS:
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:  # outside any event loop
+            _PREFLIGHTS[key] = thread.submit(asyncio.run, _try_kernel(config, kernel_name)).result()
+    failure = _PREFLIGHTS[key]
+    if failure is not None:
+        raise SandboxUnavailable(failure)
+
+
+async def _try_kernel(config, kernel_name: str) -> str | None:
+    """None if a sandboxed ``kernel_name`` kernel starts and runs ``PREFLIGHT_CODE``, else
+    the message ``preflight`` raises."""
+    with tempfile.TemporaryDirectory(prefix="vae-preflight-") as tmp:
+        folder, log = Path(tmp, "notebook"), Path(tmp, "kernel.log")
+        folder.mkdir()
+        manager = client = failure = None
+        try:
+            manager = SandboxedKernelManager(config=config, kernel_name=kernel_name)
+            with log.open("w") as output:
+                await manager.start_kernel(cwd=str(folder), stdout=output, stderr=output)
+            client = manager.client()
+            client.start_channels()
+            await client.wait_for_ready(timeout=PREFLIGHT_TIMEOUT)
+            errors: list[str] = []
+
+            def keep_error(message: dict) -> None:
+                if message["msg_type"] == "error":
+                    errors.append(f"{message['content']['ename']}: {message['content']['evalue']}")
+
+            await client.execute_interactive(
+                PREFLIGHT_CODE, timeout=PREFLIGHT_TIMEOUT, output_hook=keep_error
+            )
+            if errors:
+                failure = f"`{PREFLIGHT_CODE}` failed in the kernel: {errors[0]}"
+        except Exception as error:  # whatever stopped the kernel, said with its own output
+            printed = log.read_text().strip() if log.exists() else ""
+            failure = f"the kernel did not start ({type(error).__name__}: {error})"
+            failure += f"; it printed: {printed[-600:]}" if printed else ""
+        finally:
+            if client is not None:
+                client.stop_channels()
+            if manager is not None:
+                with contextlib.suppress(Exception):
+                    await manager.shutdown_kernel(now=True)
+    if failure is None:
+        return None
+    return (
+        "grading stopped before any submission: the grading sandbox could not run a kernel "
+        f"that imports the course's packages.\n  kernel: {_kernel_said(kernel_name)}\n"
+        f"  what failed: {failure}\nWhat to do: make sure that kernel's Python has the "
+        "course's packages and its kernelspec points at it (`make setup` in the course "
+        "installs both; `python -m ipykernel install --sys-prefix` rewrites the kernelspec); "
+        f"or grade without the sandbox: {NO_SANDBOX}."
+    )
+
+
+def _kernel_said(kernel_name: str) -> str:
+    """Which interpreter the kernel ``kernel_name`` runs, and where its kernelspec is."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    except Exception:  # NoSuchKernel, or a kernelspec that does not parse
+        return f"{kernel_name!r}, which has no kernelspec here (`jupyter kernelspec list`)"
+    return f"{kernel_name!r} runs {spec.argv[0]} (kernelspec in {spec.resource_dir})"

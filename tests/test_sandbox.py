@@ -8,15 +8,22 @@ feedback and files must be the same in both runs.
 """
 
 import json
+import os
 import re
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import nbformat
 import pytest
 from test_autograde_corpus import (
+    ENV,
     FIXTURE_NOTEBOOK,
     TIMEOUT,
     check_graded,
@@ -25,9 +32,10 @@ from test_autograde_corpus import (
     make_course,
     run_cli,
 )
+from venv_at import env_of, venv_at
 
 from autograder import grading, sandbox
-from autograder.course import Course
+from autograder.course import REPO_ROOT, Course
 from autograder.examples import corpus
 from autograder.examples.escapes import ESCAPES, EXFILTRATE
 from autograder.nbgrader_hooks import GuardedExecute
@@ -177,6 +185,155 @@ def test_grading_stops_with_what_to_install_when_bubblewrap_is_missing(tmp_path,
         assert "--no-sandbox" in sandbox.INSTALL
     finally:
         sandbox.check_available.cache_clear()
+
+
+def test_what_the_kernel_needs_is_bound_after_every_tmpfs_over_it(tmp_path):
+    """A venv under /tmp, or inside the course, or in the home folder, is bound read-only
+    after the tmpfs that covers it (bwrap mounts in order: a later tmpfs would hide it)."""
+    course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
+    manager = sandbox.SandboxedKernelManager(kernel_name="python3", config=course.config)
+    interpreters = [
+        tmp_path / "a venv" / "bin" / "python",
+        course.root / ".venv" / "bin" / "python",
+        Path.home() / "venvs" / "course" / "bin" / "python",
+    ]
+    for interpreter in interpreters:
+        interpreter.parent.mkdir(parents=True)
+        interpreter.symlink_to(sys.executable)
+        args = manager.bwrap(course.release, tmp_path / "sockets", interpreter)
+        mounts = [(arg, args[i + 1]) for i, arg in enumerate(args) if arg.startswith("--")]
+        venv = str(interpreter.parent.parent)
+        bound = mounts.index(("--ro-bind", venv))
+        covering = [
+            i
+            for i, (kind, path) in enumerate(mounts)
+            if kind == "--tmpfs" and (venv + "/").startswith(path.rstrip("/") + "/")
+        ]
+        assert covering and max(covering) < bound, (interpreter, mounts)
+        if interpreter.is_relative_to(Path.home()):
+            shutil.rmtree(Path.home() / "venvs")
+
+
+@pytest.fixture(scope="module")
+def venv_under_tmp() -> Path:
+    """A course venv under /tmp, on a path with a space (``tests/venv_at.py``)."""
+    folder = Path(tempfile.mkdtemp(prefix="course env "))
+    yield venv_at(folder / "a venv")
+    shutil.rmtree(folder)
+
+
+def test_a_venv_under_tmp_grades_one_student_per_worker(venv_under_tmp, tmp_path):
+    """The course's venv under /tmp: each local worker grades in a temporary course of its
+    own under /tmp, whose sandbox (a tmpfs over /tmp) must still show the venv."""
+    course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
+    expected = corpus.write_corpus(course, tmp_path / "corpus", ["solutions", "untouched"])
+    command = [venv_under_tmp, "-m", "autograder", "--root", course.root, "autograde"]
+    command += ["--workers", "2", tmp_path / "corpus"]
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env_of(venv_under_tmp), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "execvp" not in done.stderr
+    check_graded(course, expected)
+
+
+@pytest.mark.parametrize(
+    "place",
+    # /srv and /opt are seen as /var/tmp is (no tmpfs covers them): the slow set has them.
+    [
+        "/var/tmp",
+        "home",
+        pytest.param("/srv", marks=pytest.mark.slow),
+        pytest.param("/opt", marks=pytest.mark.slow),
+    ],
+)
+def test_a_kernel_starts_from_a_venv_in(place, tmp_path):
+    """The pre-flight kernel (sandboxed, importing course_utils and torch) starts from a venv
+    in each place a course may live, for a course in a worker's temporary folder."""
+    parent = Path.home() if place == "home" else Path(place)
+    folder = parent / f"vae course {uuid.uuid4().hex[:8]}"
+    try:
+        python = venv_at(folder / ".venv")
+        course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
+        code = (
+            "from autograder import sandbox; from autograder.course import Course; "
+            f"sandbox.preflight(Course({str(course.root)!r}).config); print('ready')"
+        )
+        done = subprocess.run(
+            [python, "-c", code], env=env_of(python), capture_output=True, text=True
+        )
+        assert done.stdout.strip() == "ready", done.stdout + done.stderr
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def missing_interpreter(tmp_path) -> dict[str, str]:
+    """An environment whose ``python3`` kernelspec names an interpreter that is not there
+    (a venv deleted since the kernelspec was written)."""
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [str(tmp_path / "gone" / "bin" / "python"), "-m", "ipykernel_launcher"]
+    kernel = {"argv": [*argv, "-f", "{connection_file}"], "language": "python"}
+    spec.joinpath("kernel.json").write_text(json.dumps(kernel | {"display_name": "gone"}))
+    return {"JUPYTER_PATH": str(spec.parent.parent)}
+
+
+@pytest.mark.parametrize("how", ["sequential", "two workers", "plain nbgrader"])
+def test_no_kernel_can_start_so_grading_stops_with_one_message(how, missing_interpreter, tmp_path):
+    course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
+    students = ["solutions", "untouched", "raising_cell"]
+    corpus.write_corpus(course, tmp_path / "corpus", students)
+    env = ENV | missing_interpreter
+    if how == "plain nbgrader":
+        grading.collect(course, tmp_path / "corpus")
+        command = [Path(sys.executable).parent / "nbgrader", "autograde", "vae", "--force"]
+    else:
+        command = [sys.executable, "-m", "autograder", "--root", course.root, "autograde"]
+        command += ["--workers", "2"] if how == "two workers" else []
+        command += [tmp_path / "corpus"]
+    done = subprocess.run(command, cwd=course.root, env=env, capture_output=True, text=True)
+    said = done.stdout + done.stderr
+    assert done.returncode != 0, said
+    assert said.count("grading stopped before any submission") == 1, said
+    assert f"runs {tmp_path / 'gone' / 'bin' / 'python'}" in said
+    assert "execvp" in said and "make setup" in said and "--no-sandbox" in said
+    assert "Traceback" not in said
+    graded = course.step_dir(course.coursedir.autograded_directory, "*")
+    assert not list(graded.parent.glob("*/vae/*.ipynb")) or how == "plain nbgrader"
+    assert all(row[0] is None for row in gradebook_rows(course).values())
+
+
+def test_preflight_names_the_import_that_failed(tmp_path, monkeypatch):
+    course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
+    monkeypatch.setattr(sandbox, "PREFLIGHT_CODE", "import course_utils, no_such_module")
+    monkeypatch.setattr(sandbox, "_PREFLIGHTS", {})
+    with pytest.raises(sandbox.SandboxUnavailable) as raised:
+        sandbox.preflight(course.config)
+    message = str(raised.value)
+    assert "ModuleNotFoundError: No module named 'no_such_module'" in message
+    assert f"runs {sys.executable}" in message or "runs " in message
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_under_tmp_runs_the_main_job(tmp_path):
+    """The README's first command in a clone under /tmp, with the venv it makes there."""
+    clone = Path(tempfile.mkdtemp(prefix="vae-course-clone-")) / "course"
+    try:
+        subprocess.run(["git", "clone", "-q", REPO_ROOT, clone], check=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "JUPYTER_PATH")}
+        done = subprocess.run(
+            ["make", "course", "CASES=solutions untouched"],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+        assert "MISMATCH" not in done.stdout and "execvp" not in done.stderr
+        assert re.search(r"solutions\s.*106", done.stdout), done.stdout[-4000:]
+    finally:
+        shutil.rmtree(clone.parent, ignore_errors=True)
 
 
 @pytest.mark.slow
