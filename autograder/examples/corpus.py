@@ -37,7 +37,7 @@ from autograder.examples.submission import (
     Submission,
     solution_sources,
 )
-from course_utils.exercises import EXERCISES, Exercise, exercise
+from course_utils.exercises import Exercise, exercise
 
 #: Exercise name -> its implementations (correct variants and known mistakes).
 IMPLEMENTATIONS: dict[str, dict[str, Implementation]] = {
