@@ -28,9 +28,9 @@ from matplotlib.patches import Ellipse
 from matplotlib.ticker import NullLocator
 from torch import Tensor
 
+from course_utils.data import check_images
 from course_utils.distributions import normal_quantiles
 from course_utils.models import GMVAE, VAE, check_latent_2d, decode_means, encode_means
-from course_utils.networks import check_images
 from course_utils.training import TrainingHistory
 
 __all__ = [
