@@ -24,29 +24,9 @@ import math
 import torch
 
 from course_utils.data import IMAGE_DIM
+from course_utils.grading import common, probes
 from course_utils.grading.checkpoints import check_elbo_checkpoint_loose, check_elbo_reference
-from course_utils.grading.common import (
-    PROBE_M,
-    PROBE_V,
-    Z_SCORE,
-    binary_batch,
-    call_bound,
-    check_bound_shapes,
-    close,
-    diagnose,
-    fail,
-    graded_alone,
-    log_ratio_sd,
-    probe_vae,
-)
-from course_utils.grading.probes import (
-    check_gradients_reach_encoder,
-    check_nelbo_is_kl_plus_rec,
-    check_rec_exact,
-    check_sampled_latents,
-    kl_mistakes,
-    kl_to_standard_normal,
-)
+from course_utils.grading.common import probe_vae
 from course_utils.models import VAE
 
 __all__ = [
@@ -62,28 +42,30 @@ __all__ = [
 ]
 
 
-@graded_alone("negative_elbo_bound")
+@common.graded_alone("negative_elbo_bound")
 def check_elbo_outputs(model: VAE | None = None, batch: int = 97) -> None:
     """``negative_elbo_bound`` returns three finite scalars for a batch of ``batch`` images."""
     model = model or probe_vae(z_dim=10)
-    check_bound_shapes(model.negative_elbo_bound, binary_batch(batch))
+    common.check_bound_shapes(model.negative_elbo_bound, common.binary_batch(batch))
 
 
-@graded_alone("negative_elbo_bound")
+@common.graded_alone("negative_elbo_bound")
 def check_elbo_sum(model: VAE | None = None) -> None:
     """``nelbo == kl + rec``, the negative ELBO being the sum of its two terms."""
     model = model or probe_vae(z_dim=10)
-    nelbo, kl, rec = (t.item() for t in call_bound(model.negative_elbo_bound, binary_batch()))
-    check_nelbo_is_kl_plus_rec(nelbo, kl, rec)
+    nelbo, kl, rec = (
+        t.item() for t in common.call_bound(model.negative_elbo_bound, common.binary_batch())
+    )
+    probes.check_nelbo_is_kl_plus_rec(nelbo, kl, rec)
     if kl < 0 or rec < 0:
-        fail(
+        common.fail(
             f"kl = {kl:.4f} and rec = {rec:.4f}: both terms of the negative ELBO are "
             "non-negative for binary images; check the signs",
             "negative_terms",
         )
 
 
-@graded_alone("negative_elbo_bound")
+@common.graded_alone("negative_elbo_bound")
 def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
     """The KL term equals the closed-form KL(q(z|x) || p(z)) of a probe encoder.
 
@@ -92,63 +74,65 @@ def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
     within ``Z_SCORE`` standard errors (0.17 nats here, small enough to tell every
     listed mistake apart).
     """
-    m, v = PROBE_M, PROBE_V
+    m, v = common.PROBE_M, common.PROBE_V
     model = probe_vae(m, v)
-    exact = kl_to_standard_normal(m, v)
+    exact = probes.kl_to_standard_normal(m, v)
     bound = model.negative_elbo_bound
-    kl = call_bound(bound, binary_batch(batch), judge=("kl",))[1].item()
-    if close(kl, exact):
+    kl = common.call_bound(bound, common.binary_batch(batch), judge=("kl",))[1].item()
+    if common.close(kl, exact):
         return
     batch = mc_batch
-    kl = call_bound(bound, binary_batch(batch), judge=("kl",))[1].item()
-    sd = log_ratio_sd(m, v) / math.sqrt(batch)
-    if not close(kl, exact, Z_SCORE * sd):
-        sentence, mistake = diagnose(
-            kl, kl_mistakes(m, v, batch), otherwise="kl_wrong", atol=Z_SCORE * sd
+    kl = common.call_bound(bound, common.binary_batch(batch), judge=("kl",))[1].item()
+    sd = common.log_ratio_sd(m, v) / math.sqrt(batch)
+    if not common.close(kl, exact, common.Z_SCORE * sd):
+        sentence, mistake = common.diagnose(
+            kl, probes.kl_mistakes(m, v, batch), otherwise="kl_wrong", atol=common.Z_SCORE * sd
         )
-        fail(
+        common.fail(
             f"kl = {kl:.4f} for an encoder with m = {m.tolist()} and variance v = {v.tolist()} "
             f"(N(0, I) prior); the closed-form KL is {exact:.4f}. {sentence}",
             mistake,
         )
 
 
-@graded_alone("negative_elbo_bound")
+@common.graded_alone("negative_elbo_bound")
 def check_elbo_rec(batch: int = 97) -> None:
     """The reconstruction term for constant decoder logits, where it is known exactly.
 
     Zero logits give ``784 log 2`` per image whatever z is; logits spread over
     [-3, 3] check the sum over pixels and the mean over the batch.
     """
-    x = binary_batch(batch)
+    x = common.binary_batch(batch)
     for logits in (torch.zeros(IMAGE_DIM), torch.linspace(-3, 3, IMAGE_DIM)):
         model = probe_vae(z_dim=4, logits=logits)
-        rec = call_bound(model.negative_elbo_bound, x, judge=("rec",))[2].item()
-        check_rec_exact(rec, x, logits)
+        rec = common.call_bound(model.negative_elbo_bound, x, judge=("rec",))[2].item()
+        probes.check_rec_exact(rec, x, logits)
 
 
-@graded_alone("negative_elbo_bound")
+@common.graded_alone("negative_elbo_bound")
 def check_elbo_sampling(rows: int = 4000) -> None:
     """The z that reaches the decoder is a sample from q(z|x) = N(m, diag(v)).
 
     Checks the per-dimension mean and variance of the recorded z against ``m`` and ``v``
     within ``Z_SCORE`` standard errors (``sqrt(v / n)`` and ``v sqrt(2 / n)``).
     """
-    check_sampled_latents(probe_vae(PROBE_M, PROBE_V), rows, PROBE_M, PROBE_V)
+    probes.check_sampled_latents(
+        probe_vae(common.PROBE_M, common.PROBE_V), rows, common.PROBE_M, common.PROBE_V
+    )
 
 
-@graded_alone("negative_elbo_bound")
+@common.graded_alone("negative_elbo_bound")
 def check_elbo_gradients(model: VAE | None = None) -> None:
     """Gradients of the reconstruction term reach the encoder's mean and variance
     through the sample (the reparameterization trick), and the decoder's weights."""
     model = model or probe_vae(z_dim=10)
     model.zero_grad()
-    rec = call_bound(model.negative_elbo_bound, binary_batch(), judge=("rec",))[2]
+    rec = common.call_bound(model.negative_elbo_bound, common.binary_batch(), judge=("rec",))[2]
     if not rec.requires_grad:
-        fail(
+        common.fail(
             "rec carries no gradient: was it computed under torch.no_grad() or detached?",
             "no_gradient",
         )
     rec.backward()
     encoder, decoder = model.enc.net[-1].weight.grad, model.dec.net[-1].weight.grad
-    check_gradients_reach_encoder(encoder, decoder, model.z_dim)
+    probes.check_gradients_reach_encoder(encoder, decoder, model.z_dim)

@@ -33,38 +33,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_utils.data import IMAGE_DIM
+from course_utils.grading import common, probes
 from course_utils.grading.checkpoints import (
     check_iwae_checkpoint_loose,
     check_iwae_quadrature,
     check_iwae_quadrature_loose,
     check_iwae_quadrature_reference,
     check_iwae_reference,
-)
-from course_utils.grading.common import (
-    Z_SCORE,
-    bernoulli_log_likelihood,
-    binary_batch,
-    call_bound,
-    check_bound_shapes,
-    close,
-    diagnose,
-    fail,
-    graded_alone,
-    log_ratio_sd,
-    probe_vae,
-    recorded_latents,
-)
-from course_utils.grading.probes import (
-    LOGITS,
-    UNSTABLE,
-    WIDE_M,
-    WIDE_V,
-    exact_at_prior,
-    gradients_reach_the_networks,
-    kl_to_standard_normal,
-    niwae_of,
-    reduction_mistakes,
-    rises_to_log_px,
 )
 from course_utils.models import VAE
 
@@ -99,7 +74,7 @@ UNSTABLE_EXTREME = (
 )
 
 
-@graded_alone("negative_iwae_bound")
+@common.graded_alone("negative_iwae_bound")
 def check_iwae_outputs(
     model: VAE | None = None, batch: int = 97, iw: int = 10, x: Tensor | None = None
 ) -> None:
@@ -110,34 +85,34 @@ def check_iwae_outputs(
     ``checkpoints.quadrature_batch()``): on random ones its log-weights are thousands of nats
     below 0, far from what it is for.
     """
-    model = model or probe_vae(z_dim=10)
-    x = binary_batch(batch) if x is None else x
-    check_bound_shapes(model.negative_iwae_bound, x, iw, nonfinite=UNSTABLE)
+    model = model or common.probe_vae(z_dim=10)
+    x = common.binary_batch(batch) if x is None else x
+    common.check_bound_shapes(model.negative_iwae_bound, x, iw, nonfinite=probes.UNSTABLE)
 
 
-@graded_alone("negative_iwae_bound")
+@common.graded_alone("negative_iwae_bound")
 def check_iwae_stable(batch: int = 23, iw: int = 10) -> None:
     """The bound stays finite, and exact, for decoder logits of +-1000 (log-weights near -4e5).
 
     With ``q(z|x) = p(z)`` every log-weight is ``log p(x)``, so ``niwae = -log p(x)``.
     """
-    model = probe_vae(PRIOR_M, PRIOR_V, logits=EXTREME_LOGITS)
-    x = binary_batch(batch)
-    log_px = bernoulli_log_likelihood(x, EXTREME_LOGITS)  # (batch,)
+    model = common.probe_vae(PRIOR_M, PRIOR_V, logits=EXTREME_LOGITS)
+    x = common.binary_batch(batch)
+    log_px = common.bernoulli_log_likelihood(x, EXTREME_LOGITS)  # (batch,)
     exact = -log_px.mean().item()
-    niwae = niwae_of(model, x, iw, UNSTABLE_EXTREME).item()
-    if not close(niwae, exact):
-        sentence, mistake = diagnose(
-            niwae, reduction_mistakes(log_px, iw), otherwise="not_exact_at_prior"
+    niwae = probes.niwae_of(model, x, iw, UNSTABLE_EXTREME).item()
+    if not common.close(niwae, exact):
+        sentence, mistake = common.diagnose(
+            niwae, probes.reduction_mistakes(log_px, iw), otherwise="not_exact_at_prior"
         )
-        fail(
+        common.fail(
             f"niwae = {niwae:.1f} for decoder logits of +-1000 and q(z|x) = p(z); every weight "
             f"is then p(x), so niwae = -log p(x) = {exact:.1f}; {sentence}",
             mistake,
         )
 
 
-@graded_alone("negative_iwae_bound")
+@common.graded_alone("negative_iwae_bound")
 def check_iwae_exact_at_prior(batch: int = 23, ks: tuple[int, ...] = (1, 4, 10)) -> None:
     """``IWAE_k = log p(x)`` exactly, for every k, when ``q(z|x) = p(z)`` and the decoder's
     logits are constant: every importance weight is then ``p(x)``.
@@ -145,8 +120,8 @@ def check_iwae_exact_at_prior(batch: int = 23, ks: tuple[int, ...] = (1, 4, 10))
     The images differ, so a reduction or a repetition along the wrong axis mixes their
     ``log p(x)`` and gives a value the message names.
     """
-    model = probe_vae(PRIOR_M, PRIOR_V, logits=LOGITS)
-    exact_at_prior(model, batch, ks, "a decoder with constant logits and q(z|x) = p(z)")
+    model = common.probe_vae(PRIOR_M, PRIOR_V, logits=probes.LOGITS)
+    probes.exact_at_prior(model, batch, ks, "a decoder with constant logits and q(z|x) = p(z)")
 
 
 #: The posterior probe: bump pixel j is on with probability C exp(-|z - a_j|^2 / (2 s^2)),
@@ -177,7 +152,7 @@ class _BumpNet(nn.Module):
         distance = (z.unsqueeze(-2) - BUMP_CENTERS).pow(2).sum(-1)  # (..., 6)
         log_p = math.log(BUMP_SCALE) - distance / (2 * BUMP_VARIANCE)
         bumps = log_p - torch.log1p(-log_p.exp())
-        others = LOGITS[len(BUMP_CENTERS) :].expand(*z.shape[:-1], -1)
+        others = probes.LOGITS[len(BUMP_CENTERS) :].expand(*z.shape[:-1], -1)
         return torch.cat([bumps, others], dim=-1)
 
 
@@ -187,12 +162,12 @@ def _posterior_probe(batch: int) -> tuple[VAE, Tensor, Tensor]:
     model = VAE(z_dim=2)
     model.enc.net, model.dec.net = _PosteriorNet(), _BumpNet()
     bumps = len(BUMP_CENTERS)
-    x = binary_batch(batch)
+    x = common.binary_batch(batch)
     x[:, :bumps] = F.one_hot(torch.arange(batch) % bumps, bumps).float()
     # ∫ N(z; 0, I) exp(-|z - a|^2 / (2 s^2)) dz = s^2 / (1 + s^2) exp(-|a|^2 / (2 (1 + s^2)))
     # in two dimensions, with |a|^2 = 9
     log_bump = math.log(BUMP_SCALE * BUMP_VARIANCE * SHRINK) - 4.5 * SHRINK
-    log_px = bernoulli_log_likelihood(x[:, bumps:], LOGITS[bumps:]) + log_bump
+    log_px = common.bernoulli_log_likelihood(x[:, bumps:], probes.LOGITS[bumps:]) + log_bump
     return model, x, log_px
 
 
@@ -203,7 +178,7 @@ PAIRING = (
 )
 
 
-@graded_alone("negative_iwae_bound")
+@common.graded_alone("negative_iwae_bound")
 def check_iwae_exact_at_posterior(batch: int = 23, ks: tuple[int, ...] = (1, 10)) -> None:
     """``IWAE_k = log p(x)`` exactly, for every k, when ``q(z|x)`` is the exact posterior
     ``p(z|x)``: every weight ``p(x|z) p(z) / p(z|x)`` is then ``p(x)``.
@@ -214,12 +189,12 @@ def check_iwae_exact_at_posterior(batch: int = 23, ks: tuple[int, ...] = (1, 10)
     model, x, log_px = _posterior_probe(batch)
     exact = -log_px.mean().item()
     for iw in ks:
-        niwae = niwae_of(model, x, iw).item()
-        if not close(niwae, exact):
-            sentence, mistake = diagnose(
-                niwae, reduction_mistakes(log_px, iw), otherwise="not_exact_at_posterior"
+        niwae = probes.niwae_of(model, x, iw).item()
+        if not common.close(niwae, exact):
+            sentence, mistake = common.diagnose(
+                niwae, probes.reduction_mistakes(log_px, iw), otherwise="not_exact_at_posterior"
             )
-            fail(
+            common.fail(
                 f"niwae = {niwae:.3f} with iw={iw} for a model whose q(z|x) is its exact "
                 f"posterior p(z|x): every weight is then p(x), so niwae = -log p(x) = "
                 f"{exact:.3f} (the batch mean) for every k; "
@@ -228,7 +203,11 @@ def check_iwae_exact_at_posterior(batch: int = 23, ks: tuple[int, ...] = (1, 10)
             )
 
 
-@graded_alone("negative_iwae_bound")
+#: The probe of the checks with the wide q(z|x), in words.
+PROBE = "a decoder with constant logits and q(z|x) = N(0, 4 I)"
+
+
+@common.graded_alone("negative_iwae_bound")
 def check_iwae_k1_matches_elbo(batch: int = 1000) -> None:
     """With one sample the IWAE bound is the ELBO: ``E[IWAE_1] = log p(x) - KL(q || p)``
     for a decoder with constant logits and ``q(z|x) = N(0, 4 I)``.
@@ -236,25 +215,13 @@ def check_iwae_k1_matches_elbo(batch: int = 1000) -> None:
     Each image's ``IWAE_1`` has the standard deviation of ``log p(z) - log q(z|x)`` (3 nats
     here), so the batch mean is within ``Z_SCORE * 3 / sqrt(batch)`` (0.47) of its expectation.
     """
-    model = probe_vae(WIDE_M, WIDE_V, logits=LOGITS)
-    x = binary_batch(batch)
-    log_px = bernoulli_log_likelihood(x, LOGITS).mean().item()
-    kl = kl_to_standard_normal(WIDE_M, WIDE_V)
-    expected = -log_px + kl
-    tolerance = Z_SCORE * log_ratio_sd(WIDE_M, WIDE_V) / math.sqrt(batch)
-    niwae = niwae_of(model, x, 1).item()
-    if not close(niwae, expected, tolerance):
-        mistakes = {"likelihood_only_weights": -log_px, "prior_ratio_wrong_sign": -log_px - kl}
-        sentence, mistake = diagnose(niwae, mistakes, otherwise="iwae1_not_elbo", atol=tolerance)
-        fail(
-            f"niwae = {niwae:.3f} with iw=1; with one sample the IWAE bound is the ELBO: for a "
-            f"decoder with constant logits and q(z|x) = N(0, 4 I), -log p(x) + KL(q || p) = "
-            f"{expected:.3f} within {tolerance:.2f}; {sentence}",
-            mistake,
-        )
+    model = common.probe_vae(probes.WIDE_M, probes.WIDE_V, logits=probes.LOGITS)
+    kl = probes.kl_to_standard_normal(probes.WIDE_M, probes.WIDE_V)
+    sd = common.log_ratio_sd(probes.WIDE_M, probes.WIDE_V)
+    probes.check_iwae1_is_elbo(model, batch, kl, common.Z_SCORE * sd / math.sqrt(batch), PROBE)
 
 
-@graded_alone("negative_iwae_bound")
+@common.graded_alone("negative_iwae_bound")
 def check_iwae_kl_rec(batch: int = 50, iw: int = 10) -> None:
     """``kl`` and ``rec`` are the ELBO's terms averaged over the samples and the batch.
 
@@ -262,23 +229,29 @@ def check_iwae_kl_rec(batch: int = 50, iw: int = 10) -> None:
     is the closed-form ``KL(q || p)`` or its Monte Carlo estimate over the ``iw * batch``
     samples, within ``Z_SCORE`` standard errors.
     """
-    model = probe_vae(WIDE_M, WIDE_V, logits=LOGITS)
-    x = binary_batch(batch)
+    model = common.probe_vae(probes.WIDE_M, probes.WIDE_V, logits=probes.LOGITS)
+    x = common.binary_batch(batch)
     bound = model.negative_iwae_bound
     judged = ("kl", "rec")
-    _, kl, rec = (t.item() for t in call_bound(bound, x, iw, judge=judged, nonfinite=UNSTABLE))
-    exact_rec = -bernoulli_log_likelihood(x, LOGITS).mean().item()
-    exact_kl = kl_to_standard_normal(WIDE_M, WIDE_V)
-    tolerance = Z_SCORE * log_ratio_sd(WIDE_M, WIDE_V) / math.sqrt(batch * iw)
+    _, kl, rec = (
+        t.item() for t in common.call_bound(bound, x, iw, judge=judged, nonfinite=probes.UNSTABLE)
+    )
+    exact_rec = -common.bernoulli_log_likelihood(x, probes.LOGITS).mean().item()
+    exact_kl = probes.kl_to_standard_normal(probes.WIDE_M, probes.WIDE_V)
+    tolerance = (
+        common.Z_SCORE * common.log_ratio_sd(probes.WIDE_M, probes.WIDE_V) / math.sqrt(batch * iw)
+    )
     for name, value, exact, atol in (("rec", rec, exact_rec, 0.0), ("kl", kl, exact_kl, tolerance)):
-        if not close(value, exact, atol):
+        if not common.close(value, exact, atol):
             mistakes = {
                 "sum_over_samples": iw * exact,
                 "sum_over_batch": batch * exact,
                 "kl_wrong_sign" if name == "kl" else "rec_wrong_sign": -exact,
             }
-            sentence, mistake = diagnose(value, mistakes, otherwise="kl_rec_wrong", atol=iw * atol)
-            fail(
+            sentence, mistake = common.diagnose(
+                value, mistakes, otherwise="kl_rec_wrong", atol=iw * atol
+            )
+            common.fail(
                 f"{name} = {value:.3f} for a decoder with constant logits and q(z|x) = N(0, 4 I); "
                 f"expected {exact:.3f}, its mean over the iw samples and the batch"
                 + (f" (within {atol:.2f})" if atol else "")
@@ -287,10 +260,7 @@ def check_iwae_kl_rec(batch: int = 50, iw: int = 10) -> None:
             )
 
 
-PROBE = "a decoder with constant logits and q(z|x) = N(0, 4 I)"
-
-
-@graded_alone("negative_iwae_bound")
+@common.graded_alone("negative_iwae_bound")
 def check_iwae_increases_with_k(repeats: int = 20) -> None:
     """``IWAE_k`` rises with k from the ELBO to ``log p(x)`` for a decoder with constant logits
     and ``q(z|x) = N(0, 4 I)``, and never exceeds ``log p(x)``.
@@ -301,39 +271,39 @@ def check_iwae_increases_with_k(repeats: int = 20) -> None:
     Means and standard errors come from ``repeats`` calls for each k.
     """
     # E[(p(z) / q(z))^2] = v / sqrt(2v - 1) per dimension
-    weight_variance = math.prod(v / math.sqrt(2 * v - 1) for v in WIDE_V.tolist()) - 1
-    rises_to_log_px(
-        probe_vae(WIDE_M, WIDE_V, logits=LOGITS),
-        kl_to_standard_normal(WIDE_M, WIDE_V),
+    weight_variance = math.prod(v / math.sqrt(2 * v - 1) for v in probes.WIDE_V.tolist()) - 1
+    probes.rises_to_log_px(
+        common.probe_vae(probes.WIDE_M, probes.WIDE_V, logits=probes.LOGITS),
+        probes.kl_to_standard_normal(probes.WIDE_M, probes.WIDE_V),
         weight_variance,
         PROBE,
         repeats,
     )
 
 
-@graded_alone("negative_iwae_bound")
+@common.graded_alone("negative_iwae_bound")
 def check_iwae_gradients(batch: int = 20, iw: int = 10) -> None:
     """The bound is differentiable: the samples z stay in the graph (reparameterized), and
     finite, non-zero gradients of ``niwae`` reach the encoder and the decoder."""
-    gradients_reach_the_networks(probe_vae(z_dim=2), batch, iw)
+    probes.gradients_reach_the_networks(common.probe_vae(z_dim=2), batch, iw)
 
 
-@graded_alone("negative_iwae_bound")
+@common.graded_alone("negative_iwae_bound")
 def check_iwae_vectorized(batch: int = 7, iw: int = 10) -> None:
     """The ``iw`` samples go through the decoder together (``iw * batch`` rows in one call),
     not one decoder call per sample in a Python loop."""
-    model = probe_vae(z_dim=2)
-    with recorded_latents(model) as latents:
-        call_bound(model.negative_iwae_bound, binary_batch(batch), iw, judge=())
+    model = common.probe_vae(z_dim=2)
+    with common.recorded_latents(model) as latents:
+        common.call_bound(model.negative_iwae_bound, common.binary_batch(batch), iw, judge=())
     if not latents:
-        fail(
+        common.fail(
             "negative_iwae_bound never called the decoder self.dec on the samples z",
             "decoder_not_called",
         )
     rows = [len(z) for z in latents]
     if max(rows) < iw * batch:
         loop = "a Python loop over the samples; " if len(rows) >= iw else ""
-        fail(
+        common.fail(
             f"the decoder was called {len(rows)} times with {rows} rows for iw={iw} and a batch "
             f"of {batch}: {loop}stack all iw * batch = {iw * batch} samples and decode them in "
             "one call (the decoder takes any leading dimensions: samples of shape "

@@ -45,6 +45,7 @@ __all__ = [
     "WIDE_M",
     "WIDE_V",
     "check_gradients_reach_encoder",
+    "check_iwae1_is_elbo",
     "check_nelbo_is_kl_plus_rec",
     "check_rec_exact",
     "check_sampled_latents",
@@ -255,6 +256,34 @@ def exact_at_prior(
                 f"niwae = -log p(x) = {exact:.3f} (the batch mean) for every k; {sentence}",
                 mistake,
             )
+
+
+def check_iwae1_is_elbo(
+    model: VAE,
+    batch: int,
+    kl: float,
+    tolerance: float,
+    probe: str,
+    kl_mistakes: Mapping[str, float] | None = None,
+) -> None:
+    """With one sample the IWAE bound is the ELBO: on ``batch`` images, ``niwae`` with
+    ``iw=1`` of ``model``, whose decoder outputs the constant ``LOGITS``, averages to
+    ``-log p(x) + kl`` within ``tolerance``. ``kl_mistakes``: mistake id -> the KL it puts in
+    place of ``kl``, besides the log-weights' own mistakes; ``probe`` describes the model."""
+    x = binary_batch(batch)
+    log_px = bernoulli_log_likelihood(x, LOGITS).mean().item()
+    expected = -log_px + kl
+    niwae = niwae_of(model, x, 1).item()
+    if not close(niwae, expected, tolerance):
+        mistakes = {name: -log_px + value for name, value in (kl_mistakes or {}).items()}
+        mistakes["likelihood_only_weights"] = -log_px
+        mistakes["prior_ratio_wrong_sign"] = -log_px - kl
+        sentence, mistake = diagnose(niwae, mistakes, otherwise="iwae1_not_elbo", atol=tolerance)
+        fail(
+            f"niwae = {niwae:.3f} with iw=1; with one sample the IWAE bound is the ELBO: for "
+            f"{probe}, -log p(x) + KL(q || p) = {expected:.3f} within {tolerance:.2f}; {sentence}",
+            mistake,
+        )
 
 
 #: k -> images per call of the growth check, each k called ``repeats`` times.
