@@ -135,4 +135,4 @@ def check_elbo_gradients(model: VAE | None = None) -> None:
         )
     rec.backward()
     encoder, decoder = model.enc.net[-1].weight.grad, model.dec.net[-1].weight.grad
-    probes.check_gradients_reach_encoder(encoder, decoder, model.z_dim)
+    probes.check_rec_gradients(encoder, decoder, model.z_dim)

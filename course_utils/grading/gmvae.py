@@ -365,7 +365,7 @@ def check_gmvae_elbo_gradients() -> None:
     _check_prior_gradient(model, nelbo, "nelbo")
     weights = [model.enc.net[-1].weight, model.dec.net[-1].weight]
     grad_enc, grad_dec = torch.autograd.grad(rec, weights, allow_unused=True)
-    probes.check_gradients_reach_encoder(grad_enc, grad_dec, model.z_dim)
+    probes.check_rec_gradients(grad_enc, grad_dec, model.z_dim)
 
 
 # -- GMVAE.negative_iwae_bound ------------------------------------------------------------------

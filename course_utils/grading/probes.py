@@ -44,10 +44,10 @@ __all__ = [
     "UNSTABLE",
     "WIDE_M",
     "WIDE_V",
-    "check_gradients_reach_encoder",
     "check_iwae1_is_elbo",
     "check_nelbo_is_kl_plus_rec",
     "check_rec_exact",
+    "check_rec_gradients",
     "check_sampled_latents",
     "exact_at_prior",
     "float_slack",
@@ -160,7 +160,7 @@ def check_sampled_latents(model: VAE, rows: int, m: Tensor, v: Tensor) -> None:
     check_sample_moments(torch.cat(latents), m, v, "the z given to the decoder")
 
 
-def check_gradients_reach_encoder(
+def check_rec_gradients(
     encoder: Tensor | None, decoder: Tensor | None, z_dim: int
 ) -> None:
     """The gradients of the reconstruction term for the weights of the last layers of the
