@@ -71,11 +71,28 @@ c.GenerateAssignment.preprocessors = [
 # a notebook whose code tampers with what the tests rely on scores 0, flagged for review, and
 # an exercise answered with the course's own code scores 0 on its tests, flagged for review.
 c.Autograde.exporter_class = "autograder.nbgrader_hooks.ReadAnyFile"
+# Time limits follow the solutions' own times (autograder/time_limits.py), measured at
+# release into solutions/<assignment>/reference_times.json (not copied into the release):
+# a cell may take 10x its reference time + 15 s, a notebook 4x its own + 30 s, scaled by
+# how much slower the grading machine is; `GuardedExecute.deadline` caps a notebook (and is
+# its limit if it has no up-to-date reference times). Under autograde the display-only
+# cells (plots, widgets, demonstrations: nothing graded reads them) are not run.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "reference_times.json",
+]
+c.TimeLimits.cell_multiple = 10.0
+c.TimeLimits.cell_margin = 15.0
+c.TimeLimits.notebook_multiple = 4.0
+c.TimeLimits.notebook_margin = 30.0
 # Each grading kernel runs in a sandbox (Debian's bubblewrap: autograder/sandbox.py): it
 # cannot see the course, the gradebook or other students, has no network, and has these
 # limits; a limit hit is that cell's error. `--GuardedExecute.sandbox=False` (or
-# `python -m autograder --no-sandbox`) grades without it. A notebook has `deadline` seconds
-# in all: past it, its remaining cells score 0 with the reason.
+# `python -m autograder --no-sandbox`) grades without it. Past its notebook's time limit,
+# a notebook's remaining cells score 0 with the reason.
 c.GuardedExecute.deadline = 600
 c.GuardedExecute.max_output_bytes = 4 * 2**20
 c.SandboxedKernelManager.memory_limit = 4 * 2**30  # bytes of data per process

@@ -9,6 +9,8 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config, PyFileConfigLoader
 
+from autograder import time_limits
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "nbgrader_config.py"
 ASSIGNMENT = "vae"
@@ -94,6 +96,11 @@ def new_course(
     source.mkdir(parents=True)
     for notebook in notebooks:
         shutil.copy(notebook, source)
+    # Their reference times (autograder.time_limits), if they have them: an entry applies
+    # only to the notebook it was measured on.
+    for times in {notebook.parent / time_limits.FILE for notebook in notebooks}:
+        if times.is_file():
+            shutil.copy(times, source)
     return Course(root, assignment)
 
 
