@@ -12,14 +12,22 @@ autograder/nbgrader_hooks.py), so plain `nbgrader generate_assignment`, `autogra
 """
 
 import os
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 -- defined by traitlets when it executes this file
 
-# torch's OpenMP threads spin-wait for each other by default: next to one busy core, a
-# 2-thread kernel trained 16% as fast as alone (benchmarks/bench_threads.py); passive waits
-# keep it near its share. For this process and every kernel it starts (grading, Validate).
+# The environment of every process that reads this config (nbgrader's commands, the Lab
+# server, `python -m autograder`, its workers, the tests) and of the kernels they start,
+# set here only. torch's OpenMP threads spin-wait for each other by default: next to one
+# busy core, a 2-thread kernel trained 16% as fast as alone (benchmarks/bench_threads.py);
+# passive waits keep it near its share.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# A new gradebook runs the `alembic` executable (nbgrader.api.get_alembic_version), which an
+# un-activated venv does not have on PATH: this interpreter's scripts first.
+_scripts = str(Path(sys.executable).parent)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _scripts:
+    os.environ["PATH"] = os.pathsep.join(filter(None, [_scripts, os.environ.get("PATH")]))
 
 BUILD = Path(__file__).resolve().parent / "build"
 # One per-cell limit for validate and autograde (the graded fast path loads checkpoints).

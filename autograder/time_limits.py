@@ -7,8 +7,9 @@ its cells' times and its own are written to ``reference_times.json`` in the assi
 source folder (the config tells nbgrader not to copy it into the release), with a short
 calibration of the machine that measured (``calibrate``). When grading, ``plan`` turns a
 notebook's entry into a ``Plan``: each cell may take ``cell_multiple`` times its reference
-time plus ``cell_margin`` seconds, the notebook ``notebook_multiple`` times its own plus
-``notebook_margin``, both scaled by how much slower this machine is than the one that
+time plus ``cell_margin`` seconds, a cell the solutions do not have (one the student
+added) ``cell_margin``, the notebook ``notebook_multiple`` times its own plus
+``notebook_margin``, all scaled by how much slower this machine is than the one that
 measured (never faster than the reference: the factor is at least 1). A correct but slower
 solution keeps its points; an infinite loop costs about a minute, not the fixed deadline.
 
@@ -64,9 +65,10 @@ class Plan:
     skip: frozenset[str] = frozenset()
     cells: dict[str, float] = field(default_factory=dict)
     deadline: float | None = None
+    other_cells: float | None = None  # a cell the solutions do not have (a student's own)
 
     def cell_limit(self, grade_id: str | None) -> float | None:
-        return self.cells.get(grade_id) if grade_id else None
+        return self.cells.get(grade_id, self.other_cells) if grade_id else self.other_cells
 
 
 # -- display-only cells ----------------------------------------------------------------------
@@ -168,11 +170,11 @@ def plan(config, assignment: str, notebook: str) -> Plan:
     limits = TimeLimits(config=config)
     factor = machine_factor(reference["calibration"])
     cells = {
-        grade_id: factor * limits.cell_multiple * seconds + limits.cell_margin
+        grade_id: factor * (limits.cell_multiple * seconds + limits.cell_margin)
         for grade_id, seconds in entry["cells"].items()
     }
-    deadline = factor * limits.notebook_multiple * entry["seconds"] + limits.notebook_margin
-    return Plan(frozenset(entry["display_only"]), cells, deadline)
+    deadline = factor * (limits.notebook_multiple * entry["seconds"] + limits.notebook_margin)
+    return Plan(frozenset(entry["display_only"]), cells, deadline, factor * limits.cell_margin)
 
 
 def stale(folder: Path) -> list[str]:

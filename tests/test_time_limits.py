@@ -70,9 +70,10 @@ def test_limits_are_multiples_of_the_reference_and_scale_with_the_machine(course
         == (limits.cell_multiple * 0.5 + limits.cell_margin)
     )
     assert plan.deadline == 4 * 5.0 + 30
-    assert plan.cell_limit("add_solution") is None  # not measured: the fixed timeout
+    assert plan.cell_limit("add_solution") == plan.cell_limit(None) == 15  # not measured
+    assert time_limits.Plan().cell_limit("add_small_ints") is None  # no reference: fixed
     monkeypatch.setattr(time_limits, "_calibration", 3.0)  # three times slower
-    assert time_limits.plan(course.config, course.assignment, "add").deadline == 3 * 20 + 30
+    assert time_limits.plan(course.config, course.assignment, "add").deadline == 3 * (20 + 30)
     monkeypatch.setattr(time_limits, "_calibration", 0.1)  # faster: never below the reference
     assert time_limits.plan(course.config, course.assignment, "add").deadline == 20 + 30
 
