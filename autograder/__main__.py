@@ -13,14 +13,17 @@ from autograder import (
     bundle,
     grading,
     main_job,
+    parallel,
     release,
     report,
     report_page,
     sandbox,
+    time_limits,
     validation,
 )
 from autograder.course import ASSIGNMENT, REPO_ROOT, Course, NbgraderError
 from autograder.examples import corpus
+from autograder.nbgrader_hooks import GuardedExecute
 from autograder.sandbox import SandboxUnavailable
 
 
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         course = Course(args.root, args.assignment, overrides)
-        if course.config.GuardedExecute.get("sandbox", True):
+        if course.setting(GuardedExecute, "sandbox"):
             sandbox.check_available()
         return args.command(course, args)
     except (
@@ -54,11 +57,12 @@ def _course(course: Course, args: argparse.Namespace) -> int:
     return main_job.run(course, args.cases, every=args.all, workers=_workers(args))
 
 
-def _workers(args: argparse.Namespace) -> grading.Workers:
-    return grading.Workers(args.workers, args.scheduler, args.threads)
+def _workers(args: argparse.Namespace) -> parallel.Workers:
+    return parallel.Workers(args.workers, args.scheduler, args.threads)
 
 
 def _release(course: Course, _: argparse.Namespace) -> int:
+    time_limits.refresh(course.config, course.assignment)
     for path in release.generate(course):
         print(f"wrote {path}")
     return 0
@@ -66,6 +70,10 @@ def _release(course: Course, _: argparse.Namespace) -> int:
 
 def _check_release(course: Course, _: argparse.Namespace) -> int:
     found = release.differences(course)
+    found += [
+        f"{course.source / time_limits.FILE}: {notebook}'s times are out of date"
+        for notebook in time_limits.stale(course.source)
+    ]
     for difference in found:
         print(difference)
     if found:
