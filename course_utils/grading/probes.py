@@ -160,9 +160,7 @@ def check_sampled_latents(model: VAE, rows: int, m: Tensor, v: Tensor) -> None:
     check_sample_moments(torch.cat(latents), m, v, "the z given to the decoder")
 
 
-def check_rec_gradients(
-    encoder: Tensor | None, decoder: Tensor | None, z_dim: int
-) -> None:
+def check_rec_gradients(encoder: Tensor | None, decoder: Tensor | None, z_dim: int) -> None:
     """The gradients of the reconstruction term for the weights of the last layers of the
     encoder (``encoder``, ``(2 z_dim, hidden)``: the mean's rows, then the variance's) and of
     the decoder (``decoder``; None where the term does not depend on them) show a reparameterized
