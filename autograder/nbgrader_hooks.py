@@ -114,7 +114,7 @@ class GuardedExecute(Execute):
         return super().preprocess(nb, resources, km)
 
     def _plan_of(self, resources: dict) -> Plan:
-        """The notebook's ``Plan``: given (``time_limits.measure``), or from its reference
+        """The notebook's ``Plan``: given (``release.measure_times``), or from its reference
         times in the course's source folder."""
         if "plan" in resources:
             return resources["plan"]

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from test_autograde_corpus import FIXTURE_NOTEBOOK, gradebook_rows, run_cli
 
-from autograder import time_limits
+from autograder import release, time_limits
 from autograder.cells import grade_id_of
 from autograder.course import Course, new_course
 from autograder.release import generate
@@ -118,7 +118,7 @@ def test_an_infinite_loop_costs_its_limits_and_only_its_own_points(tmp_path):
     margins = ("c.TimeLimits.cell_margin = 5.0", "c.TimeLimits.notebook_margin = 10.0")
     course = new_course(tmp_path / "course", [solutions], *margins)
     (course.source / "solutions.ipynb").rename(course.source / "add.ipynb")
-    reference = time_limits.measure(course.config, course.assignment, progress=lambda _: None)
+    reference = release.measure_times(course, progress=lambda _: None)
     entry = reference["notebooks"]["add"]
     assert entry["display_only"] == ["picture"]
     assert "picture" not in entry["cells"] and entry["seconds"] < 30
