@@ -53,6 +53,12 @@ def trained_z2():
     return model, x, log_px, log_px.mean().item() + niwae + Z_SCORE * se
 
 
+def test_the_visible_check_s_log_px_is_the_quadrature_s(trained_z2):
+    _, _, log_px, _ = trained_z2
+    shipped = checkpoints._loose_log_px()
+    assert torch.allclose(shipped, log_px, atol=1e-5, rtol=0), (shipped - log_px).abs().max()
+
+
 @pytest.mark.parametrize(
     "name", sorted(n for n in IWAE if not IWAE[n].fails or n in QUADRATURE_MISTAKES)
 )
