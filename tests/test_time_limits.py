@@ -16,8 +16,6 @@ from autograder.cells import grade_id_of
 from autograder.course import Course, new_course
 from autograder.release import generate
 
-pytestmark = pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning")
-
 
 def locked(source: str, grade_id: str, **flags) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source)
