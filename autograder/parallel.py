@@ -73,6 +73,11 @@ class Workers:
             return local_executor(self.count)
         return InThisProcess()
 
+    def slots(self, pool: Executor) -> int:
+        """How many tasks ``pool`` runs at once: a task is sent only when one can start, so
+        its deadline counts from its start, not from a place in a queue."""
+        return pool.slots() if isinstance(pool, DaskExecutor) else self.count
+
 
 #: One student after another, in this process.
 SEQUENTIAL = Workers()
@@ -340,6 +345,10 @@ class DaskExecutor(Executor):
     def submit(self, function, /, *args, **kwargs) -> Future:
         return self.executor.submit(function, *args, **kwargs)
 
+    def slots(self) -> int:
+        """The cluster's worker threads now (at least 1: a task waits for a worker)."""
+        return max(1, sum(self.client.nthreads().values()))
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self.executor.shutdown(wait=wait and not cancel_futures)
         self.client.close()
@@ -378,24 +387,26 @@ def grade_all(
     attempts = dict.fromkeys(todo, 0)
     failed: dict[str, str] = {}
     pool = workers.executor()
+    waiting = list(todo)  # not sent yet, in order
     # future -> (student, when it was sent, the pool it was sent to)
     running: dict[Future, tuple[str, float, Executor]] = {}
 
-    def send(student: str) -> None:
-        attempts[student] += 1
-        running[pool.submit(grade, todo[student])] = (student, time.monotonic(), pool)
+    def send_what_can_start() -> None:
+        while waiting and len(running) < workers.slots(pool):
+            student = waiting.pop(0)
+            attempts[student] += 1
+            running[pool.submit(grade, todo[student])] = (student, time.monotonic(), pool)
 
     def again_or_give_up(student: str, why: str) -> None:
         if attempts[student] < 2:
-            send(student)
+            waiting.insert(0, student)
         else:
             failed[student] = f"failed {attempts[student]} times; the last time: {why}"
             progress(student)
 
     try:
-        for student in todo:
-            send(student)
-        while running:
+        send_what_can_start()
+        while running:  # the tasks waiting are sent as those running end
             done, _ = wait(running, timeout=5, return_when=FIRST_COMPLETED)
             for future in done:
                 student, _, sent_to = running.pop(future)
@@ -427,6 +438,7 @@ def grade_all(
                     del running[future]
                     failed[student] = f"no result after {deadline:.0f} s: its worker is lost"
                     progress(student)
+            send_what_can_start()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return failed
