@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,6 +30,7 @@ __all__ = [
     "curves",
     "gaps",
     "runs",
+    "summarize",
     "summary",
     "table",
     "value",
@@ -88,16 +89,26 @@ class Summary:
         return self.high < other.low or other.high < self.low
 
 
-def values(name: str, key: str) -> list[float]:
-    """``key`` (dotted, see ``value``) of each seed of configuration ``name``."""
-    return [float(value(record, key)) for record in runs(name)]
+#: A measure of a record: a dotted key (``"test.niwae.1000"``) or a function of the record.
+Measure = str | Callable[[dict], float]
 
 
-def summary(name: str, key: str) -> Summary:
-    """``key`` (dotted, see ``value``) over the seeds of configuration ``name``."""
-    found = values(name, key)
+def values(name: str, key: Measure) -> list[float]:
+    """The measure ``key`` (a dotted key, see ``value``, or a function of a record) of each
+    seed of configuration ``name``."""
+    measure = key if callable(key) else lambda record: value(record, key)
+    return [float(measure(record)) for record in runs(name)]
+
+
+def summarize(found: Sequence[float]) -> Summary:
+    """Mean, smallest, largest and standard deviation of one value per seed."""
     sd = statistics.stdev(found) if len(found) > 1 else 0.0
     return Summary(statistics.fmean(found), min(found), max(found), sd, len(found))
+
+
+def summary(name: str, key: Measure) -> Summary:
+    """The measure ``key`` (see ``values``) over the seeds of configuration ``name``."""
+    return summarize(values(name, key))
 
 
 @dataclass(frozen=True)
@@ -106,13 +117,13 @@ class SeedTable:
 
     Attributes:
         rows: row label -> configuration name.
-        columns: column label -> dotted key of a record.
+        columns: column label -> measure (a dotted key of a record, or a function of one).
         cells: ``(row label, column label)`` -> its ``Summary``.
         digits: decimals shown, for every column or by column label.
     """
 
     rows: Mapping[str, str]
-    columns: Mapping[str, str]
+    columns: Mapping[str, Measure]
     cells: Mapping[tuple[str, str], Summary]
     digits: int | Mapping[str, int] = 1
 
@@ -139,11 +150,12 @@ class SeedTable:
 
 def table(
     rows: Mapping[str, str],
-    columns: Mapping[str, str],
+    columns: Mapping[str, Measure],
     *,
     digits: int | Mapping[str, int] = 1,
 ) -> SeedTable:
-    """Each column's measure (a dotted key) of each row's configuration over its seeds.
+    """Each column's measure (a dotted key or a function of a record) of each row's
+    configuration over its seeds.
 
     ``print(table(...))`` shows mean ± standard deviation over the seeds and how many seeds
     each row has.

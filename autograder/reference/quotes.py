@@ -1,0 +1,248 @@
+"""Where every number that the notebooks' text and the README quote comes from.
+
+A markdown cell that quotes a measured number names its source here: the records of the
+training seeds (``course_utils.records``), a shipped checkpoint's provenance
+(``course_utils/pretrained/NAME.json``), a setting of the course's code, or a computation
+(a mathematical constant, the point totals of the notebooks' metadata). ``QUOTES`` lists,
+for each such cell (notebook, grade_id), the numbers it quotes in the order it quotes them,
+each as the text it must read.
+
+Which numbers count as quoted (``quoted``): every number with a decimal point or a ``±``,
+and every integer followed by ``nats`` or ``units`` (one word may come between: "20 active
+units"). Left out as names rather than measurements: section, question, exercise,
+equation and figure numbers, numbers inside identifiers (``vae_z10_beta0.2``), and the value
+of a named setting written as ``symbol = value`` (``k = 1000``, ``\\beta = 0.2``). Other
+integers (iterations, image counts, points, years) are settings of the course, not
+measurements.
+
+    python -m autograder.reference.quotes            # list every quote with its source
+    python -m autograder.reference.quotes --check    # differences between text and sources
+    python -m autograder.reference.quotes --write    # write the sources' numbers into the text
+
+``--write`` rewrites, in place and in order, each quoted number of a cell whose count of
+quotes matches its entry; the test ``tests/test_quotes.py`` fails on any difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder.cells import grade_id_of
+from autograder.course import Course
+from course_utils import records
+from course_utils.checkpoints import PRETRAINED_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+
+# What counts as a quoted number
+
+_NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+#: A number, optionally ``± spread``, not part of an identifier, a version or a longer number.
+_TOKEN = re.compile(
+    rf"(?<![\w.^:\\])(?P<value>{_NUMBER})(?:\s*(?:±|\\pm)\s*(?P<spread>{_NUMBER}))?(?![\w]|\.\d)"
+)
+#: References to parts of a text, not measurements: "Section 3.4", "Questions 4.3 and 4.4".
+_REFERENCE = re.compile(
+    r"(?:Sections?|Questions?|Exercises?|[Ss]ec\.|[Ee]q\.|Theorem|[Ff]ig(?:ure|\.)|Table|Ch\.|"
+    r"notebooks?)\s+\d+(?:\.\d+)*(?:(?:,|,? and| to|-)\s*\d+(?:\.\d+)*)*"
+)
+#: A heading's own number: "## 3.4 Ground truth".
+_HEADING = re.compile(r"^(#+)\s*\d+(?:\.\d+)*", re.MULTILINE)
+#: A named setting: "k = 1000", "$\beta = 0.2$", "s^2 = 0.5".
+_SETTING = re.compile(r"(?:\b[A-Za-z]|\\[a-zA-Z]+|[βλ]|\^\{?\d\}?|_\{?\w+\}?)\s*=\s*$")
+#: An integer quoted as a measurement: "24.6 nats", "20 active units".
+_UNIT = re.compile(r"\s+(?:[a-z]+\s+)?(?:nats?|units?)\b")
+#: A fenced or inline code span: its numbers are code.
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
+
+
+def _blank(match: re.Match) -> str:
+    return " " * len(match.group(0))
+
+
+def _masked(text: str) -> str:
+    """``text`` with code, references and heading numbers blanked (same length)."""
+    text = _CODE.sub(_blank, text)
+    text = _REFERENCE.sub(_blank, text)
+    return _HEADING.sub(lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))), text)
+
+
+def quoted(text: str) -> list[re.Match]:
+    """The quoted numbers of a markdown text, in order (see the module)."""
+    masked = _masked(text)
+    found = []
+    for match in _TOKEN.finditer(masked):
+        if _SETTING.search(masked[: match.start()]):
+            continue
+        number = match.group("value")
+        if "." in number or match.group("spread") or _UNIT.match(masked, match.end()):
+            found.append(match)
+    return found
+
+
+# Where a quoted number comes from
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One quoted number: how to compute the text it must read, and where it comes from."""
+
+    compute: Callable[[], str]
+    source: str
+
+    def text(self) -> str:
+        return self.compute()
+
+
+def _fixed(value: float, digits: int) -> str:
+    text = f"{value:,.{digits}f}"
+    return text.replace("-", "−") if text.startswith("-") else text
+
+
+def seeds(name: str, key: str, digits: int = 1) -> Quote:
+    """``mean ± sd`` of ``key`` over the seeds of configuration ``name``."""
+    return Quote(
+        lambda: records.summary(name, key).format(digits),
+        f"records {name} {key}, mean ± sd over the seeds",
+    )
+
+
+def mean(name: str, key: str, digits: int = 1) -> Quote:
+    """The mean of ``key`` over the seeds of ``name``."""
+    return Quote(
+        lambda: _fixed(records.summary(name, key).mean, digits),
+        f"records {name} {key}, mean over the seeds",
+    )
+
+
+def derived(compute: Callable[[], float], digits: int, source: str) -> Quote:
+    """A number computed from records, checkpoints or code (``source`` says how)."""
+    return Quote(lambda: _fixed(compute(), digits), source)
+
+
+def count(compute: Callable[[], int], source: str) -> Quote:
+    """An integer computed from records, checkpoints or code."""
+    return Quote(lambda: f"{compute():,d}", source)
+
+
+def provenance(checkpoint: str, key: str, digits: int = 1) -> Quote:
+    """``key`` (dotted) of a shipped checkpoint's provenance."""
+
+    def compute() -> str:
+        found = json.loads((PRETRAINED_DIR / f"{checkpoint}.json").read_text())
+        return _fixed(float(records.value(found, key)), digits)
+
+    return Quote(compute, f"course_utils/pretrained/{checkpoint}.json {key}")
+
+
+def constant(value: float, digits: int, source: str) -> Quote:
+    """A mathematical constant or a setting of the course's code."""
+    return Quote(lambda: _fixed(value, digits), source)
+
+
+# The sources of the notebooks' text
+
+QUOTES: dict[tuple[str, str], list[Quote]] = {}
+
+
+def _cells(course: Course) -> dict[tuple[str, str], nbformat.NotebookNode]:
+    cells = {}
+    for path in sorted(course.source.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                cells[path.stem, grade_id_of(cell)] = cell
+    return cells
+
+
+def points(course: Course) -> tuple[int, int]:
+    """The notebooks' points: (written answers, all), from their nbgrader metadata."""
+    written = total = 0
+    for path in sorted(course.source.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                total += meta["points"]
+                written += meta["points"] if cell.cell_type == "markdown" else 0
+    return written, total
+
+
+#: The README's sentence with the written answers' share of the points.
+README_POINTS = re.compile(r"written answers \((\d+) of the (\d+) points\)")
+
+
+def differences(course: Course | None = None) -> list[str]:
+    """Where the text and its sources disagree: one line per cell (empty if none)."""
+    course = course or Course()
+    found = []
+    for (notebook, grade_id), cell in _cells(course).items():
+        text = [m.group(0) for m in quoted(cell.source)]
+        wanted = [quote.text() for quote in QUOTES.get((notebook, grade_id), [])]
+        if text != wanted:
+            found.append(f"{notebook} {grade_id}: the text quotes {text}, its sources say {wanted}")
+    missing = set(QUOTES) - set(_cells(course))
+    found += [f"{notebook} {grade_id}: no such markdown cell" for notebook, grade_id in missing]
+    stated = README_POINTS.findall(README.read_text())
+    wanted = "{} of the {}".format(*points(course))
+    if [f"{a} of the {b}" for a, b in stated] != [wanted]:
+        found.append(f"README.md: the written answers are {stated}, the notebooks say {wanted}")
+    return found
+
+
+def write(course: Course | None = None) -> list[str]:
+    """Write each cell's sources into its quoted numbers, where the counts match; returns
+    the cells it could not write (their counts differ)."""
+    course = course or Course()
+    skipped = []
+    for path in sorted(course.source.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            key = (path.stem, grade_id_of(cell))
+            if cell.cell_type != "markdown" or key not in QUOTES:
+                continue
+            matches, wanted = quoted(cell.source), [q.text() for q in QUOTES[key]]
+            if len(matches) != len(wanted):
+                skipped.append(f"{key[0]} {key[1]}: {len(matches)} quoted, {len(wanted)} sources")
+                continue
+            for match, text in reversed(list(zip(matches, wanted, strict=True))):
+                cell.source = cell.source[: match.start()] + text + cell.source[match.end() :]
+        nbformat.write(nb, path)
+    written, total = points(course)
+    README.write_text(
+        README_POINTS.sub(f"written answers ({written} of the {total} points)", README.read_text())
+    )
+    return skipped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--check", action="store_true", help="list the differences")
+    action.add_argument("--write", action="store_true", help="write the sources into the text")
+    args = parser.parse_args(argv)
+    if args.write:
+        for line in write():
+            print(f"not written: {line}")
+        return 0
+    if args.check:
+        found = differences()
+        print("\n".join(found) or "every quoted number agrees with its source")
+        return 1 if found else 0
+    for (notebook, grade_id), quotes in QUOTES.items():
+        for quote in quotes:
+            print(f"{notebook} {grade_id}: {quote.text():>14}  {quote.source}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+
