@@ -8,19 +8,22 @@ for each such cell (notebook, grade_id), the numbers it quotes in the order it q
 each as the text it must read.
 
 Which numbers count as quoted (``quoted``): every number with a decimal point or a ``±``,
-and every integer followed by ``nats`` or ``units`` (one word may come between: "20 active
-units"). Left out as names rather than measurements: section, question, exercise,
-equation and figure numbers, numbers inside identifiers (``vae_z10_beta0.2``), and the value
-of a named setting written as ``symbol = value`` (``k = 1000``, ``\\beta = 0.2``). Other
-integers (iterations, image counts, points, years) are settings of the course, not
-measurements.
+every integer followed by ``nats`` or ``units`` (one word may come between: "20 active
+units"), and the integer of "iteration N" (a measured place on a curve). Left out, as names
+rather than measurements: section, question, exercise, equation and figure numbers, numbers
+inside identifiers or code (``vae_z10_beta0.2``), and the value of a named setting written
+as ``symbol = value`` (``k = 1000``, ``\\beta = 0.2``). Other integers (iterations, image
+counts, points, years) are settings of the course, not measurements. ``CLAIMS`` lists the
+comparisons a cell states (one configuration below another in every seed, or two that
+overlap), each checked against the records.
 
     python -m autograder.reference.quotes            # list every quote with its source
     python -m autograder.reference.quotes --check    # differences between text and sources
     python -m autograder.reference.quotes --write    # write the sources' numbers into the text
 
 ``--write`` rewrites, in place and in order, each quoted number of a cell whose count of
-quotes matches its entry; the test ``tests/test_quotes.py`` fails on any difference.
+quotes matches its entry, and the README's point totals; ``tests/test_quotes.py`` fails on
+any difference and on any claim that does not hold.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ README = ROOT / "README.md"
 
 # What counts as a quoted number
 
-_NUMBER = r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_NUMBER = r"[-\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 #: A number, optionally ``± spread``, not part of an identifier, a version or a longer number.
 _TOKEN = re.compile(
     rf"(?<![\w.^:\\])(?P<value>{_NUMBER})(?:\s*(?:±|\\pm)\s*(?P<spread>{_NUMBER}))?(?![\w]|\.\d)"
@@ -60,8 +63,10 @@ _REFERENCE = re.compile(
 _HEADING = re.compile(r"^(#+)\s*\d+(?:\.\d+)*", re.MULTILINE)
 #: A named setting: "k = 1000", "$\beta = 0.2$", "s^2 = 0.5".
 _SETTING = re.compile(r"(?:\b[A-Za-z]|\\[a-zA-Z]+|[βλ]|\^\{?\d\}?|_\{?\w+\}?)\s*=\s*$")
-#: An integer quoted as a measurement: "24.6 nats", "20 active units".
+#: An integer quoted as a measurement: "24 nats", "20 active units".
 _UNIT = re.compile(r"\s+(?:[a-z]+\s+)?(?:nats?|units?)\b")
+#: An integer quoted as the place of a measurement: "at iteration 7,500".
+_PLACE = re.compile(r"\biteration\s+$")
 #: A fenced or inline code span: its numbers are code.
 _CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
 
@@ -85,7 +90,8 @@ def quoted(text: str) -> list[re.Match]:
         if _SETTING.search(masked[: match.start()]):
             continue
         number = match.group("value")
-        if "." in number or match.group("spread") or _UNIT.match(masked, match.end()):
+        unit = _UNIT.match(masked, match.end()) or _PLACE.search(masked[: match.start()])
+        if "." in number or match.group("spread") or unit:
             found.append(match)
     return found
 
@@ -105,8 +111,7 @@ class Quote:
 
 
 def _fixed(value: float, digits: int) -> str:
-    text = f"{value:,.{digits}f}"
-    return text.replace("-", "−") if text.startswith("-") else text
+    return f"{value:,.{digits}f}"
 
 
 def seeds(name: str, key: str, digits: int = 1) -> Quote:
@@ -150,9 +155,88 @@ def constant(value: float, digits: int, source: str) -> Quote:
     return Quote(lambda: _fixed(value, digits), source)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A comparison the text states, checked against the records it rests on."""
+
+    holds: Callable[[], bool]
+    statement: str
+
+
+def below(lower: str, higher: str, key: str) -> Claim:
+    """Every seed of ``lower`` has a smaller ``key`` than every seed of ``higher``."""
+    return Claim(
+        lambda: records.summary(lower, key).high < records.summary(higher, key).low,
+        f"{key}: every seed of {lower} below every seed of {higher}",
+    )
+
+
+def overlapping(first: str, second: str, key: str) -> Claim:
+    """The seeds of the two configurations overlap in ``key``: the text calls them even."""
+    return Claim(
+        lambda: not records.summary(first, key).apart(records.summary(second, key)),
+        f"{key}: the seeds of {first} and {second} overlap",
+    )
+
+
+def _curve_minimum(name: str) -> tuple[int, float]:
+    """(iteration, value) of the lowest point of the mean test curve of ``name``'s seeds."""
+    curves = records.curves(name)
+    mean = [sum(values) / len(curves) for values in zip(*(c["test"] for c in curves), strict=True)]
+    best = min(range(len(mean)), key=mean.__getitem__)
+    return curves[0]["iterations"][best], mean[best]
+
+
+def _uniform_gap(low: float, high: float) -> float:
+    """The Jensen gap of the uniform distribution on [low, high]: log E[X] - E[log X]."""
+    mean_log = (high * math.log(high) - high - low * math.log(low) + low) / (high - low)
+    return math.log((low + high) / 2) - mean_log
+
+
+def _digamma(x: float) -> float:
+    import torch
+
+    return torch.digamma(torch.tensor(x, dtype=torch.float64)).item()
+
+
 # The sources of the notebooks' text
 
-QUOTES: dict[tuple[str, str], list[Quote]] = {}
+NB1, NB2, NB3, NB4 = "01_jensen_elbo", "02_negative_elbo", "03_iwae", "04_priors_and_collapse"
+
+QUOTES: dict[tuple[str, str], list[Quote]] = {
+    (NB1, "jensen_demo_md"): [
+        derived(lambda: -_digamma(1.0), 4, "the Euler-Mascheroni constant, -digamma(1)"),
+        constant(0.5, 1, "sigma^2 / 2 for sigma = 1"),
+        derived(lambda: math.log(20) - _digamma(20.0), 4, "log 20 - digamma(20)"),
+        constant(1 / 20 / 2, 3, "Var[X] / 2 for Gamma(20, 20)"),
+        derived(lambda: _uniform_gap(0.1, 2.0), 4, "the Jensen gap of Uniform(0.1, 2)"),
+        constant(0.1, 1, "the uniform distribution's lower end (notebook 1's demo)"),
+    ],
+    (NB2, "log_bernoulli_md"): [derived(lambda: 784 * math.log(2), 1, "784 log 2")],
+    (NB2, "overfitting_md"): [
+        seeds("vae_z10", "train.nelbo"),
+        count(lambda: _curve_minimum("vae_z10")[0], "records vae_z10: the lowest mean test curve"),
+        derived(lambda: _curve_minimum("vae_z10")[1], 1, "records vae_z10: its value"),
+        seeds("vae_z10", "test.nelbo"),
+        derived(
+            lambda: (
+                records.summary("vae_z10", lambda r: r["test"]["nelbo"] - r["train"]["nelbo"]).mean
+            ),
+            1,
+            "records vae_z10: test NELBO - training NELBO, mean over the seeds",
+        ),
+        seeds("vae_z10_beta1", "test.nelbo"),
+    ],
+    (NB2, "written_prior_sampling"): [
+        seeds("vae_z10", "test.kl"),
+        seeds("vae_z50", "test.kl"),
+    ],
+}
+
+#: The comparisons each cell states, checked against the records.
+CLAIMS: dict[tuple[str, str], list[Claim]] = {
+    (NB2, "overfitting_md"): [below("vae_z10_beta1", "vae_z10", "test.nelbo")],
+}
 
 
 def _cells(course: Course) -> dict[tuple[str, str], nbformat.NotebookNode]:
@@ -186,10 +270,22 @@ def differences(course: Course | None = None) -> list[str]:
     found = []
     for (notebook, grade_id), cell in _cells(course).items():
         text = [m.group(0) for m in quoted(cell.source)]
-        wanted = [quote.text() for quote in QUOTES.get((notebook, grade_id), [])]
+        try:
+            wanted = [quote.text() for quote in QUOTES.get((notebook, grade_id), [])]
+        except (KeyError, OSError) as error:  # a record not yet made, a missing file
+            found.append(f"{notebook} {grade_id}: a source is missing: {error}")
+            continue
         if text != wanted:
             found.append(f"{notebook} {grade_id}: the text quotes {text}, its sources say {wanted}")
-    missing = set(QUOTES) - set(_cells(course))
+    for (notebook, grade_id), claims in CLAIMS.items():
+        for claim in claims:
+            try:
+                holds = claim.holds()
+            except KeyError as error:
+                holds, claim = False, Claim(claim.holds, f"{claim.statement} ({error})")
+            if not holds:
+                found.append(f"{notebook} {grade_id}: the claim does not hold: {claim.statement}")
+    missing = (set(QUOTES) | set(CLAIMS)) - set(_cells(course))
     found += [f"{notebook} {grade_id}: no such markdown cell" for notebook, grade_id in missing]
     stated = README_POINTS.findall(README.read_text())
     wanted = "{} of the {}".format(*points(course))
@@ -209,7 +305,12 @@ def write(course: Course | None = None) -> list[str]:
             key = (path.stem, grade_id_of(cell))
             if cell.cell_type != "markdown" or key not in QUOTES:
                 continue
-            matches, wanted = quoted(cell.source), [q.text() for q in QUOTES[key]]
+            try:
+                wanted = [quote.text() for quote in QUOTES[key]]
+            except (KeyError, OSError) as error:
+                skipped.append(f"{key[0]} {key[1]}: a source is missing: {error}")
+                continue
+            matches = quoted(cell.source)
             if len(matches) != len(wanted):
                 skipped.append(f"{key[0]} {key[1]}: {len(matches)} quoted, {len(wanted)} sources")
                 continue
@@ -245,4 +346,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-
