@@ -35,6 +35,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -110,23 +111,27 @@ class Quote:
         return self.compute()
 
 
+def _named(key: records.Measure) -> str:
+    return key if isinstance(key, str) else (key.__doc__ or key.__name__)
+
+
 def _fixed(value: float, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
-def seeds(name: str, key: str, digits: int = 1) -> Quote:
+def seeds(name: str, key: records.Measure, digits: int = 1) -> Quote:
     """``mean ± sd`` of ``key`` over the seeds of configuration ``name``."""
     return Quote(
         lambda: records.summary(name, key).format(digits),
-        f"records {name} {key}, mean ± sd over the seeds",
+        f"records {name} {_named(key)}, mean ± sd over the seeds",
     )
 
 
-def mean(name: str, key: str, digits: int = 1) -> Quote:
+def mean(name: str, key: records.Measure, digits: int = 1) -> Quote:
     """The mean of ``key`` over the seeds of ``name``."""
     return Quote(
         lambda: _fixed(records.summary(name, key).mean, digits),
-        f"records {name} {key}, mean over the seeds",
+        f"records {name} {_named(key)}, mean over the seeds",
     )
 
 
@@ -163,20 +168,30 @@ class Claim:
     statement: str
 
 
-def below(lower: str, higher: str, key: str) -> Claim:
+def below(lower: str, higher: str, key: records.Measure) -> Claim:
     """Every seed of ``lower`` has a smaller ``key`` than every seed of ``higher``."""
     return Claim(
         lambda: records.summary(lower, key).high < records.summary(higher, key).low,
-        f"{key}: every seed of {lower} below every seed of {higher}",
+        f"{_named(key)}: every seed of {lower} below every seed of {higher}",
     )
 
 
-def overlapping(first: str, second: str, key: str) -> Claim:
+def overlapping(first: str, second: str, key: records.Measure) -> Claim:
     """The seeds of the two configurations overlap in ``key``: the text calls them even."""
     return Claim(
         lambda: not records.summary(first, key).apart(records.summary(second, key)),
-        f"{key}: the seeds of {first} and {second} overlap",
+        f"{_named(key)}: the seeds of {first} and {second} overlap",
     )
+
+
+def elbo_to_iwae(record: dict) -> float:
+    """test NELBO - test -IWAE-1000"""
+    return record["test"]["nelbo"] - record["test"]["niwae"]["1000"]
+
+
+def overfitting(record: dict) -> float:
+    """test NELBO - training NELBO"""
+    return record["test"]["nelbo"] - record["train"]["nelbo"]
 
 
 def _curve_minimum(name: str) -> tuple[int, float]:
@@ -191,6 +206,35 @@ def _uniform_gap(low: float, high: float) -> float:
     """The Jensen gap of the uniform distribution on [low, high]: log E[X] - E[log X]."""
     mean_log = (high * math.log(high) - high - low * math.log(low) + low) / (high - low)
     return math.log((low + high) / 2) - mean_log
+
+
+@cache
+def _encoder_variances() -> tuple[float, float]:
+    """The smallest and largest variance of the shipped vae_z2's q(z|x) on notebook 3's 100
+    images of its quadrature test (50 test and 50 training images)."""
+    import torch
+
+    from course_utils.checkpoints import load_pretrained
+    from course_utils.data import binarize_fixed, evenly_spaced, load_data
+
+    data = load_data()
+    x = torch.cat([evenly_spaced(data.x_test, 50), binarize_fixed(evenly_spaced(data.x_train, 50))])
+    with torch.no_grad():
+        _, v = load_pretrained("vae_z2").enc(x)  # (100, 2)
+    return v.min().item(), v.max().item()
+
+
+def _threshold() -> float:
+    """The activity threshold of ``course_utils.evaluation.active_units``."""
+    import inspect
+
+    from course_utils.evaluation import active_units
+
+    return inspect.signature(active_units).parameters["threshold"].default
+
+
+def _z_dim(name: str) -> int:
+    return records.runs(name)[0]["model"]["z_dim"]
 
 
 def _digamma(x: float) -> float:
@@ -231,11 +275,51 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
         seeds("vae_z10", "test.kl"),
         seeds("vae_z50", "test.kl"),
     ],
+    (NB3, "importance_sampling_md"): [
+        derived(lambda: _encoder_variances()[0], 4, "vae_z2.pt: the smallest variance of q"),
+        derived(lambda: _encoder_variances()[1], 4, "vae_z2.pt: the largest variance of q"),
+    ],
+    (NB3, "log_mean_exp_md"): [
+        derived(lambda: -150 * math.log(2), 2, "float32: log of half the smallest subnormal"),
+        derived(lambda: 2.0**-149 / 1e-45, 1, "float32: the smallest subnormal 2^-149"),
+        derived(lambda: -149 * math.log(2), 2, "float32: log 2^-149"),
+        derived(lambda: -1075 * math.log(2), 2, "float64: log of half the smallest subnormal"),
+    ],
+    (NB3, "evaluation_reading_md"): [
+        seeds("vae_z10", "test.niwae.1000"),
+        seeds("vae_z10_beta1", "test.niwae.1000"),
+        seeds("vae_z10", elbo_to_iwae),
+        seeds("vae_z10_beta1", elbo_to_iwae),
+    ],
+    (NB3, "training_md"): [derived(_threshold, 2, "active_units's threshold")],
+    (NB3, "burda_md"): [
+        count(lambda: _z_dim("vae_z10"), "records vae_z10: z_dim"),
+        count(lambda: _z_dim("vae_z50"), "records vae_z50: z_dim"),
+    ],
+    (NB4, "written_monte_carlo_kl"): [
+        derived(lambda: math.sqrt(8 * math.log(2) / 3), 2, "sqrt(8 log 2 / 3)"),
+        constant(3 * 2**2 / 8, 1, "3 z^2 / 8 at z = 2"),
+        derived(lambda: math.log(2) - 1.5, 2, "log 2 - 3 z^2 / 8 at z = 2"),
+    ],
+    (NB4, "prior_2d_reading_md"): [
+        provenance("gmvae_z2", "test.nelbo"),
+        provenance("gmvae_z10", "test.nelbo"),
+    ],
+    (NB4, "beta_md"): [derived(_threshold, 2, "active_units's threshold")],
+    (NB4, "collapse_seeds_md"): [
+        constant(0.01, 2, "the KL threshold of notebook 4's collapse table"),
+        constant(0.01, 2, "the KL threshold of notebook 4's collapse table"),
+    ],
+    (NB4, "summaries_reading_md"): [provenance("gmvae_z10", "final_train_loss")],
 }
 
 #: The comparisons each cell states, checked against the records.
 CLAIMS: dict[tuple[str, str], list[Claim]] = {
     (NB2, "overfitting_md"): [below("vae_z10_beta1", "vae_z10", "test.nelbo")],
+    (NB3, "evaluation_reading_md"): [
+        overlapping("vae_z10", "vae_z10_beta1", "test.niwae.1000"),
+        below("vae_z10_beta1", "vae_z10", elbo_to_iwae),
+    ],
 }
 
 
@@ -294,6 +378,16 @@ def differences(course: Course | None = None) -> list[str]:
     return found
 
 
+def rewrite(text: str, wanted: list[str]) -> str:
+    """``text`` with its quoted numbers replaced, in order, by ``wanted``."""
+    matches = quoted(text)
+    if len(matches) != len(wanted):
+        raise ValueError(f"{len(matches)} quoted numbers, {len(wanted)} sources")
+    for match, number in reversed(list(zip(matches, wanted, strict=True))):
+        text = text[: match.start()] + number + text[match.end() :]
+    return text
+
+
 def write(course: Course | None = None) -> list[str]:
     """Write each cell's sources into its quoted numbers, where the counts match; returns
     the cells it could not write (their counts differ)."""
@@ -310,12 +404,10 @@ def write(course: Course | None = None) -> list[str]:
             except (KeyError, OSError) as error:
                 skipped.append(f"{key[0]} {key[1]}: a source is missing: {error}")
                 continue
-            matches = quoted(cell.source)
-            if len(matches) != len(wanted):
-                skipped.append(f"{key[0]} {key[1]}: {len(matches)} quoted, {len(wanted)} sources")
-                continue
-            for match, text in reversed(list(zip(matches, wanted, strict=True))):
-                cell.source = cell.source[: match.start()] + text + cell.source[match.end() :]
+            try:
+                cell.source = rewrite(cell.source, wanted)
+            except ValueError as error:
+                skipped.append(f"{key[0]} {key[1]}: {error}")
         nbformat.write(nb, path)
     written, total = points(course)
     README.write_text(
