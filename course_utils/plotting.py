@@ -247,8 +247,8 @@ def plot_training_curves(
         history: from ``course_utils.training.train``; ``iterations`` and the metrics
             ``train/loss`` (the NELBO), ``gen/kl_z`` and ``gen/rec``, each ``(n_logs,)``.
         reference: optional values in nats under the keys ``'nelbo'``, ``'kl'``, ``'rec'``
-            (e.g. CS236's test values ``{'nelbo': 101.0, 'kl': 19.5, 'rec': 82.0}``), drawn as
-            dashed horizontal lines.
+            (e.g. a shipped checkpoint's test values, ``load_pretrained(name).metadata["test"]``),
+            drawn as dashed horizontal lines.
         reference_label: the legend label of those lines.
         zoom_after: each y-axis fits the values logged after this fraction of the iterations,
             and the references; the first iterations fall from hundreds of nats and would
