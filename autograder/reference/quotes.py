@@ -189,6 +189,11 @@ def elbo_to_iwae(record: dict) -> float:
     return record["test"]["nelbo"] - record["test"]["niwae"]["1000"]
 
 
+def informative_units(record: dict) -> float:
+    """units above 0.01 nats of KL"""
+    return sum(kl > 0.01 for kl in record["kl_per_dimension"])
+
+
 def overfitting(record: dict) -> float:
     """test NELBO - training NELBO"""
     return record["test"]["nelbo"] - record["train"]["nelbo"]
@@ -301,6 +306,18 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
         constant(3 * 2**2 / 8, 1, "3 z^2 / 8 at z = 2"),
         derived(lambda: math.log(2) - 1.5, 2, "log 2 - 3 z^2 / 8 at z = 2"),
     ],
+    (NB4, "comparison_reading_md"): [
+        seeds("gmvae_z10", "test.nelbo"),
+        seeds("vae_z10_beta1", "test.nelbo"),
+        seeds("gmvae_z10", "test.kl"),
+        seeds("vae_z10_beta1", "test.kl"),
+        seeds("gmvae_z10", "test.rec"),
+        seeds("vae_z10_beta1", "test.rec"),
+        seeds("gmvae_z10", "test.niwae.1000"),
+        seeds("vae_z10_beta1", "test.niwae.1000"),
+        seeds("gmvae_z10", "train.niwae.1000"),
+        seeds("vae_z10_beta1", "train.niwae.1000"),
+    ],
     (NB4, "prior_2d_reading_md"): [
         provenance("gmvae_z2", "test.nelbo"),
         provenance("gmvae_z10", "test.nelbo"),
@@ -310,12 +327,40 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
         constant(0.01, 2, "the KL threshold of notebook 4's collapse table"),
         constant(0.01, 2, "the KL threshold of notebook 4's collapse table"),
     ],
+    (NB4, "collapse_reading_md"): [
+        count(lambda: _z_dim("vae_z50"), "records vae_z50: z_dim"),
+        seeds("vae_z50", "active_units"),
+        seeds("vae_z50", informative_units),
+        constant(0.01, 2, "the KL threshold of notebook 4's collapse table"),
+        seeds("vae_z50_warmup", "active_units"),
+        seeds("vae_z50_warmup", "test.kl"),
+        seeds("vae_z50", "test.kl"),
+        seeds("vae_z50_warmup", "test.rec"),
+        seeds("vae_z50", "test.rec"),
+        seeds("vae_z50_warmup", "test.nelbo"),
+        seeds("vae_z50", "test.nelbo"),
+        seeds("vae_z50_warmup", "test.niwae.1000"),
+        seeds("vae_z50", "test.niwae.1000"),
+        seeds("vae_z50_warmup", "final_train_loss"),
+        seeds("vae_z50", "final_train_loss"),
+        count(lambda: _z_dim("vae_z50"), "records vae_z50: z_dim"),
+    ],
     (NB4, "summaries_reading_md"): [provenance("gmvae_z10", "final_train_loss")],
 }
 
 #: The comparisons each cell states, checked against the records.
 CLAIMS: dict[tuple[str, str], list[Claim]] = {
     (NB2, "overfitting_md"): [below("vae_z10_beta1", "vae_z10", "test.nelbo")],
+    (NB4, "comparison_reading_md"): [
+        below("gmvae_z10", "vae_z10_beta1", key)
+        for key in ("test.nelbo", "test.kl", "test.rec", "test.niwae.1000", "train.niwae.1000")
+    ],
+    (NB4, "collapse_reading_md"): [
+        below("vae_z50", "vae_z50_warmup", "active_units"),
+        overlapping("vae_z50", "vae_z50_warmup", "test.nelbo"),
+        below("vae_z50_warmup", "vae_z50", "test.niwae.1000"),
+        below("vae_z50", "vae_z50_warmup", "final_train_loss"),
+    ],
     (NB3, "evaluation_reading_md"): [
         overlapping("vae_z10", "vae_z10_beta1", "test.niwae.1000"),
         below("vae_z10_beta1", "vae_z10", elbo_to_iwae),
