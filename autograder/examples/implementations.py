@@ -261,23 +261,19 @@ rec = -log_bernoulli_with_logits(x, self.dec(z))
 kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v)
 return kl + rec, kl, rec
 """),
-        {
-            name: "per_image_values"
-            for name in (
-                "check_elbo_outputs",
-                "check_elbo_sum",
-                "check_elbo_kl",
-                "check_elbo_rec",
-                "check_elbo_sampling",
-                "check_elbo_gradients",
-            )
-        },
+        # One test, one property: the values, averaged, are right; the shape test owns shapes.
+        {"check_elbo_outputs": "per_image_values"},
     ),
 }
 
 
-#: The checks the visible IWAE tests run (on probe models), from the exercise registry.
+#: The checks the visible IWAE tests run (on probe models), from the exercise registry, and
+#: those of them that judge niwae (a non-finite niwae fails these, and not those that judge
+#: kl and rec, or only whether the samples go through the decoder together).
 IWAE_CHECKS = exercise("negative_iwae_bound").checks
+_NIWAE_CHECKS = tuple(
+    c for c in IWAE_CHECKS if c not in ("check_iwae_kl_rec", "check_iwae_vectorized")
+)
 
 
 def _iwae(body: str) -> str:
@@ -453,7 +449,7 @@ return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 niwae = -torch.log(torch.exp(log_w).mean(dim=1))
 return niwae.mean(), (log_qz - log_pz).mean(), -log_px_z.mean()
 """),
-        {name: "unstable_log_mean_exp" for name in IWAE_CHECKS},
+        {name: "unstable_log_mean_exp" for name in _NIWAE_CHECKS},
     ),
     "mistake_batch_major_kl_rec_summed_over_samples": Implementation(
         _batch_major("""
@@ -546,7 +542,7 @@ rec = -log_px_z.mean()
 niwae = -torch.log(torch.exp(log_w).mean(dim=0))
 return niwae.mean(), kl, rec
 """),
-        {name: "unstable_log_mean_exp" for name in IWAE_CHECKS},
+        {name: "unstable_log_mean_exp" for name in _NIWAE_CHECKS},
     ),
     "mistake_exp_then_log_float64": Implementation(
         _iwae("""
@@ -586,7 +582,6 @@ return niwae.mean(), kl, rec
                 "check_iwae_exact_at_prior",
                 "check_iwae_exact_at_posterior",
                 "check_iwae_k1_matches_elbo",
-                "check_iwae_kl_rec",
                 "check_iwae_increases_with_k",
             )
         },
@@ -739,7 +734,24 @@ kl = (log_qz - log_pz).reshape(iw, -1).mean(0)
 rec = -log_px_z.reshape(iw, -1).mean(0)
 return niwae, kl, rec
 """),
-        {name: "per_image_values" for name in IWAE_CHECKS},
+        {"check_iwae_outputs": "per_image_values"},
+    ),
+    # A real CS236 solution's slip: kl and rec per sample, (iw, batch); niwae is right.
+    "mistake_kl_rec_per_sample": Implementation(
+        _iwae("""
+m, v = self.enc(x)
+m, v, x = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+z = sample_gaussian(m, v)
+log_px_z = log_bernoulli_with_logits(x, self.dec(z))
+log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
+log_qz = log_normal(z, m, v)
+log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)  # (iw * batch,) -> (iw, batch)
+niwae = -log_mean_exp(log_w, dim=0).mean()
+kl = (log_qz - log_pz).reshape(iw, -1)
+rec = -log_px_z.reshape(iw, -1)
+return niwae, kl, rec
+"""),
+        {"check_iwae_outputs": "wrong_output_shape"},
     ),
 }
 
@@ -754,10 +766,6 @@ _ABOVE = "above_log_px"
 _BELOW = "far_below_log_px"
 _HIDDEN_FAILS = {
     "elbo": {
-        "mistake_per_image_values": {
-            "check_elbo_checkpoint_loose": _PER_IMAGE,
-            "check_elbo_reference": _PER_IMAGE,
-        },
         **{
             name: {"check_elbo_checkpoint_loose": _REFERENCE, "check_elbo_reference": _REFERENCE}
             for name in (
@@ -840,10 +848,6 @@ _HIDDEN_FAILS = {
             "check_iwae_reference": _REFERENCE,
             "check_iwae_quadrature_reference": _ABOVE,
         },
-        "mistake_per_image_values": {
-            "check_iwae_reference": _PER_IMAGE,
-            "check_iwae_quadrature_reference": _PER_IMAGE,
-        },
         "mistake_x_batch_major_grouped_like_z": {
             "check_iwae_checkpoint_loose": _REFERENCE,
             "check_iwae_quadrature_loose": _ABOVE,
@@ -860,7 +864,7 @@ _HIDDEN_FAILS = {
             "check_iwae_checkpoint_loose": _REFERENCE,
             "check_iwae_quadrature_loose": _BELOW,
             "check_iwae_reference": _REFERENCE,
-            "check_iwae_quadrature_reference": "decreasing_in_k",
+            "check_iwae_quadrature_reference": _BELOW,
         },
     },
 }
@@ -1053,9 +1057,6 @@ return m + v**0.5 * eps
         {
             "check_sample_gaussian_moments": "std_for_variance",
             "check_sample_gaussian_gradients": "std_for_variance",
-            "check_elbo_sampling": "std_for_variance",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_log_variance": Implementation(
@@ -1063,9 +1064,6 @@ return m + v**0.5 * eps
         {
             "check_sample_gaussian_moments": "log_variance_for_variance",
             "check_sample_gaussian_gradients": "log_variance_for_variance",
-            "check_elbo_sampling": "log_variance_for_variance",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_fourth_root": Implementation(
@@ -1073,9 +1071,6 @@ return m + v**0.5 * eps
         {
             "check_sample_gaussian_moments": "fourth_root_noise",
             "check_sample_gaussian_gradients": "fourth_root_noise",
-            "check_elbo_sampling": "fourth_root_noise",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_no_noise": Implementation(
@@ -1084,17 +1079,12 @@ return m + v**0.5 * eps
             "check_sample_gaussian_shape": "same_sample_every_call",
             "check_sample_gaussian_moments": "no_noise",
             "check_sample_gaussian_gradients": "gradient_misses_variance",
-            "check_elbo_gradients": "gradient_misses_variance",
-            "check_elbo_sampling": "no_noise",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_detached_sample": Implementation(
         _sample("return Normal(m, v.sqrt()).sample()"),
         {
             "check_sample_gaussian_gradients": "sample_cut_from_graph",
-            "check_elbo_gradients": "sample_cut_from_graph",
         },
     ),
     "mistake_prior_sample": Implementation(
@@ -1102,10 +1092,6 @@ return m + v**0.5 * eps
         {
             "check_sample_gaussian_moments": "prior_sample",
             "check_sample_gaussian_gradients": "sample_cut_from_graph",
-            "check_elbo_gradients": "sample_cut_from_graph",
-            "check_elbo_sampling": "prior_sample",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_fixed_seed": Implementation(
@@ -1116,7 +1102,6 @@ return m + torch.sqrt(v) * eps
 """),
         {
             "check_sample_gaussian_shape": "same_sample_every_call",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
 }
@@ -1208,9 +1193,6 @@ return (torch.log(pv / qv) + (qv**2 + (qm - pm) ** 2) / (2 * pv**2) - 0.5).sum(-
 """),
         {
             "check_kl_normal_values": "std_for_variance",
-            "check_elbo_kl": "std_for_variance",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_log_variance": Implementation(
@@ -1219,9 +1201,6 @@ return (0.5 * (pv - qv + (qv.exp() + (qm - pm) ** 2) / pv.exp() - 1)).sum(-1)
 """),
         {
             "check_kl_normal_values": "log_variance_for_variance",
-            "check_elbo_kl": "log_variance_for_variance",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_reversed": Implementation(
@@ -1230,9 +1209,6 @@ return (0.5 * (torch.log(qv / pv) + (pv + (pm - qm) ** 2) / qv - 1)).sum(-1)
 """),
         {
             "check_kl_normal_values": "reversed_kl",
-            "check_elbo_kl": "reversed_kl",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_mean_over_latents": Implementation(
@@ -1241,37 +1217,24 @@ return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).mean(-1)
 """),
         {
             "check_kl_normal_values": "kl_mean_over_latents",
-            "check_elbo_kl": "kl_mean_over_latents",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_missing_half": Implementation(
         _kl("return (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1).sum(-1)"),
         {
             "check_kl_normal_values": "kl_missing_half",
-            "check_elbo_kl": "kl_missing_half",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_missing_minus_one": Implementation(
         _kl("return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv)).sum(-1)"),
         {
             "check_kl_normal_values": "kl_missing_minus_one",
-            "check_elbo_kl": "kl_missing_minus_one",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_wrong_sign": Implementation(
         _kl("return (-0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).sum(-1)"),
         {
             "check_kl_normal_values": "kl_wrong_sign",
-            "check_elbo_sum": "negative_terms",
-            "check_elbo_kl": "kl_wrong_sign",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
 }
@@ -1316,9 +1279,6 @@ return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
         {
             "check_log_bernoulli_values": "mean_over_pixels",
             "check_log_bernoulli_stable": "mean_over_pixels",
-            "check_elbo_rec": "mean_over_pixels",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_wrong_sign": Implementation(
@@ -1326,10 +1286,6 @@ return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
         {
             "check_log_bernoulli_values": "rec_wrong_sign",
             "check_log_bernoulli_stable": "rec_wrong_sign",
-            "check_elbo_sum": "negative_terms",
-            "check_elbo_rec": "rec_wrong_sign",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_probabilities_as_logits": Implementation(
@@ -1340,9 +1296,6 @@ return (x * p - F.softplus(p)).sum(-1)
         {
             "check_log_bernoulli_values": "probabilities_as_logits",
             "check_log_bernoulli_stable": "probabilities_as_logits",
-            "check_elbo_rec": "probabilities_as_logits",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
     "mistake_swapped_arguments": Implementation(
@@ -1353,9 +1306,6 @@ return -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(-1)
         {
             "check_log_bernoulli_values": "swapped_data_and_logits",
             "check_log_bernoulli_stable": "swapped_data_and_logits",
-            "check_elbo_rec": "swapped_data_and_logits",
-            "check_elbo_checkpoint_loose": "reference_mismatch",
-            "check_elbo_reference": "reference_mismatch",
         },
     ),
 }
@@ -1413,13 +1363,6 @@ return Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1).mean(dim=1)
         {
             "check_log_normal_mixture_values": "mean_of_component_log_densities",
             "check_log_normal_mixture_stable": _WRONG_MIXTURE,
-            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
-            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
-            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
-            "check_gmvae_iwae_increases_with_k": _WRONG_MIXTURE,
-            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
         },
     ),
     "mistake_missing_log_k": Implementation(
@@ -1429,14 +1372,6 @@ return torch.logsumexp(Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1), dim
         {
             "check_log_normal_mixture_values": "mixture_missing_log_k",
             "check_log_normal_mixture_stable": _WRONG_MIXTURE,
-            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
-            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
-            "check_gmvae_iwae_exact_at_prior": _WRONG_MIXTURE,
-            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
-            "check_gmvae_iwae_increases_with_k": _WRONG_MIXTURE,
-            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
         },
     ),
     "mistake_density_then_log": Implementation(
@@ -1453,10 +1388,6 @@ return log_mean_exp(Normal(m, v).log_prob(z.unsqueeze(1)).sum(-1), dim=1)
         {
             "check_log_normal_mixture_values": "std_for_variance",
             "check_log_normal_mixture_stable": _WRONG_MIXTURE,
-            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
-            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
-            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
-            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
         },
     ),
     "mistake_log_variance": Implementation(
@@ -1466,14 +1397,6 @@ return log_mean_exp(Normal(m, (0.5 * v).exp()).log_prob(z.unsqueeze(1)).sum(-1),
         {
             "check_log_normal_mixture_values": "log_variance_for_variance",
             "check_log_normal_mixture_stable": _WRONG_MIXTURE,
-            "check_gmvae_elbo_standard_prior": _WRONG_MIXTURE,
-            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
-            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
-            "check_gmvae_iwae_exact_at_prior": _WRONG_MIXTURE,
-            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
-            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
         },
     ),
     "mistake_mixture_per_dimension": Implementation(
@@ -1484,12 +1407,6 @@ return log_mean_exp(per_dimension, dim=1).sum(-1)
         {
             "check_log_normal_mixture_values": "mixture_per_dimension",
             "check_log_normal_mixture_stable": _WRONG_MIXTURE,
-            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
-            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
-            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
-            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
         },
     ),
     "mistake_components_not_combined": Implementation(
@@ -1500,19 +1417,6 @@ return Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1)
             "check_log_normal_mixture_shape": "components_not_combined",
             "check_log_normal_mixture_values": "components_not_combined",
             "check_log_normal_mixture_stable": "components_not_combined",
-            "check_gmvae_elbo_outputs": _WRONG_MIXTURE,
-            "check_gmvae_elbo_mixture_kl": _WRONG_MIXTURE,
-            "check_gmvae_elbo_sampling": _WRONG_MIXTURE,
-            "check_gmvae_elbo_gradients": _WRONG_MIXTURE,
-            "check_gmvae_elbo_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_elbo_reference": _WRONG_MIXTURE,
-            "check_gmvae_iwae_outputs": _WRONG_MIXTURE,
-            "check_gmvae_iwae_exact_at_prior": _WRONG_MIXTURE,
-            "check_gmvae_iwae_k1_matches_elbo": _WRONG_MIXTURE,
-            "check_gmvae_iwae_increases_with_k": _WRONG_MIXTURE,
-            "check_gmvae_iwae_gradients": _WRONG_MIXTURE,
-            "check_gmvae_iwae_checkpoint_loose": _WRONG_MIXTURE,
-            "check_gmvae_iwae_reference": _WRONG_MIXTURE,
         },
     ),
 }
@@ -1696,15 +1600,7 @@ kl = log_normal(z, m, v) - log_pz
 rec = -log_bernoulli_with_logits(x, self.dec(z))
 return kl + rec, kl, rec
 """),
-        {
-            "check_gmvae_elbo_outputs": _PER_IMAGE,
-            "check_gmvae_elbo_standard_prior": _PER_IMAGE,
-            "check_gmvae_elbo_mixture_kl": _PER_IMAGE,
-            "check_gmvae_elbo_sampling": _PER_IMAGE,
-            "check_gmvae_elbo_gradients": _PER_IMAGE,
-            "check_gmvae_elbo_checkpoint_loose": _PER_IMAGE,
-            "check_gmvae_elbo_reference": _PER_IMAGE,
-        },
+        {"check_gmvae_elbo_outputs": _PER_IMAGE},
     ),
 }
 
