@@ -337,7 +337,7 @@ EXERCISES: tuple[Exercise, ...] = (
         owner="VAE",
         uses=DENSITIES,
         shape_test="elbo_shapes",
-        answered_by=("grading", "_elbo_of_gaussian", "best_gaussian_elbo", "reference_bounds"),
+        answered_by=("_elbo_of_gaussian", "best_gaussian_elbo", "reference_bounds"),
         tests=(
             TestCell("elbo_shapes", ("check_elbo_outputs",)),
             TestCell("elbo_sum", ("check_elbo_sum",)),
@@ -361,7 +361,7 @@ EXERCISES: tuple[Exercise, ...] = (
         owner="VAE",
         uses=DENSITIES,
         shape_test="iwae_shapes",
-        answered_by=("grading", "reference_bounds"),
+        answered_by=("reference_bounds",),
         tests=(
             TestCell("iwae_shapes", ("check_iwae_outputs",)),
             TestCell("iwae_stable", ("check_iwae_stable",)),
@@ -407,7 +407,7 @@ EXERCISES: tuple[Exercise, ...] = (
         module="gmvae",
         uses=("log_normal_mixture", *DENSITIES),
         shape_test="gmvae_elbo_shapes",
-        answered_by=("grading", "reference_bounds"),
+        answered_by=("reference_bounds",),
         tests=(
             TestCell("gmvae_elbo_shapes", ("check_gmvae_elbo_outputs",)),
             TestCell("gmvae_elbo_standard_prior", ("check_gmvae_elbo_standard_prior",)),
@@ -431,7 +431,7 @@ EXERCISES: tuple[Exercise, ...] = (
         module="gmvae",
         uses=("log_normal_mixture", *DENSITIES),
         shape_test="gmvae_iwae_shapes",
-        answered_by=("grading", "reference_bounds"),
+        answered_by=("reference_bounds",),
         tests=(
             TestCell("gmvae_iwae_shapes", ("check_gmvae_iwae_outputs",)),
             TestCell("gmvae_iwae_exact_at_prior", ("check_gmvae_iwae_exact_at_prior",)),

@@ -56,10 +56,14 @@ class Implementation:
     Attributes:
         source: the cell's code, defining the function (a bound with ``@add_to_class(VAE)``).
         fails: check -> the mistake id its failure must end with; empty when correct.
+        borrowed: the cell answers with the course's own code (``Exercise.answered_by``):
+            its checks pass, and grading withholds every test of the exercise for a grade by
+            hand (``borrowed_answer``).
     """
 
     source: str
     fails: dict[str, str] = field(default_factory=dict)
+    borrowed: bool = False
 
 
 def _function(signature: str, body: str) -> str:
@@ -263,6 +267,18 @@ return kl + rec, kl, rec
 """),
         # One test, one property: the values, averaged, are right; the shape test owns shapes.
         {"check_elbo_outputs": "per_image_values"},
+    ),
+    "borrowed_evaluation_elbo": Implementation(
+        _elbo("""
+from course_utils.evaluation import _elbo_of_gaussian
+
+m, v = self.enc(x)
+elbo = _elbo_of_gaussian(self, x, m, v.log(), 1)
+kl = kl_normal(m, v, self.z_prior_m, self.z_prior_v)
+rec = -elbo - kl
+return -elbo.mean(), kl.mean(), rec.mean()
+"""),
+        borrowed=True,
     ),
 }
 
@@ -1165,6 +1181,14 @@ return torch.log(density.prod(-1))
             "check_log_normal_values": "dimensions_not_summed",
         },
     ),
+    "borrowed_grading_density": Implementation(
+        _log_normal("""
+from course_utils.grading.common import gaussian_log_density
+
+return gaussian_log_density(x, m, v)
+"""),
+        borrowed=True,
+    ),
 }
 
 
@@ -1237,6 +1261,14 @@ return (0.5 * (torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1)).mean(-1)
             "check_kl_normal_values": "kl_wrong_sign",
         },
     ),
+    "borrowed_grading_kl": Implementation(
+        _kl("""
+from course_utils.grading import common
+
+return common.gaussian_kl(qm, qv, pm, pv)
+"""),
+        borrowed=True,
+    ),
 }
 
 
@@ -1307,6 +1339,14 @@ return -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(-1)
             "check_log_bernoulli_values": "swapped_data_and_logits",
             "check_log_bernoulli_stable": "swapped_data_and_logits",
         },
+    ),
+    "borrowed_grading_likelihood": Implementation(
+        _bernoulli("""
+from course_utils.grading.common import bernoulli_log_likelihood as reference
+
+return reference(x, logits)
+"""),
+        borrowed=True,
     ),
 }
 
@@ -1418,6 +1458,23 @@ return Normal(m, v.sqrt()).log_prob(z.unsqueeze(1)).sum(-1)
             "check_log_normal_mixture_values": "components_not_combined",
             "check_log_normal_mixture_stable": "components_not_combined",
         },
+    ),
+    "borrowed_grading_mixture": Implementation(
+        _mixture("""
+from course_utils.grading.common import mixture_log_density
+
+return mixture_log_density(z, m, v)
+"""),
+        borrowed=True,
+    ),
+    "borrowed_model_prior": Implementation(
+        _mixture("""
+from course_utils.models import MixturePrior
+
+rows = [MixturePrior(m[b], v[b], z.shape[-1]).log_prob(z[b]) for b in range(len(z))]
+return torch.stack(rows)
+"""),
+        borrowed=True,
     ),
 }
 
