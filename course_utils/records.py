@@ -28,6 +28,7 @@ __all__ = [
     "SeedTable",
     "Summary",
     "curves",
+    "gap_statistics",
     "gaps",
     "runs",
     "summarize",
@@ -196,4 +197,24 @@ def gaps(name: str, images: str = "test") -> dict[str, np.ndarray]:
         "iwae": np.array([[f["iwae_gap"][str(k)] for k in ks] for f in found]).transpose(0, 2, 1),
         "approximation": np.array([f["approximation_gap"] for f in found]),
         "amortization": np.array([f["amortization_gap"] for f in found]),
+    }
+
+
+def gap_statistics(name: str, images: str = "test", largest: int = 5) -> dict[str, np.ndarray]:
+    """Over the images of each seed of ``name`` (see ``gaps``), statistics of the gap
+    ``log p(x) - L_k`` for each k, in nats: a mean over 50 images can be set by a few.
+
+    Returns:
+        ``"ks"``: ``(len(ks),)``; ``"mean"``, ``"median"``: ``(seeds, len(ks))`` the mean and
+        the median gap over the images; ``"largest_share"``: ``(seeds, len(ks))`` the share of
+        the mean that the ``largest`` gaps make up.
+    """
+    found = gaps(name, images)
+    gap = found["iwae"]  # (seeds, n, len(ks))
+    top = np.sort(gap, axis=1)[:, -largest:, :].sum(1)  # (seeds, len(ks))
+    return {
+        "ks": found["ks"],
+        "mean": gap.mean(1),
+        "median": np.median(gap, 1),
+        "largest_share": top / gap.sum(1),
     }

@@ -91,6 +91,15 @@ def test_gaps_stack_the_seeds_images_and_ks(recorded):
     assert gaps["log_px"].shape == gaps["approximation"].shape == (3, 3)
 
 
+def test_gap_statistics_are_over_the_images_of_each_seed(recorded):
+    found = records.gap_statistics("high", "test", largest=1)
+    # each seed's gaps at k = 1: 3.0, 30.0 and 3.0 (see _record)
+    np.testing.assert_allclose(found["mean"][:, 0], [12.0] * 3)
+    np.testing.assert_allclose(found["median"][:, 0], [3.0] * 3)
+    np.testing.assert_allclose(found["largest_share"][:, 0], [30.0 / 36.0] * 3)
+    assert found["mean"].shape == (3, 4)
+
+
 def test_plot_heldout_curves_draws_each_seed_and_marks_the_minimum_of_the_mean(recorded):
     fig = plot_heldout_curves({"low": records.curves("low"), "high": records.curves("high")})
     ax = fig.axes[0]

@@ -9,13 +9,13 @@ each as the text it must read.
 
 Which numbers count as quoted (``quoted``): every number with a decimal point or a ``±``,
 every integer followed by ``nats`` or ``units`` (one word may come between: "20 active
-units"), and the integer of "iteration N" (a measured place on a curve). Left out, as names
-rather than measurements: section, question, exercise, equation and figure numbers, numbers
-inside identifiers or code (``vae_z10_beta0.2``), and the value of a named setting written
-as ``symbol = value`` (``k = 1000``, ``\\beta = 0.2``). Other integers (iterations, image
-counts, points, years) are settings of the course, not measurements. ``CLAIMS`` lists the
-comparisons a cell states (one configuration below another in every seed, or two that
-overlap), each checked against the records.
+units") or by ``%``, and the integer of "iteration N" (a measured place on a curve). Left
+out, as names rather than measurements: section, question, exercise, equation and figure
+numbers, numbers inside identifiers or code (``vae_z10_beta0.2``), and the value of a named
+setting written as ``symbol = value`` (``k = 1000``, ``\\beta = 0.2``). Other integers
+(iterations, image counts, points, years) are settings of the course, not measurements.
+``CLAIMS`` lists the comparisons a cell states (one configuration below another in every
+seed, two that overlap, or a statement about every seed), each checked against the records.
 
     python -m autograder.reference.quotes            # list every quote with its source
     python -m autograder.reference.quotes --check    # differences between text and sources
@@ -33,7 +33,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -64,8 +64,8 @@ _REFERENCE = re.compile(
 _HEADING = re.compile(r"^(#+)\s*\d+(?:\.\d+)*", re.MULTILINE)
 #: A named setting: "k = 1000", "$\beta = 0.2$", "s^2 = 0.5".
 _SETTING = re.compile(r"(?:\b[A-Za-z]|\\[a-zA-Z]+|[βλ]|\^\{?\d\}?|_\{?\w+\}?)\s*=\s*$")
-#: An integer quoted as a measurement: "24 nats", "20 active units".
-_UNIT = re.compile(r"\s+(?:[a-z]+\s+)?(?:nats?|units?)\b")
+#: An integer quoted as a measurement: "24 nats", "20 active units", "96%".
+_UNIT = re.compile(r"\s*%|\s+(?:[a-z]+\s+)?(?:nats?|units?)\b")
 #: An integer quoted as the place of a measurement: "at iteration 7,500".
 _PLACE = re.compile(r"\biteration\s+$")
 #: A fenced or inline code span: its numbers are code.
@@ -135,6 +135,25 @@ def mean(name: str, key: records.Measure, digits: int = 1) -> Quote:
     )
 
 
+def seed_value(name: str, seed: int, key: records.Measure, digits: int = 1) -> Quote:
+    """``key`` of one seed's record of ``name``."""
+    return Quote(
+        lambda: _fixed(records.values(name, key)[seed], digits),
+        f"records {name} seed {seed} {_named(key)}",
+    )
+
+
+def over_seeds(
+    compute: Callable[[], Sequence[float]], digits: int, source: str, scale: float = 1.0
+) -> Quote:
+    """``mean ± sd`` of one value per seed, computed from the records (``source`` says
+    how), times ``scale`` (100 for a percentage)."""
+    return Quote(
+        lambda: records.summarize([scale * float(v) for v in compute()]).format(digits),
+        f"{source}, mean ± sd over the seeds",
+    )
+
+
 def derived(compute: Callable[[], float], digits: int, source: str) -> Quote:
     """A number computed from records, checkpoints or code (``source`` says how)."""
     return Quote(lambda: _fixed(compute(), digits), source)
@@ -189,14 +208,63 @@ def elbo_to_iwae(record: dict) -> float:
     return record["test"]["nelbo"] - record["test"]["niwae"]["1000"]
 
 
+#: The KL of a unit above which notebook 4's collapse table counts it as informative.
+KL_THRESHOLD = 0.01
+KL_THRESHOLD_SOURCE = "the KL threshold of notebook 4's collapse table"
+
+
 def informative_units(record: dict) -> float:
     """units above 0.01 nats of KL"""
-    return sum(kl > 0.01 for kl in record["kl_per_dimension"])
+    return sum(kl > KL_THRESHOLD for kl in record["kl_per_dimension"])
 
 
 def overfitting(record: dict) -> float:
     """test NELBO - training NELBO"""
     return record["test"]["nelbo"] - record["train"]["nelbo"]
+
+
+def iwae_overfitting(record: dict) -> float:
+    """test -IWAE-1000 - training -IWAE-1000"""
+    return record["test"]["niwae"]["1000"] - record["train"]["niwae"]["1000"]
+
+
+def every(compute: Callable[[], Sequence[bool]], statement: str) -> Claim:
+    """A statement about each seed (``compute`` gives one truth value per seed) that holds in
+    every one of them."""
+    return Claim(lambda: all(compute()), statement)
+
+
+#: The two-dimensional model of notebook 3's gap study.
+GAP_MODEL = "vae_z2"
+
+
+def gap_at(images: str, statistic: str, k: int = 1000) -> Callable[[], list[float]]:
+    """Per seed of ``GAP_MODEL``, ``statistic`` (see ``records.gap_statistics``) of the gaps
+    log p(x) - L_k over notebook 3's 50 ``images``."""
+
+    def compute() -> list[float]:
+        found = records.gap_statistics(GAP_MODEL, images)
+        return found[statistic][:, list(found["ks"]).index(k)].tolist()
+
+    return compute
+
+
+def gap_ratio(images: str, statistic: str) -> Callable[[], list[float]]:
+    """Per seed, ``statistic`` of the gaps at k = 1000 over that at k = 100."""
+    return lambda: [
+        a / b
+        for a, b in zip(gap_at(images, statistic)(), gap_at(images, statistic, 100)(), strict=True)
+    ]
+
+
+def gap_part(images: str, *parts: str) -> Callable[[], list[float]]:
+    """Per seed of ``GAP_MODEL``, the mean over the 50 ``images`` of the sum of ``parts``
+    (``"approximation"``, ``"amortization"``) of the encoder's gap log p(x) - ELBO."""
+    return lambda: sum(records.gaps(GAP_MODEL, images)[part] for part in parts).mean(1).tolist()
+
+
+#: Notebook 3's two objectives with 10 latent units.
+Z10_OBJECTIVES = ("vae_z10", "iwae5_z10")
 
 
 def _curve_minimum(name: str) -> tuple[int, float]:
@@ -262,6 +330,10 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
         constant(0.1, 1, "the uniform distribution's lower end (notebook 1's demo)"),
     ],
     (NB2, "log_bernoulli_md"): [derived(lambda: 784 * math.log(2), 1, "784 log 2")],
+    (NB2, "seeds_md"): [
+        provenance("vae_z10", "test.nelbo", 2),
+        seed_value("vae_z10", 0, "test.nelbo", 2),
+    ],
     (NB2, "overfitting_md"): [
         seeds("vae_z10", "train.nelbo"),
         count(lambda: _curve_minimum("vae_z10")[0], "records vae_z10: the lowest mean test curve"),
@@ -303,9 +375,59 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
         seeds("iwae5_z10", "train.niwae.1000"),
         seeds("vae_z10", "train.niwae.1000"),
     ],
+    (NB3, "bounds_2d_reading_md"): [
+        over_seeds(gap_at("train", "mean"), 2, f"records {GAP_MODEL}: training images' mean gap"),
+        over_seeds(gap_at("test", "mean"), 2, f"records {GAP_MODEL}: test images' mean gap"),
+        over_seeds(gap_at("train", "median"), 2, f"records {GAP_MODEL}: training median gap"),
+        over_seeds(gap_at("test", "median"), 2, f"records {GAP_MODEL}: test images' median gap"),
+        over_seeds(gap_at("train", "largest_share"), 0, "training: share of 5 largest", 100),
+        over_seeds(gap_at("test", "largest_share"), 0, "test: share of the 5 largest", 100),
+        over_seeds(gap_ratio("train", "mean"), 2, "training mean gap, k = 1000 over k = 100"),
+        over_seeds(gap_ratio("test", "mean"), 2, "test mean gap, k = 1000 over k = 100"),
+        over_seeds(gap_ratio("train", "median"), 2, "training median gap, k = 1000 over 100"),
+        over_seeds(gap_ratio("test", "median"), 2, "test median gap, k = 1000 over k = 100"),
+    ],
+    (NB3, "amortization_reading_md"): [
+        over_seeds(gap_part("test", "amortization"), 2, "test images' amortization gap"),
+        over_seeds(gap_part("test", "approximation"), 2, "test images' approximation gap"),
+        over_seeds(gap_part("train", "amortization"), 2, "training amortization gap"),
+        over_seeds(gap_part("train", "approximation"), 2, "training approximation gap"),
+    ],
+    (NB3, "training_reading_md"): [
+        seeds("iwae5_z10", "train.niwae.1000"),
+        seeds("vae_z10", "train.niwae.1000"),
+        seeds("iwae5_z10", "train.nelbo"),
+        seeds("vae_z10", "train.nelbo"),
+        seeds("iwae5_z10", "test.niwae.1000"),
+        seeds("vae_z10", "test.niwae.1000"),
+        seeds("iwae5_z10", iwae_overfitting),
+        seeds("vae_z10", iwae_overfitting),
+        count(lambda: _z_dim("vae_z10"), "records vae_z10: z_dim"),
+        count(
+            lambda: int(min(records.summary(n, "active_units").low for n in Z10_OBJECTIVES)),
+            "records vae_z10, iwae5_z10: the fewest active units of a seed",
+        ),
+    ],
     (NB3, "burda_md"): [
         count(lambda: _z_dim("vae_z10"), "records vae_z10: z_dim"),
         count(lambda: _z_dim("vae_z50"), "records vae_z50: z_dim"),
+    ],
+    (NB3, "burda_reading_md"): [
+        count(lambda: _z_dim("vae_z50"), "records vae_z50: z_dim"),
+        seeds("vae_z50", "active_units"),
+        seeds("iwae5_z50", "active_units"),
+        constant(KL_THRESHOLD, 2, KL_THRESHOLD_SOURCE),
+        seeds("vae_z50", informative_units),
+        seeds("iwae5_z50", informative_units),
+        seeds("iwae5_z50", "test.niwae.1000"),
+        seeds("vae_z50", "test.niwae.1000"),
+        seeds("iwae5_z50", "train.niwae.1000"),
+        seeds("vae_z50", "train.niwae.1000"),
+        seeds("iwae5_z50", "test.nelbo"),
+        seeds("vae_z50", "test.nelbo"),
+        seeds("iwae5_z50", "test.kl"),
+        seeds("vae_z50", "test.kl"),
+        count(lambda: _z_dim("vae_z10"), "records vae_z10: z_dim"),
     ],
     (NB4, "written_monte_carlo_kl"): [
         derived(lambda: math.sqrt(8 * math.log(2) / 3), 2, "sqrt(8 log 2 / 3)"),
@@ -330,14 +452,14 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
     ],
     (NB4, "beta_md"): [derived(_threshold, 2, "active_units's threshold")],
     (NB4, "collapse_seeds_md"): [
-        constant(0.01, 2, "the KL threshold of notebook 4's collapse table"),
-        constant(0.01, 2, "the KL threshold of notebook 4's collapse table"),
+        constant(KL_THRESHOLD, 2, KL_THRESHOLD_SOURCE),
+        constant(KL_THRESHOLD, 2, KL_THRESHOLD_SOURCE),
     ],
     (NB4, "collapse_reading_md"): [
         count(lambda: _z_dim("vae_z50"), "records vae_z50: z_dim"),
         seeds("vae_z50", "active_units"),
         seeds("vae_z50", informative_units),
-        constant(0.01, 2, "the KL threshold of notebook 4's collapse table"),
+        constant(KL_THRESHOLD, 2, KL_THRESHOLD_SOURCE),
         seeds("vae_z50_warmup", "active_units"),
         seeds("vae_z50_warmup", "test.kl"),
         seeds("vae_z50", "test.kl"),
@@ -356,6 +478,19 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
 
 #: The comparisons each cell states, checked against the records.
 CLAIMS: dict[tuple[str, str], list[Claim]] = {
+    (NB2, "seeds_md"): [
+        Claim(
+            lambda: all("here" in record["trained"] for record in records.runs("vae_z10")),
+            "every seed of vae_z10 was trained for the records, seed 0 included",
+        ),
+        Claim(
+            lambda: (
+                "shipped checkpoint" in records.runs("vae_z10_beta1")[0]["trained"]
+                and len(records.curves("vae_z10_beta1")) == 2
+            ),
+            "seed 0 of vae_z10_beta1 is its shipped checkpoint; two seeds have curves",
+        ),
+    ],
     (NB2, "overfitting_md"): [below("vae_z10_beta1", "vae_z10", "test.nelbo")],
     (NB3, "written_tighter_bounds_encoder"): [
         below("vae_z10", "iwae5_z10", "train.nelbo"),
@@ -375,6 +510,97 @@ CLAIMS: dict[tuple[str, str], list[Claim]] = {
     (NB3, "evaluation_reading_md"): [
         overlapping("vae_z10", "vae_z10_beta1", "test.niwae.1000"),
         below("vae_z10_beta1", "vae_z10", elbo_to_iwae),
+    ],
+    (NB3, "bounds_2d_reading_md"): [
+        every(
+            lambda: (
+                [r > 0.1 for i in ("train", "test") for r in gap_ratio(i, "mean")()]
+                + [r > 0.1 for i in ("train", "test") for r in gap_ratio(i, "median")()]
+            ),
+            "the gaps shrink by less than a factor 10 from k = 100 to 1000, in every seed",
+        ),
+        every(
+            lambda: [
+                median < mean
+                for i in ("train", "test")
+                for median, mean in zip(gap_at(i, "median")(), gap_at(i, "mean")(), strict=True)
+            ],
+            "the median image's gap is below the mean gap, in every seed",
+        ),
+    ],
+    (NB3, "amortization_reading_md"): [
+        every(
+            lambda: [
+                approximation < amortization
+                for i in ("train", "test")
+                for approximation, amortization in zip(
+                    gap_part(i, "approximation")(), gap_part(i, "amortization")(), strict=True
+                )
+            ],
+            "the amortization gap is the larger part on both sets, in every seed",
+        ),
+        every(
+            lambda: [
+                train < test
+                for part in ("approximation", "amortization")
+                for train, test in zip(
+                    gap_part("train", part)(), gap_part("test", part)(), strict=True
+                )
+            ],
+            "both parts are larger on the test images, in every seed",
+        ),
+        every(
+            lambda: [
+                test_am - train_am > test_ap - train_ap
+                for test_am, train_am, test_ap, train_ap in zip(
+                    gap_part("test", "amortization")(),
+                    gap_part("train", "amortization")(),
+                    gap_part("test", "approximation")(),
+                    gap_part("train", "approximation")(),
+                    strict=True,
+                )
+            ],
+            "most of the difference between the sets is the amortization gap, in every seed",
+        ),
+        every(
+            lambda: [
+                train < test
+                for statistic in ("mean", "median")
+                for train, test in zip(
+                    gap_at("train", statistic)(), gap_at("test", statistic)(), strict=True
+                )
+            ],
+            "the gap at k = 1000 is larger on the test images, in every seed",
+        ),
+    ],
+    (NB3, "training_reading_md"): [
+        below("iwae5_z10", "vae_z10", "train.niwae.1000"),
+        below("vae_z10", "iwae5_z10", "train.nelbo"),
+        below("iwae5_z10", "vae_z10", "train.kl"),
+        overlapping("iwae5_z10", "vae_z10", "test.niwae.1000"),
+        every(
+            lambda: [
+                units == _z_dim("vae_z10")
+                for n in Z10_OBJECTIVES
+                for units in records.values(n, "active_units")
+            ],
+            "every unit of every seed of vae_z10 and iwae5_z10 is active",
+        ),
+    ],
+    (NB3, "burda_reading_md"): [
+        below("vae_z50", "iwae5_z50", "active_units"),
+        below("vae_z50", "iwae5_z50", informative_units),
+        below("iwae5_z50", "vae_z50", "test.niwae.1000"),
+        below("iwae5_z50", "vae_z50", "train.niwae.1000"),
+        below("vae_z50", "iwae5_z50", "test.nelbo"),
+        below("iwae5_z50", "vae_z50", "test.kl"),
+        Claim(
+            lambda: (
+                records.summary("iwae5_z50", "active_units").sd
+                > records.summary("vae_z50", "active_units").sd
+            ),
+            "the IWAE count of active units varies more from seed to seed",
+        ),
     ],
 }
 
