@@ -78,7 +78,8 @@ DISTINCTIVE = {
         r"waitfortheother",
         r"atnocost",
         r"worththeirkl",
-        r"sametrade-off",
+        r"wheretheoptimizationstarts",
+        r"theoptimumthat\\betasets",
     ],
 }
 

@@ -29,6 +29,7 @@ any difference and on any claim that does not hold.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import re
@@ -263,6 +264,16 @@ def gap_part(images: str, *parts: str) -> Callable[[], list[float]]:
     return lambda: sum(records.gaps(GAP_MODEL, images)[part] for part in parts).mean(1).tolist()
 
 
+#: Notebook 4's sweep of the KL weight, and its beta = 5 runs with KL warm-up.
+BETAS = (0.2, 0.5, 1, 2, 5)
+BETA5_WARMUP = "vae_z10_beta5_warmup"
+
+
+def beta(value: float) -> str:
+    """The configuration of notebook 4's sweep trained with KL weight ``value``."""
+    return f"vae_z10_beta{value:g}"
+
+
 #: Notebook 3's two objectives with 10 latent units.
 Z10_OBJECTIVES = ("vae_z10", "iwae5_z10")
 
@@ -451,6 +462,25 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
         provenance("gmvae_z10", "test.nelbo"),
     ],
     (NB4, "beta_md"): [derived(_threshold, 2, "active_units's threshold")],
+    (NB4, "beta_reading_md"): [
+        *(seeds(beta(b), "test.kl") for b in BETAS),
+        seeds(beta(0.2), "test.rec"),
+        seeds(beta(5), "test.rec"),
+        seeds(beta(0.2), "test.rec"),
+        seeds(beta(0.5), "test.rec"),
+        seeds(beta(1), "test.nelbo"),
+        seeds(beta(2), "test.nelbo"),
+        seeds(beta(0.5), "test.nelbo"),
+        seeds(beta(0.2), "test.nelbo"),
+        seeds(beta(5), "test.nelbo"),
+        seeds(beta(2), "test.niwae.1000"),
+        seeds(beta(1), "test.niwae.1000"),
+        seeds(beta(2), "train.niwae.1000"),
+        seeds(beta(1), "train.niwae.1000"),
+        seeds("gmvae_z10", "test.niwae.1000"),
+        seeds(beta(5), "active_units"),
+        count(lambda: _z_dim(beta(1)), "records vae_z10_beta1: z_dim"),
+    ],
     (NB4, "collapse_seeds_md"): [
         constant(KL_THRESHOLD, 2, KL_THRESHOLD_SOURCE),
         constant(KL_THRESHOLD, 2, KL_THRESHOLD_SOURCE),
@@ -472,6 +502,33 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
         seeds("vae_z50_warmup", "final_train_loss"),
         seeds("vae_z50", "final_train_loss"),
         count(lambda: _z_dim("vae_z50"), "records vae_z50: z_dim"),
+        seeds("iwae5_z50", "active_units"),
+        seeds("iwae5_z50", "test.niwae.1000"),
+        seeds(beta(5), "active_units"),
+        count(lambda: _z_dim(beta(5)), "records vae_z10_beta5: z_dim"),
+        seeds(BETA5_WARMUP, "test.kl"),
+        seeds(beta(5), "test.kl"),
+        seeds(BETA5_WARMUP, "test.nelbo"),
+        seeds(beta(5), "test.nelbo"),
+        seeds(BETA5_WARMUP, "test.niwae.1000"),
+        seeds(beta(5), "test.niwae.1000"),
+        seeds(BETA5_WARMUP, "final_train_loss", 2),
+        seeds(beta(5), "final_train_loss", 2),
+        seeds(beta(1), "test.kl"),
+    ],
+    (NB4, "written_collapse"): [
+        seeds("vae_z50_warmup", "active_units"),
+        seeds("vae_z50", "active_units"),
+        count(lambda: _z_dim("vae_z50"), "records vae_z50: z_dim"),
+        seeds(beta(5), "active_units"),
+        seeds(BETA5_WARMUP, "final_train_loss", 2),
+        seeds(beta(5), "final_train_loss", 2),
+        count(
+            lambda: int(records.runs(beta(5))[0]["training"]["beta"]),
+            "records vae_z10_beta5: its KL weight beta",
+        ),
+        seeds(BETA5_WARMUP, "test.kl"),
+        seeds(beta(5), "test.kl"),
     ],
     (NB4, "summaries_reading_md"): [provenance("gmvae_z10", "final_train_loss")],
 }
@@ -503,9 +560,50 @@ CLAIMS: dict[tuple[str, str], list[Claim]] = {
     ],
     (NB4, "collapse_reading_md"): [
         below("vae_z50", "vae_z50_warmup", "active_units"),
+        below("vae_z50", "vae_z50_warmup", "test.kl"),
+        below("vae_z50_warmup", "vae_z50", "test.rec"),
         overlapping("vae_z50", "vae_z50_warmup", "test.nelbo"),
         below("vae_z50_warmup", "vae_z50", "test.niwae.1000"),
         below("vae_z50", "vae_z50_warmup", "final_train_loss"),
+        below("vae_z50_warmup", "iwae5_z50", "active_units"),
+        overlapping("iwae5_z50", "vae_z50_warmup", "test.niwae.1000"),
+        every(
+            lambda: [
+                units == _z_dim(BETA5_WARMUP)
+                for units in records.values(BETA5_WARMUP, "active_units")
+            ],
+            "every unit of every seed of vae_z10_beta5_warmup is active",
+        ),
+        below(beta(5), BETA5_WARMUP, "test.kl"),
+        below(BETA5_WARMUP, beta(5), "test.nelbo"),
+        below(BETA5_WARMUP, beta(5), "test.niwae.1000"),
+        below(beta(5), BETA5_WARMUP, "final_train_loss"),
+        below(BETA5_WARMUP, beta(1), "test.kl"),
+    ],
+    (NB4, "beta_reading_md"): [
+        *(below(beta(high), beta(low), "test.kl") for low, high in itertools.pairwise(BETAS)),
+        overlapping(beta(0.2), beta(0.5), "test.rec"),
+        *(below(beta(low), beta(high), "test.rec") for low, high in itertools.pairwise(BETAS[1:])),
+        overlapping(beta(1), beta(2), "test.nelbo"),
+        *(below(beta(b), beta(0.5), "test.nelbo") for b in (1, 2)),
+        below(beta(0.5), beta(0.2), "test.nelbo"),
+        *(below(beta(b), beta(5), "test.nelbo") for b in (1, 2)),
+        below(beta(2), beta(1), "test.niwae.1000"),
+        below(beta(1), beta(2), "train.niwae.1000"),
+        overlapping(beta(2), "gmvae_z10", "test.niwae.1000"),
+        every(
+            lambda: [
+                units == _z_dim(beta(b))
+                for b in BETAS
+                if b < 5
+                for units in records.values(beta(b), "active_units")
+            ],
+            "every unit of every seed is active for beta < 5",
+        ),
+        every(
+            lambda: [units < _z_dim(beta(5)) for units in records.values(beta(5), "active_units")],
+            "some unit of every seed is inactive at beta = 5",
+        ),
     ],
     (NB3, "evaluation_reading_md"): [
         overlapping("vae_z10", "vae_z10_beta1", "test.niwae.1000"),
