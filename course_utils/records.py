@@ -24,12 +24,17 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "KL_THRESHOLD",
     "RECORDS_DIR",
     "SeedTable",
     "Summary",
     "curves",
+    "elbo_to_iwae",
     "gap_statistics",
     "gaps",
+    "informative_units",
+    "iwae_overfitting",
+    "overfitting",
     "runs",
     "summarize",
     "summary",
@@ -92,6 +97,33 @@ class Summary:
 
 #: A measure of a record: a dotted key (``"test.niwae.1000"``) or a function of the record.
 Measure = str | Callable[[dict], float]
+
+
+# Measures of a record that are not stored keys (each docstring names what it measures)
+
+
+def elbo_to_iwae(record: dict) -> float:
+    """test NELBO - test -IWAE-1000"""
+    return record["test"]["nelbo"] - record["test"]["niwae"]["1000"]
+
+
+def overfitting(record: dict) -> float:
+    """test NELBO - training NELBO"""
+    return record["test"]["nelbo"] - record["train"]["nelbo"]
+
+
+def iwae_overfitting(record: dict) -> float:
+    """test -IWAE-1000 - training -IWAE-1000"""
+    return record["test"]["niwae"]["1000"] - record["train"]["niwae"]["1000"]
+
+
+#: The mean KL (nats) above which a latent unit counts as carrying information.
+KL_THRESHOLD = 0.01
+
+
+def informative_units(record: dict) -> float:
+    """units above 0.01 nats of KL"""
+    return sum(kl > KL_THRESHOLD for kl in record["kl_per_dimension"])
 
 
 def values(name: str, key: Measure) -> list[float]:

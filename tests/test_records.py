@@ -126,3 +126,15 @@ def test_plot_rate_distortion_draws_each_seed_of_a_model_beside_its_point():
     fig = plot_rate_distortion({"beta = 1": (19.7, 90.5), "beta = 5": (7.8, 117.3)}, seeds=seeds)
     crosses = [line for line in fig.axes[0].lines if line.get_marker() == "x"]
     assert len(crosses) == 1 and len(crosses[0].get_xdata()) == 3
+
+
+def test_measures_of_a_record_the_notebooks_and_their_text_share():
+    record = {
+        "test": {"nelbo": 110.0, "niwae": {"1000": 104.0}},
+        "train": {"nelbo": 90.0, "niwae": {"1000": 86.5}},
+        "kl_per_dimension": [0.0, 0.005, 0.02, 3.0],
+    }
+    assert records.elbo_to_iwae(record) == 6.0
+    assert records.overfitting(record) == 20.0
+    assert records.iwae_overfitting(record) == 17.5
+    assert records.informative_units(record) == 2

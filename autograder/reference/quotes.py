@@ -204,29 +204,13 @@ def overlapping(first: str, second: str, key: records.Measure) -> Claim:
     )
 
 
-def elbo_to_iwae(record: dict) -> float:
-    """test NELBO - test -IWAE-1000"""
-    return record["test"]["nelbo"] - record["test"]["niwae"]["1000"]
-
-
-#: The KL of a unit above which notebook 4's collapse table counts it as informative.
-KL_THRESHOLD = 0.01
-KL_THRESHOLD_SOURCE = "the KL threshold of notebook 4's collapse table"
-
-
-def informative_units(record: dict) -> float:
-    """units above 0.01 nats of KL"""
-    return sum(kl > KL_THRESHOLD for kl in record["kl_per_dimension"])
-
-
-def overfitting(record: dict) -> float:
-    """test NELBO - training NELBO"""
-    return record["test"]["nelbo"] - record["train"]["nelbo"]
-
-
-def iwae_overfitting(record: dict) -> float:
-    """test -IWAE-1000 - training -IWAE-1000"""
-    return record["test"]["niwae"]["1000"] - record["train"]["niwae"]["1000"]
+#: Measures of a record that the notebooks' code and text share.
+elbo_to_iwae = records.elbo_to_iwae
+informative_units = records.informative_units
+overfitting = records.overfitting
+iwae_overfitting = records.iwae_overfitting
+KL_THRESHOLD = records.KL_THRESHOLD
+KL_THRESHOLD_SOURCE = "course_utils.records.KL_THRESHOLD (notebook 4's collapse table)"
 
 
 def every(compute: Callable[[], Sequence[bool]], statement: str) -> Claim:
@@ -351,9 +335,7 @@ QUOTES: dict[tuple[str, str], list[Quote]] = {
         derived(lambda: _curve_minimum("vae_z10")[1], 1, "records vae_z10: its value"),
         seeds("vae_z10", "test.nelbo"),
         derived(
-            lambda: (
-                records.summary("vae_z10", lambda r: r["test"]["nelbo"] - r["train"]["nelbo"]).mean
-            ),
+            lambda: records.summary("vae_z10", overfitting).mean,
             1,
             "records vae_z10: test NELBO - training NELBO, mean over the seeds",
         ),
