@@ -62,7 +62,7 @@ def _workers(args: argparse.Namespace) -> parallel.Workers:
 
 
 def _release(course: Course, _: argparse.Namespace) -> int:
-    time_limits.refresh(course.config, course.assignment)
+    release.refresh_times(course)
     for path in release.generate(course):
         print(f"wrote {path}")
     return 0

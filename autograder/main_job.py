@@ -26,7 +26,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from autograder import bundle, grading, release, report, report_page, time_limits
+from autograder import bundle, grading, release, report, report_page
 from autograder.course import Course
 from autograder.examples import corpus
 from autograder.parallel import SEQUENTIAL, Workers
@@ -128,7 +128,7 @@ def not_graded(log: str) -> str:
 def build_release(course: Course) -> str:
     """Regenerate the release; say which files changed (none when it was in sync)."""
     before = {p: p.read_bytes() for p in course.release.rglob("*") if p.is_file()}
-    time_limits.refresh(course.config, course.assignment)
+    release.refresh_times(course)
     release.generate(course)
     after = {p: p.read_bytes() for p in course.release.rglob("*") if p.is_file()}
     changed = sorted(p.name for p in before.keys() | after.keys() if before.get(p) != after.get(p))

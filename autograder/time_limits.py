@@ -1,7 +1,7 @@
 """Time limits that follow the work: a submission may take a multiple of what the solutions
 take when graded, on this machine.
 
-At release (``measure``), each solution notebook is run as autograde runs it (in the
+At release (``release.measure_times``), each solution notebook is run as autograde runs it (in the
 sandbox, one thread, ``NBGRADER_EXECUTION=autograde``, its display-only cells left out) and
 its cells' times and its own are written to ``reference_times.json`` in the assignment's
 source folder (the config tells nbgrader not to copy it into the release), with a short
@@ -15,7 +15,9 @@ solution keeps its points; an infinite loop costs about a minute, not the fixed 
 
 Display-only cells (``display_only``): the locked cells that only show (plots, widgets,
 tables, demonstrations): no graded or solution cell reads what they define. Under autograde
-they are not run; Validate and students run every cell. An entry whose notebook changed
+they are not run (those of the solutions that are display-only in the submission too: a
+student's answer may read a name a demonstration binds); Validate and students run every
+cell. An entry whose notebook changed
 since it was measured (its SHA-256) is ignored: the fixed ``GuardedExecute.deadline`` then
 applies and every cell runs.
 """
@@ -25,20 +27,15 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
-import nbformat
 from nbformat import NotebookNode
 from nbgrader.coursedir import CourseDirectory
 from traitlets import Float
 from traitlets.config import Configurable
-
-from autograder.cells import grade_id_of, is_test
 
 #: The reference times of an assignment, in its source folder.
 FILE = "reference_times.json"
@@ -96,7 +93,11 @@ def _names(source: str) -> tuple[set[str], set[str]]:
         line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
     )
     binds, reads = set(), set()
-    for node in ast.walk(ast.parse(code)):
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # a student's cell that cannot run binds and reads nothing
+        return binds, reads
+    for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (binds if isinstance(node.ctx, ast.Store | ast.Del) else reads).add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -185,79 +186,3 @@ def stale(folder: Path) -> list[str]:
         for path in sorted(folder.glob("*.ipynb"))
         if entries.get(path.stem, {}).get("sha256") != digest(path)
     ]
-
-
-def refresh(config, assignment: str, progress=print) -> list[str]:
-    """Measure again if a source notebook changed since its times were measured; returns
-    the notebooks that were stale."""
-    changed = stale(source_folder(config, assignment))
-    if changed:
-        progress(f"measuring the solutions' times (changed: {', '.join(changed)})")
-        measure(config, assignment, progress)
-    return changed
-
-
-def measure(config, assignment: str, progress=print) -> dict:
-    """Run each source notebook of ``assignment`` as autograde does, on one thread, and
-    write its times to ``FILE``; returns what was written."""
-    from autograder.nbgrader_hooks import GuardedExecute  # it reads the plans of this module
-
-    folder = source_folder(config, assignment)
-    reference = {
-        "calibration": calibrate(),
-        "measured": datetime.now().isoformat(timespec="seconds"),
-    }
-    reference["notebooks"] = {}
-    threads = os.environ.get("OMP_NUM_THREADS")
-    os.environ.update(OMP_NUM_THREADS="1", NBGRADER_EXECUTION="autograde")
-    try:
-        for path in sorted(folder.glob("*.ipynb")):
-            nb = nbformat.read(path, as_version=4)
-            skip = display_only(nb)
-            resources = {"metadata": {"path": str(folder)}, "plan": Plan(frozenset(skip))}
-            start = time.perf_counter()
-            GuardedExecute(config=config).preprocess(nb, resources)
-            seconds = time.perf_counter() - start
-            _check_passes(path, nb)
-            reference["notebooks"][path.stem] = {
-                "sha256": digest(path),
-                "seconds": round(seconds, 2),
-                "cells": _cell_times(nb),
-                "display_only": skip,
-            }
-            progress(f"{path.stem}: {seconds:.1f} s, {len(skip)} display-only cells left out")
-    finally:
-        os.environ.pop("NBGRADER_EXECUTION")
-        if threads is None:
-            os.environ.pop("OMP_NUM_THREADS")
-        else:
-            os.environ["OMP_NUM_THREADS"] = threads
-    (folder / FILE).write_text(json.dumps(reference, indent=1, sort_keys=True) + "\n")
-    return reference
-
-
-def _check_passes(path: Path, nb: NotebookNode) -> None:
-    """Raise if a test cell of the solutions failed with the display-only cells left out."""
-    failed = [
-        grade_id_of(cell)
-        for cell in nb.cells
-        if is_test(cell) and any(out.output_type == "error" for out in cell.outputs)
-    ]
-    if failed:
-        raise RuntimeError(
-            f"{path.name}: test cells {failed} fail on the solutions with the display-only "
-            "cells left out: a display-only cell does something they need (see "
-            "autograder.time_limits.display_only)"
-        )
-
-
-def _cell_times(nb: NotebookNode) -> dict[str, float]:
-    """Seconds each executed cell took, by grade id (from nbclient's timing metadata)."""
-    times = {}
-    for cell in nb.cells:
-        timing = cell.metadata.get("execution", {})
-        if grade_id_of(cell) and "shell.execute_reply" in timing:
-            began = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
-            ended = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
-            times[grade_id_of(cell)] = round((ended - began).total_seconds(), 3)
-    return times

@@ -36,11 +36,6 @@ from autograder.examples.implementations import ELBO, PRELUDE
 from autograder.examples.submission import solution_sources
 from course_utils.exercises import exercise
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
-    pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
-]
-
 ROOT = Path(__file__).resolve().parents[1]
 HUB_CONFIG = ROOT / "hub" / "nbgrader_config.py"
 ASSIGNMENT = "vae"

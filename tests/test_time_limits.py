@@ -11,12 +11,10 @@ import nbformat
 import pytest
 from test_autograde_corpus import FIXTURE_NOTEBOOK, gradebook_rows, run_cli
 
-from autograder import time_limits
+from autograder import release, time_limits
 from autograder.cells import grade_id_of
 from autograder.course import Course, new_course
 from autograder.release import generate
-
-pytestmark = pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning")
 
 
 def locked(source: str, grade_id: str, **flags) -> nbformat.NotebookNode:
@@ -44,6 +42,10 @@ def test_display_only_cells_are_those_nothing_graded_reads():
         locked("%matplotlib inline\nassert f(1) == scale", "test_f", grade=True, points=1),
         locked("fig.savefig('out.png')  # reads the picture: display only too", "save"),
     ]
+    assert time_limits.display_only(nb) == ["demo", "picture", "save"]
+    nb.cells[4].source = "def f(x):\n    return scale * x * len(fig.axes)"  # a student's
+    assert time_limits.display_only(nb) == ["demo", "save"]  # the picture is now needed
+    nb.cells[4].source = "def f(x):\n    return scale *"  # a student's that cannot run
     assert time_limits.display_only(nb) == ["demo", "picture", "save"]
 
 
@@ -118,7 +120,7 @@ def test_an_infinite_loop_costs_its_limits_and_only_its_own_points(tmp_path):
     margins = ("c.TimeLimits.cell_margin = 5.0", "c.TimeLimits.notebook_margin = 10.0")
     course = new_course(tmp_path / "course", [solutions], *margins)
     (course.source / "solutions.ipynb").rename(course.source / "add.ipynb")
-    reference = time_limits.measure(course.config, course.assignment, progress=lambda _: None)
+    reference = release.measure_times(course, progress=lambda _: None)
     entry = reference["notebooks"]["add"]
     assert entry["display_only"] == ["picture"]
     assert "picture" not in entry["cells"] and entry["seconds"] < 30
