@@ -43,6 +43,7 @@ __all__ = [
     "plot_bounds_vs_k",
     "plot_component_samples",
     "plot_gap_vs_k",
+    "plot_heldout_curves",
     "plot_jensen",
     "plot_kl_per_dimension",
     "plot_latent_scatter",
@@ -51,6 +52,7 @@ __all__ = [
     "plot_rate_distortion",
     "plot_reconstructions",
     "plot_samples",
+    "plot_seeds",
     "plot_training_curves",
     "tile_images",
 ]
@@ -245,8 +247,8 @@ def plot_training_curves(
         history: from ``course_utils.training.train``; ``iterations`` and the metrics
             ``train/loss`` (the NELBO), ``gen/kl_z`` and ``gen/rec``, each ``(n_logs,)``.
         reference: optional values in nats under the keys ``'nelbo'``, ``'kl'``, ``'rec'``
-            (e.g. CS236's test values ``{'nelbo': 101.0, 'kl': 19.5, 'rec': 82.0}``), drawn as
-            dashed horizontal lines.
+            (e.g. a shipped checkpoint's test values, ``load_pretrained(name).metadata["test"]``),
+            drawn as dashed horizontal lines.
         reference_label: the legend label of those lines.
         zoom_after: each y-axis fits the values logged after this fraction of the iterations,
             and the references; the first iterations fall from hundreds of nats and would
@@ -270,6 +272,91 @@ def plot_training_curves(
         ax.set_ylim(_zoomed_limits(iterations, values, references, zoom_after))
         ax.set(title=title, xlabel="iteration", ylabel="nats")
         ax.legend()
+    return fig
+
+
+def plot_heldout_curves(
+    runs: Mapping[str, Sequence[Mapping[str, Sequence[float]]]],
+    *,
+    skip_first: int = 1,
+    ax: Axes | None = None,
+) -> Figure:
+    """The negative ELBO of held-out test images and of fixed training images during
+    training, for each seed of each run: test solid, training dashed, one colour per run,
+    thin lines per seed and a thick line for their mean; a dot marks the minimum of each
+    run's mean test curve.
+
+    Args:
+        runs: label -> its seeds' curves, each a mapping with ``"iterations"``, ``"test"``
+            and ``"train"``, of shape ``(n_checks,)`` (``course_utils.records.curves``, or a
+            ``TrainingHistory``'s ``monitor_iterations`` and ``monitored``). The seeds of a run
+            share their iterations.
+        skip_first: checks left out at the start (the untrained model's ~545 nats would
+            flatten the rest).
+    """
+    if not runs or not all(runs.values()):
+        raise ValueError("runs needs at least one label with at least one curve")
+    fig, ax = _axes(ax, (8.0, 4.5))
+    for i, (label, seeds) in enumerate(runs.items()):
+        iterations = np.asarray(seeds[0]["iterations"])[skip_first:]
+        if any(list(curve["iterations"])[skip_first:] != iterations.tolist() for curve in seeds):
+            raise ValueError(f"the curves of {label!r} are not measured at the same iterations")
+        for key, style in (("test", "-"), ("train", "--")):
+            lines = np.array([np.asarray(curve[key], dtype=float)[skip_first:] for curve in seeds])
+            for line in lines if len(lines) > 1 else ():
+                ax.plot(iterations, line, style, color=f"C{i}", lw=0.7, alpha=0.4)
+            images = "test images" if key == "test" else "training images"
+            mean = lines.mean(0)
+            seeds_text = f"mean of {len(lines)} seeds" if len(lines) > 1 else "one run"
+            ax.plot(
+                iterations,
+                mean,
+                style,
+                color=f"C{i}",
+                lw=2,
+                label=f"{label}: {images}, {seeds_text}",
+            )
+            if key == "test":
+                best = int(mean.argmin())
+                ax.plot([iterations[best]], [mean[best]], "o", color=f"C{i}", ms=7)
+    ax.set(
+        xlabel="iteration",
+        ylabel="negative ELBO (nats per image)",
+        title="Held-out curves: the minimum of each test curve is a dot",
+    )
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_seeds(
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    ylabel: str = "nats",
+) -> Figure:
+    """Measures of several configurations over their training seeds: one panel per measure,
+    one column per configuration, each seed a dot and their mean ± one standard deviation an
+    error bar.
+
+    Args:
+        panels: measure (the panel's title) -> configuration label -> ``(seeds,)`` values.
+        ylabel: the y-axis label of every panel.
+    """
+    if not panels or not all(panels.values()):
+        raise ValueError("panels needs at least one measure with at least one configuration")
+    fig = CourseFigure(figsize=(4.2 * len(panels), 4.0), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (title, columns) in zip(axes, panels.items(), strict=True):
+        for j, seeds in enumerate(columns.values()):
+            seeds = np.asarray(seeds, dtype=float)
+            if seeds.ndim != 1 or seeds.size == 0:
+                raise ValueError(f"{title!r}: each configuration needs a 1-D list of seeds")
+            spread = seeds.std(ddof=1) if seeds.size > 1 else 0.0
+            ax.errorbar([j], [seeds.mean()], yerr=[spread], fmt="s", color=f"C{j}", capsize=6, ms=7)
+            ax.plot(np.full(seeds.size, j + 0.12), seeds, ".", color="black", ms=5)
+        ax.set_xticks(range(len(columns)), list(columns), rotation=20, ha="right")
+        ax.set_xlim(-0.6, len(columns) - 0.4)
+        ax.set(title=title, ylabel=ylabel)
+    fig.suptitle("mean ± sd over the training seeds (squares); each seed a dot")
     return fig
 
 
@@ -694,7 +781,10 @@ def plot_component_samples(
 
 
 def plot_rate_distortion(
-    points: Mapping[str, tuple[float, float]], *, ax: Axes | None = None
+    points: Mapping[str, tuple[float, float]],
+    *,
+    seeds: Mapping[str, Sequence[tuple[float, float]]] | None = None,
+    ax: Axes | None = None,
 ) -> Figure:
     """Models on the rate-distortion plane: the KL term (rate, nats) against the reconstruction
     term (distortion, nats), each a labelled point, joined in the given order, with dotted
@@ -703,12 +793,21 @@ def plot_rate_distortion(
 
     Args:
         points: label (e.g. ``"beta = 0.5"``) -> ``(kl, rec)`` averaged over test images.
+        seeds: optional label -> the ``(kl, rec)`` of each training seed of that model, drawn
+            as small crosses with error bars of one standard deviation around their mean.
     """
     if not points:
         raise ValueError("points holds no model")
     kl, rec = (np.asarray(v, dtype=float) for v in zip(*points.values(), strict=True))
     fig, ax = _axes(ax, (6.5, 4.5))
     ax.plot(kl, rec, "-", color="C0", alpha=0.5)
+    for i, (label, runs) in enumerate((seeds or {}).items()):
+        runs = np.asarray(runs, dtype=float).reshape(-1, 2)  # (seeds, 2): (kl, rec) each
+        color = f"C{list(points).index(label)}" if label in points else f"C{i}"
+        ax.plot(runs[:, 0], runs[:, 1], "x", color=color, ms=5)
+        if len(runs) > 1:
+            mean, spread = runs.mean(0), runs.std(0, ddof=1)
+            ax.errorbar(*mean, xerr=spread[0], yerr=spread[1], color=color, capsize=3, lw=1)
     for i, (label, (rate, distortion)) in enumerate(points.items()):
         ax.plot([rate], [distortion], "o", color=f"C{i}", ms=8)
         ax.annotate(
