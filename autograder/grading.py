@@ -42,7 +42,7 @@ class GradingRun:
     # Students whose submission holds no notebook: nbgrader matches nothing of theirs.
     empty: list[str] = field(default_factory=list)
     # Student id -> seconds per step of their grading (``parallel.Result.seconds``, "apply").
-    times: dict[str, dict[str, float]] = field(default_factory=dict)
+    times: dict[str, dict[str, float]] = field(default_factory=dict, compare=False)
 
 
 def autograde(
