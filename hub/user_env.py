@@ -1,0 +1,150 @@
+"""The users' Python environment: what every user's JupyterLab and kernels run.
+
+A venv (the Littlest JupyterHub's ``/opt/tljh/user``) whose packages are the course venv's,
+read through one ``.pth`` path line (torch alone is several GB: a copy would not fit the
+set-up's minutes), with the course's wheel installed into it, its own ``python3``
+kernelspec and programs, and its own Jupyter configuration in ``etc/jupyter``: the course's
+nbgrader settings (``hub/nbgrader_config.py``), and nbgrader's instructor extensions
+(formgrader, Create Assignment) disabled and locked for everyone; the instructor's own
+configuration turns them back on (``classroom.instructor_extensions``).
+
+Every user must reach the environment: the venv is made from an interpreter of the course
+venv's Python version that every user can run, and when the course venv itself is out of
+their reach (a clone under ``/root``), it is bind-mounted read-only under the hub's folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import sys
+import sysconfig
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from autograder.wheel import run
+
+#: nbgrader's instructor tools: the server extension, and the JupyterLab plugins.
+FORMGRADER_SERVER = "nbgrader.server_extensions.formgrader"
+INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
+#: A console script of the environment: its interpreter, then the entry point.
+SCRIPT = """#!{python}
+import sys
+from {module} import {name}
+sys.exit({call}())
+"""
+
+
+def reachable(path: Path) -> bool:
+    """Every user can read ``path`` (a folder): it and each folder above it let others in."""
+    path = path.resolve()
+    if not path.stat().st_mode & stat.S_IROTH:
+        return False
+    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
+def base_interpreter() -> Path:
+    """An interpreter of this Python's version that every user can run: the one the
+    course venv was made from, or the system's (Debian's ``python3.11``)."""
+    ours = Path(sys._base_executable).resolve()
+    if reachable(ours.parent):
+        return ours
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = Path("/usr/bin") / version
+    if system.exists():
+        return system
+    raise RuntimeError(
+        f"no {version} that every user can run: the course venv's ({ours}) is private; "
+        f"install Debian's {version} (apt-get install {version})"
+    )
+
+
+def course_packages(mount_at: Path) -> tuple[Path, Path, bool]:
+    """The course venv as the users reach it: (its prefix, its site-packages, whether it
+    had to be bind-mounted at ``mount_at``)."""
+    prefix = Path(sys.prefix)
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    if reachable(purelib) and reachable(prefix / "share" / "jupyter"):
+        return prefix, purelib, False
+    mount_at.mkdir(parents=True, exist_ok=True)
+    run(["mount", "--bind", prefix, mount_at])
+    run(["mount", "-o", "remount,bind,ro", mount_at])
+    return mount_at, mount_at / purelib.relative_to(prefix), True
+
+
+def make(prefix: Path, wheel: Path, course_prefix: Path, course_purelib: Path) -> Path:
+    """Make the users' environment at ``prefix`` with ``wheel`` installed; its python."""
+    run([base_interpreter(), "-m", "venv", "--without-pip", prefix])
+    python = prefix / "bin" / "python"
+    purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    Path(purelib.stdout.strip(), "course_venv.pth").write_text(f"{course_purelib}\n")
+    _console_scripts(prefix / "bin")
+    env = environment(prefix)
+    run([python, "-m", "pip", "install", "--no-index", "--no-deps", wheel], cwd=prefix, env=env)
+    run([python, "-m", "ipykernel", "install", "--sys-prefix"], cwd=prefix, env=env)
+    _jupyter_data(course_prefix / "share" / "jupyter", prefix / "share" / "jupyter")
+    config = prefix / "etc" / "jupyter"
+    shutil.copytree(course_prefix / "etc" / "jupyter", config, dirs_exist_ok=True)
+    from hub.layout import NBGRADER_CONFIG
+
+    shutil.copy(NBGRADER_CONFIG, config / "nbgrader_config.py")
+    jupyter = [str(prefix / "bin" / "jupyter")]
+    run([*jupyter, "server", "extension", "disable", "--sys-prefix", FORMGRADER_SERVER], env=env)
+    for action in ("disable", "lock"):
+        command = [*jupyter, "labextension", action, "--level=sys_prefix", *INSTRUCTOR_PLUGINS]
+        run(command, env=env)
+    for path in [prefix, *prefix.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
+    return python
+
+
+def environment(prefix: Path) -> dict[str, str]:
+    """The environment the users' programs run with: the venv's programs first, nothing of
+    the repository on the Python path, nothing of the caller's Jupyter folders."""
+    path = f"{prefix / 'bin'}:/usr/local/bin:/usr/bin:/bin"
+    return {"PATH": path, "LANG": "C.UTF-8", "HOME": "/root"}
+
+
+def _console_scripts(bin_dir: Path) -> None:
+    """The programs of the installed packages (``jupyter``, ``nbgrader``, ...), run by the
+    environment's interpreter (the course venv's own run an interpreter users cannot)."""
+    python = bin_dir / "python"
+    for entry in entry_points(group="console_scripts"):
+        target = bin_dir / entry.name
+        if target.exists() or "/" in entry.name:
+            continue
+        name = entry.attr.split(".")[0]
+        target.write_text(
+            SCRIPT.format(python=python, module=entry.module, name=name, call=entry.attr)
+        )
+        target.chmod(0o755)
+
+
+def _jupyter_data(course: Path, ours: Path) -> None:
+    """The course venv's Jupyter data (JupyterLab's assets, the lab extensions, nbconvert's
+    templates), linked into the environment; its kernelspecs are not (ours runs our python)."""
+    ours.mkdir(parents=True, exist_ok=True)
+    for entry in course.iterdir():
+        if entry.name != "kernels" and not (ours / entry.name).exists():
+            (ours / entry.name).symlink_to(entry)
+
+
+def instructor_extensions() -> dict[str, dict]:
+    """The instructor's own Jupyter configuration files (relative to ``~/.jupyter``) that
+    turn nbgrader's instructor tools back on: the user level outranks the environment's.
+
+    Written as files: ``jupyter server extension enable --user`` refuses an extension not
+    listed at the user level ("could not be found"), and ``jupyter labextension enable
+    --level=user`` one locked at a higher level; the server reads the files all the same.
+    """
+    plugins = dict.fromkeys(INSTRUCTOR_PLUGINS, False)
+    return {
+        "jupyter_server_config.d/nbgrader-instructor.json": {
+            "ServerApp": {"jpserver_extensions": {FORMGRADER_SERVER: True}}
+        },
+        "labconfig/page_config.json": {
+            "disabledExtensions": plugins,
+            "lockedExtensions": plugins,
+        },
+    }
