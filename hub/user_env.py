@@ -27,6 +27,8 @@ from autograder.wheel import run
 #: nbgrader's instructor tools: the server extension, and the JupyterLab plugins.
 FORMGRADER_SERVER = "nbgrader.server_extensions.formgrader"
 INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
+#: The instructor's server may be framed by its own pages (formgrader in JupyterLab).
+FRAME_SELF = "frame-ancestors 'self'"
 #: A console script of the environment: its interpreter, then the entry point.
 SCRIPT = """#!{python}
 import sys
@@ -132,7 +134,8 @@ def _jupyter_data(course: Path, ours: Path) -> None:
 
 def instructor_extensions() -> dict[str, dict]:
     """The instructor's own Jupyter configuration files (relative to ``~/.jupyter``) that
-    turn nbgrader's instructor tools back on: the user level outranks the environment's.
+    turn nbgrader's instructor tools back on (the user level outranks the environment's),
+    and let JupyterLab show formgrader in a frame.
 
     Written as files: ``jupyter server extension enable --user`` refuses an extension not
     listed at the user level ("could not be found"), and ``jupyter labextension enable
@@ -140,8 +143,14 @@ def instructor_extensions() -> dict[str, dict]:
     """
     plugins = dict.fromkeys(INSTRUCTOR_PLUGINS, False)
     return {
-        "jupyter_server_config.d/nbgrader-instructor.json": {
-            "ServerApp": {"jpserver_extensions": {FORMGRADER_SERVER: True}}
+        "jupyter_server_config.json": {
+            "ServerApp": {
+                "jpserver_extensions": {FORMGRADER_SERVER: True},
+                # JupyterHub (4.1 on) forbids framing a user's server ("frame-ancestors
+                # 'none'"), which blanks the Lab's Formgrader tab, a frame of the same
+                # server (jupyter/nbgrader#1870): the instructor's server allows itself.
+                "tornado_settings": {"headers": {"Content-Security-Policy": FRAME_SELF}},
+            }
         },
         "labconfig/page_config.json": {
             "disabledExtensions": plugins,

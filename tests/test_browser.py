@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import chromium
 import nbformat
 import pytest
 from conftest import write_kernelspec
@@ -58,16 +59,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "vae"
 NOTEBOOKS = sorted(p.name for p in (ROOT / "solutions" / ASSIGNMENT).glob("*.ipynb"))
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Cells that draw: a top-level call of one of these (plot_* functions, pyplot figures).
 DRAWING_CALLS = re.compile(r"plot_\w+|show|subplots|image_grid")
 WIDGET_CALLS = ("JensenExplorer", "LatentExplorer", "MixtureExplorer")
@@ -201,16 +192,11 @@ def lab(tmp_path_factory, artifacts) -> Iterator[Lab]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Headless Debian Chromium under playwright."""
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing: run scripts/setup_system.sh (apt-get chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is missing: run make setup")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+    reason = chromium.missing()
+    if reason:
+        _unavailable(reason)
+    with chromium.chromium() as running:
+        yield running
 
 
 # A notebook in the browser
