@@ -25,7 +25,7 @@ from hub.layout import COURSE_ID, HUB_CONFIG, PREFIX, Settings, student_names
 START_S = 120
 #: The pinned proxy (scripts/setup_system.sh installs it from the npm registry).
 PROXY = "configurable-http-proxy"
-SETUP = "bash scripts/setup_system.sh bubblewrap configurable-http-proxy"
+SETUP = "bash scripts/setup_system.sh bubblewrap python3.11 configurable-http-proxy"
 
 
 class HubError(RuntimeError):

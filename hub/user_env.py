@@ -15,6 +15,7 @@ their reach (a clone under ``/root``), it is bind-mounted read-only under the hu
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import sys
@@ -29,6 +30,10 @@ FORMGRADER_SERVER = "nbgrader.server_extensions.formgrader"
 INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
 #: The instructor's server may be framed by its own pages (formgrader in JupyterLab).
 FRAME_SELF = "frame-ancestors 'self'"
+#: JupyterLab settings for every user: no prompt to fetch Jupyter's news from the internet.
+LAB_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}
+}
 #: A console script of the environment: its interpreter, then the entry point.
 SCRIPT = """#!{python}
 import sys
@@ -125,11 +130,23 @@ def _console_scripts(bin_dir: Path) -> None:
 
 def _jupyter_data(course: Path, ours: Path) -> None:
     """The course venv's Jupyter data (JupyterLab's assets, the lab extensions, nbconvert's
-    templates), linked into the environment; its kernelspecs are not (ours runs our python)."""
+    templates), linked into the environment; its kernelspecs are not (ours runs our python),
+    and JupyterLab's settings folder is our own, with the hub's setting overrides."""
     ours.mkdir(parents=True, exist_ok=True)
     for entry in course.iterdir():
-        if entry.name != "kernels" and not (ours / entry.name).exists():
+        if entry.name not in ("kernels", "lab") and not (ours / entry.name).exists():
             (ours / entry.name).symlink_to(entry)
+    lab = ours / "lab"
+    lab.mkdir(exist_ok=True)
+    for entry in (course / "lab").iterdir():
+        if entry.name != "settings" and not (lab / entry.name).exists():
+            (lab / entry.name).symlink_to(entry)
+    if (course / "lab" / "settings").is_dir():
+        shutil.copytree(course / "lab" / "settings", lab / "settings", dirs_exist_ok=True)
+    overrides = lab / "settings" / "overrides.json"
+    overrides.parent.mkdir(exist_ok=True)
+    settings = json.loads(overrides.read_text()) if overrides.exists() else {}
+    overrides.write_text(json.dumps(settings | LAB_OVERRIDES, indent=2) + "\n")
 
 
 def instructor_extensions() -> dict[str, dict]:

@@ -45,3 +45,11 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+def screenshots_folder(folder: Path) -> Path:
+    """``folder`` (made), emptied of the screenshots of a previous run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder

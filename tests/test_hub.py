@@ -41,6 +41,7 @@ from pathlib import Path
 import chromium
 import nbformat
 import pytest
+from formgrader_ui import grade_answer, submission_links
 from nbgrader.api import Gradebook
 
 from autograder.cells import grade_id_of, is_test
@@ -117,10 +118,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def artifacts() -> Path:
     """``artifacts/browser/hub/``, emptied of the previous run's screenshots."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    return ARTIFACTS
+    return chromium.screenshots_folder(ARTIFACTS)
 
 
 class User:
@@ -233,26 +231,11 @@ def formgrader_action(user: User, frame, button: str, view: str) -> str:
 def manually_grade(user: User, frame, student: str) -> None:
     """Formgrader's Manual Grading: the written answer ``WRITTEN`` of ``student``'s
     notebook 02 gets a score and a comment."""
-    frame.get_by_role("link", name="Manual Grading").click()
-    frame.get_by_role("link", name=ASSIGNMENT, exact=True).click()
-    frame.get_by_role("link", name=NOTEBOOK, exact=True).click()
-    frame.locator("#main-table a.name-hidden").first.wait_for()
-    frame.locator("#toggle_names").click()  # names are hidden until shown
+    submission_links(frame, ASSIGNMENT, NOTEBOOK)
+    frame.locator("#toggle_names").click()
     frame.locator("#main-table tbody tr", has_text=student).locator("a.name-shown").click()
-    score = frame.locator(f"input.score#{WRITTEN}")
-    score.wait_for()
-    page = next(f for f in user.page.frames if "/formgrader/submissions/" in f.url)
-    page.wait_for_function(
-        "() => window.formgrader && formgrader.grades && formgrader.grades.loaded"
-        " && formgrader.comments && formgrader.comments.loaded"
-    )
-    score.fill(str(MANUAL_SCORE))
-    score.press("Tab")
-    comment = frame.locator(f"textarea#{WRITTEN}-comment")
-    comment.fill(COMMENT)
-    comment.press("Tab")
-    time.sleep(2)  # saved on change
-    score.scroll_into_view_if_needed()
+    grade_answer(user.page, frame, WRITTEN, MANUAL_SCORE, COMMENT)
+    time.sleep(2)  # saved when the fields lose focus
     user.shot("manual-grade")
 
 
@@ -358,6 +341,16 @@ def hidden_test_lines() -> list[str]:
 
 
 def test_a_class_on_the_hub(hub, browser, artifacts):
+    users: list[User] = []
+    try:
+        run_the_class(hub, browser, artifacts, users)
+    except Exception:
+        for user in users:  # where each user was when it failed
+            user.shot("failure")
+        raise
+
+
+def run_the_class(hub: Settings, browser, artifacts: Path, users: list) -> None:
     seconds: dict[str, float] = {}
     clock = time.monotonic()
 
@@ -369,6 +362,7 @@ def test_a_class_on_the_hub(hub, browser, artifacts):
     class_ = students(hub)
     instructor = User(hub, browser, hub.instructor, artifacts)
     pupils = {s.name: User(hub, browser, s.name, artifacts) for s in class_}
+    users += [instructor, *pupils.values()]
 
     # The instructor generates and releases the assignment in formgrader.
     instructor.log_in()
