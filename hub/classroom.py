@@ -25,7 +25,7 @@ from hub.layout import COURSE_ID, HUB_CONFIG, PREFIX, Settings, student_names
 START_S = 120
 #: The pinned proxy (scripts/setup_system.sh installs it from the npm registry).
 PROXY = "configurable-http-proxy"
-SETUP = "bash scripts/setup_system.sh bubblewrap python3.11 configurable-http-proxy"
+SETUP = "bash scripts/setup_system.sh bubblewrap configurable-http-proxy"
 
 
 class HubError(RuntimeError):
@@ -67,12 +67,11 @@ def up(students: int = 3, port: int = 8000, prefix: Path = PREFIX, log=print) ->
             log("building the course's wheel")
             wheel, _ = build_wheel(Path(tmp))
             log(f"making the users' environment in {settings.user_env}")
-            course_prefix, course_purelib, mounted = user_env.course_packages(
-                prefix / "course-venv"
-            )
-            if mounted:
-                settings.mounts.append(str(course_prefix))
-            user_env.make(settings.user_env, wheel, course_prefix, course_purelib)
+            course = user_env.course_python(prefix)
+            settings.mounts += map(str, course.mounts)
+            settings.made_files += map(str, course.files)
+            settings.save()
+            user_env.make(settings.user_env, wheel, course)
         log("making the accounts: " + ", ".join(settings.users))
         for user in settings.users:
             settings.passwords[user] = accounts.create(user)
@@ -160,7 +159,7 @@ def start_hub(settings: Settings) -> None:
 
 def down(prefix: Path = PREFIX, log=print) -> None:
     """Stop the hub and remove what ``up`` made: accounts (their processes and homes), the
-    exchange folders it made, mounts, the hub's folder."""
+    exchange folders it made, files, mounts, the hub's folder."""
     try:
         settings = Settings.load(prefix)
     except FileNotFoundError:
@@ -171,6 +170,10 @@ def down(prefix: Path = PREFIX, log=print) -> None:
         _stop_group(int(pid_file.read_text()))
     for user in reversed(settings.made_accounts):
         accounts.remove(user)
+    for file in settings.made_files:
+        Path(file).unlink(missing_ok=True)
+    if settings.made_files:
+        subprocess.run(["ldconfig"], check=False)
     for mount in settings.mounts:
         subprocess.run(["umount", mount], capture_output=True)
     exchange_course = settings.exchange / COURSE_ID

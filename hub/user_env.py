@@ -8,9 +8,9 @@ nbgrader settings (``hub/nbgrader_config.py``), and nbgrader's instructor extens
 (formgrader, Create Assignment) disabled and locked for everyone; the instructor's own
 configuration turns them back on (``classroom.instructor_extensions``).
 
-Every user must reach the environment: the venv is made from an interpreter of the course
-venv's Python version that every user can run, and when the course venv itself is out of
-their reach (a clone under ``/root``), it is bind-mounted read-only under the hub's folder.
+Every user must reach the environment: the venv is made from the course venv's own
+interpreter, and what of the two is out of their reach (under ``/root``) is bind-mounted
+read-only under the hub's folder (``course_python``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,15 @@ import shutil
 import stat
 import sys
 import sysconfig
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 
 from autograder.wheel import run
 
+#: Where the dynamic loader learns the folder of a mounted interpreter's shared library
+#: (after the system's own folders: "zz").
+LD_CONF = Path("/etc/ld.so.conf.d/zz-vae-hub.conf")
 #: nbgrader's instructor tools: the server extension, and the JupyterLab plugins.
 FORMGRADER_SERVER = "nbgrader.server_extensions.formgrader"
 INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
@@ -50,38 +54,60 @@ def reachable(path: Path) -> bool:
     return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
 
 
-def base_interpreter() -> Path:
-    """An interpreter of this Python's version that every user can run: the one the
-    course venv was made from, or the system's (Debian's ``python3.11``)."""
-    ours = Path(sys._base_executable).resolve()
-    if reachable(ours.parent):
-        return ours
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    system = Path("/usr/bin") / version
-    if system.exists():
-        return system
-    raise RuntimeError(
-        f"no {version} that every user can run: the course venv's ({ours}) is private; "
-        f"install Debian's {version} (apt-get install {version})"
-    )
+def bind_read_only(source: Path, target: Path) -> None:
+    """Mount ``source`` at ``target`` (made), read-only."""
+    target.mkdir(parents=True, exist_ok=True)
+    run(["mount", "--bind", source, target])
+    run(["mount", "-o", "remount,bind,ro", target])
 
 
-def course_packages(mount_at: Path) -> tuple[Path, Path, bool]:
-    """The course venv as the users reach it: (its prefix, its site-packages, whether it
-    had to be bind-mounted at ``mount_at``)."""
-    prefix = Path(sys.prefix)
-    purelib = Path(sysconfig.get_paths()["purelib"])
-    if reachable(purelib) and reachable(prefix / "share" / "jupyter"):
-        return prefix, purelib, False
-    mount_at.mkdir(parents=True, exist_ok=True)
-    run(["mount", "--bind", prefix, mount_at])
-    run(["mount", "-o", "remount,bind,ro", mount_at])
-    return mount_at, mount_at / purelib.relative_to(prefix), True
+@dataclass
+class Reach:
+    """How the users reach the course's Python: the installation's interpreter, the course
+    venv's prefix and site-packages, and what was mounted or written to get there."""
+
+    interpreter: Path
+    prefix: Path
+    purelib: Path
+    mounts: list[Path] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
 
 
-def make(prefix: Path, wheel: Path, course_prefix: Path, course_purelib: Path) -> Path:
+def course_python(hub: Path) -> Reach:
+    """The course venv, and the Python installation it was made from, as every user can
+    reach them: where they are, or bind-mounted read-only under ``hub`` when they are
+    private (a course cloned under ``/root``, pyenv's Pythons in ``/root/.pyenv``).
+
+    Users run the course's own interpreter, not another Python 3.11: soupsieve's possessive
+    quantifiers do not match under Debian's 3.11.2 (fixed in later 3.11 releases), and
+    nbconvert's HTML exporter then fails, formgrader's grading pages and feedback with it.
+    A mounted interpreter that names its shared library by its private build folder
+    (``RUNPATH``) finds it through the dynamic loader's cache (``/etc/ld.so.conf.d``).
+    """
+    base = Path(sys.base_prefix).resolve()
+    interpreter = Path(sys._base_executable).resolve()
+    prefix, purelib = Path(sys.prefix), Path(sysconfig.get_paths()["purelib"])
+    found = Reach(interpreter, prefix, purelib)
+    if not (reachable(interpreter.parent) and reachable(base / "lib")):
+        bind_read_only(base, hub / "python")
+        found.mounts.append(hub / "python")
+        found.interpreter = hub / "python" / interpreter.relative_to(base)
+        if any((base / "lib").glob("libpython*.so*")):
+            LD_CONF.write_text(f"{hub / 'python' / 'lib'}\n")
+            found.files.append(LD_CONF)
+            run(["ldconfig"])
+    if not (reachable(purelib) and reachable(prefix / "share" / "jupyter")):
+        bind_read_only(prefix, hub / "course-venv")
+        found.mounts.append(hub / "course-venv")
+        found.prefix = hub / "course-venv"
+        found.purelib = found.prefix / purelib.relative_to(prefix)
+    return found
+
+
+def make(prefix: Path, wheel: Path, course: Reach) -> Path:
     """Make the users' environment at ``prefix`` with ``wheel`` installed; its python."""
-    run([base_interpreter(), "-m", "venv", "--without-pip", prefix])
+    course_prefix, course_purelib = course.prefix, course.purelib
+    run([course.interpreter, "-m", "venv", "--without-pip", prefix])
     python = prefix / "bin" / "python"
     purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
     Path(purelib.stdout.strip(), "course_venv.pth").write_text(f"{course_purelib}\n")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -106,6 +107,10 @@ def hub() -> Iterator[Settings]:
     try:
         yield settings
     finally:
+        log = settings.state / "jupyterhub.log"  # the hub's and the servers' log
+        if log.exists():
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, ARTIFACTS / log.name)
         classroom.down()
 
 
@@ -151,8 +156,17 @@ class User:
         self.shot("login")
         page.click("#login_submit")
         page.wait_for_url(f"**/user/{self.name}/lab**", timeout=SPAWN_S * 1000)
-        page.get_by_role("menuitem", name="Nbgrader", exact=True).wait_for(timeout=SPAWN_S * 1000)
+        self.wait_for_lab()
         self.shot("lab")
+
+    def open_lab(self) -> None:
+        """JupyterLab afresh: a reset workspace (no tab of before comes back)."""
+        self.page.goto(f"{self.server}/lab?reset")
+        self.wait_for_lab()
+
+    def wait_for_lab(self) -> None:
+        menu = self.page.get_by_role("menuitem", name="Nbgrader", exact=True)
+        menu.wait_for(timeout=SPAWN_S * 1000)
 
     def nbgrader_menu(self) -> list[str]:
         """The items of JupyterLab's Nbgrader menu (closed again)."""
@@ -206,17 +220,19 @@ class User:
 
 
 def formgrader(user: User):
-    """Formgrader, opened from the Nbgrader menu: the frame of its page."""
+    """Formgrader, opened from the Nbgrader menu of a fresh JupyterLab: its page's frame."""
+    user.open_lab()
     user.open_from_nbgrader_menu("Formgrader")
     frame = user.page.frame_locator("#formgrader iframe")
     frame.locator("#main-table").wait_for()
     return frame
 
 
-def formgrader_action(user: User, frame, button: str, view: str) -> str:
-    """Click ``button`` (a CSS selector) in formgrader and wait for its result dialog;
-    screenshot it and close it; the dialog's text. Fails on formgrader's error dialog."""
-    frame.locator(button).first.click()
+def formgrader_action(user: User, frame, button, view: str) -> str:
+    """Click ``button`` (a locator) in formgrader's page ``frame`` and wait for its result
+    dialog; screenshot it and close it; the dialog's text. Fails on formgrader's error
+    dialog."""
+    button.click()
     dialog = frame.locator("#success-modal, #error-modal").first
     dialog.wait_for(timeout=ACTION_S * 1000)
     time.sleep(1)  # the dialog fades in
@@ -228,12 +244,17 @@ def formgrader_action(user: User, frame, button: str, view: str) -> str:
     return text
 
 
+def assignment_action(user: User, frame, column: str, view: str) -> str:
+    """``formgrader_action`` on the button of the Manage Assignments table's ``column``."""
+    return formgrader_action(user, frame, frame.locator(f"td.{column} a").first, view)
+
+
 def manually_grade(user: User, frame, student: str) -> None:
     """Formgrader's Manual Grading: the written answer ``WRITTEN`` of ``student``'s
     notebook 02 gets a score and a comment."""
     submission_links(frame, ASSIGNMENT, NOTEBOOK)
     frame.locator("#toggle_names").click()
-    frame.locator("#main-table tbody tr", has_text=student).locator("a.name-shown").click()
+    frame.locator("#main-table tr", has_text=student).locator("a.name-shown").click()
     grade_answer(user.page, frame, WRITTEN, MANUAL_SCORE, COMMENT)
     time.sleep(2)  # saved when the fields lose focus
     user.shot("manual-grade")
@@ -369,8 +390,8 @@ def run_the_class(hub: Settings, browser, artifacts: Path, users: list) -> None:
     assert {"Formgrader", "Create assignment"} <= set(instructor.nbgrader_menu())
     frame = formgrader(instructor)
     instructor.shot("formgrader")
-    formgrader_action(instructor, frame, "td.assign a", "generated")
-    formgrader_action(instructor, frame, "td.release a", "released")
+    assignment_action(instructor, frame, "assign", "generated")
+    assignment_action(instructor, frame, "release", "released")
     outbound = hub.exchange / COURSE_ID / "outbound" / ASSIGNMENT
     assert sorted(p.name for p in outbound.glob("*.ipynb")) == sorted(
         p.name for p in (ROOT / "notebooks" / ASSIGNMENT).glob("*.ipynb")
@@ -398,14 +419,14 @@ def run_the_class(hub: Settings, browser, artifacts: Path, users: list) -> None:
         lap(f"{student.name}: log in, fetch, answer, validate, submit")
 
     # The instructor collects, autogrades, grades a written answer, releases feedback.
-    instructor.page.goto(f"{instructor.server}/lab")
     frame = formgrader(instructor)
-    formgrader_action(instructor, frame, "td.collect a", "collected")
+    assignment_action(instructor, frame, "collect", "collected")
     frame.locator("td.num-submissions a").first.click()
     for student in class_:
-        row = frame.locator("#main-table tbody tr", has_text=student.name)
+        row = frame.locator("#main-table tr", has_text=student.name)
         row.wait_for()
-        formgrader_action(instructor, row, "td.autograde a", f"autograded-{student.name}")
+        button = row.locator("td.autograde a")
+        formgrader_action(instructor, frame, button, f"autograded-{student.name}")
     lap("instructor: collect, autograde")
     graded = {s.name: autograde_failures(hub.course, s.name) for s in class_}
     mistake_cells = {grade_id for _, grade_id in verdicts(EXERCISE, MISTAKE)}
@@ -418,8 +439,8 @@ def run_the_class(hub: Settings, browser, artifacts: Path, users: list) -> None:
         comment = gradebook.find_comment(WRITTEN, NOTEBOOK, ASSIGNMENT, class_[0].name)
         assert (grade.manual_score, comment.manual_comment) == (MANUAL_SCORE, COMMENT)
     frame = formgrader(instructor)
-    formgrader_action(instructor, frame, "td.generate-feedback a", "feedback-generated")
-    formgrader_action(instructor, frame, "td.release-feedback a", "feedback-released")
+    assignment_action(instructor, frame, "generate-feedback", "feedback-generated")
+    assignment_action(instructor, frame, "release-feedback", "feedback-released")
     lap("instructor: grade by hand, generate and release feedback")
 
     # Each student fetches their feedback: their own scores and messages, no hidden test.
@@ -427,7 +448,7 @@ def run_the_class(hub: Settings, browser, artifacts: Path, users: list) -> None:
     assert hidden, "notebook 02 has no hidden tests (is the extraction broken?)"
     for student in class_:
         user = pupils[student.name]
-        user.page.goto(f"{user.server}/lab")
+        user.open_lab()
         panel = assignments_tab(user)
         panel.get_by_role("button", name="Fetch Feedback").first.click()
         feedback_dir = hub.home(student.name) / ASSIGNMENT / "feedback"
@@ -462,7 +483,7 @@ def run_the_class(hub: Settings, browser, artifacts: Path, users: list) -> None:
     )
     assert "done-42" in printed, printed
     assert printed.count("Permission denied") >= 4, printed
-    user.page.goto(f"{user.server}/lab")
+    user.open_lab()
     user.shot("no-access")
     lap("isolation checks")
     print(seconds)
