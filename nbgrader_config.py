@@ -73,7 +73,8 @@ c.GenerateAssignment.preprocessors = [
 ]
 # A file that is not a notebook is graded as an empty notebook, not the end of the
 # submission; a dead kernel costs the cells after it, not the student's other notebooks;
-# a notebook whose code tampers with what the tests rely on scores 0, flagged for review.
+# a notebook whose code tampers with what the tests rely on scores 0, flagged for review, and
+# an exercise answered with the course's own code scores 0 on its tests, flagged for review.
 c.Autograde.exporter_class = "autograder.nbgrader_hooks.ReadAnyFile"
 # Each grading kernel runs in a sandbox (Debian's bubblewrap: autograder/sandbox.py): it
 # cannot see the course, the gradebook or other students, has no network, and has these
@@ -93,6 +94,8 @@ c.Autograde.autograde_preprocessors = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
+    # Borrowed answers first: a tampering verdict, put first in each cell, then prevails.
+    "autograder.nbgrader_hooks.WithholdBorrowed",
     "autograder.nbgrader_hooks.WithholdTampered",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",

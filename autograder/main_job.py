@@ -40,12 +40,15 @@ WIDTH = 150
 
 def sample(course: Course) -> list[str]:
     """The solutions, the untouched release, the first correct variant and the first mistake
-    of each exercise, and ``SAMPLE_HOSTILE``."""
+    of each exercise, the first borrowed answer, and ``SAMPLE_HOSTILE``."""
     chosen = ["solutions", "untouched", *SAMPLE_HOSTILE]
     for case in corpus.case_ids(course):
         exercise, _, entry = case.partition("-")
         kind = entry.split("_")[0]
-        if entry and not any(c.startswith(f"{exercise}-{kind}_") for c in chosen):
+        if kind == "borrowed":
+            if not any("-borrowed_" in c for c in chosen):
+                chosen.append(case)
+        elif entry and not any(c.startswith(f"{exercise}-{kind}_") for c in chosen):
             chosen.append(case)
     return chosen
 

@@ -16,6 +16,10 @@ grade alike:
 - ``WithholdTampered`` (``Autograde.autograde_preprocessors``, after ``SaveAutoGrades``):
   a notebook whose student code tampers with what the tests rely on (``autograder.tampering``)
   scores 0 on its tests, flagged for a grade by hand (mistake ``tampering``);
+- ``WithholdBorrowed`` (just before ``WithholdTampered``, whose verdict then prevails): an
+  exercise whose solution answers it with the course's own code (``autograder.borrowing``)
+  scores 0 on its tests, flagged for a grade by hand (mistake ``borrowed_answer``); the
+  notebook's other exercises keep theirs;
 - ``NormalizeRelease`` (``GenerateAssignment.preprocessors``, last): the release is
   byte-stable, whoever generates it;
 - ``HideHiddenTests`` (``GenerateFeedback.preprocessors``): feedback shows each hidden
@@ -36,7 +40,8 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer
 
-from autograder.cells import is_test
+from autograder.borrowing import aliases, borrowed
+from autograder.cells import grade_id_of, is_test
 from autograder.sandbox import (
     SandboxedKernelManager,
     SandboxUnavailable,
@@ -44,7 +49,7 @@ from autograder.sandbox import (
     preflight,
 )
 from autograder.tampering import findings, module_names
-from course_utils.exercises import tagged
+from course_utils.exercises import EXERCISES, tagged
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
 UNREADABLE = "unreadable_submission"
@@ -218,33 +223,81 @@ def tampering(nb: NotebookNode, instructors: set[str]) -> list[str]:
     ]
 
 
+def withhold(
+    nb: NotebookNode, resources: dict, tests: set[str] | None, reason: str, ename: str
+) -> None:
+    """Score 0 on the test cells ``tests`` (grade_ids; None: every test) of the notebook being
+    autograded, flag them for a grade by hand in the gradebook, and put ``reason`` first in
+    each one's outputs (the verdict of a cell is its first error)."""
+    where = resources["nbgrader"]
+    for cell in nb.cells:
+        if is_test(cell) and (tests is None or grade_id_of(cell) in tests):
+            cell.outputs.insert(0, error_output(ename, reason))
+    with Gradebook(where["db_url"]) as gradebook:
+        submission = gradebook.find_submission_notebook(
+            where["notebook"], where["assignment"], where["student"]
+        )
+        for grade in submission.grades:
+            if grade.cell.cell_type == "code" and (tests is None or grade.name in tests):
+                grade.auto_score = 0
+                grade.needs_manual_grade = True
+        gradebook.db.commit()
+
+
+def instructor_sources(resources: dict) -> set[str]:
+    """The sources of the notebook's cells as released (the gradebook's record of them)."""
+    where = resources["nbgrader"]
+    with Gradebook(where["db_url"]) as gradebook:
+        notebook = gradebook.find_notebook(where["notebook"], where["assignment"])
+        return {cell.source for cell in notebook.source_cells}
+
+
 class WithholdTampered(NbGraderPreprocessor):
     """Scores 0 on every test of a notebook whose student code tampers (``tampering``), and
     flags those grades for a grade by hand; each test cell records why. Runs after
     ``SaveAutoGrades``, whose scores it overrides in the gradebook."""
 
     def preprocess(self, nb: NotebookNode, resources: dict):
-        where = resources["nbgrader"]
-        with Gradebook(where["db_url"]) as gradebook:
-            notebook = gradebook.find_notebook(where["notebook"], where["assignment"])
-            found = tampering(nb, {cell.source for cell in notebook.source_cells})
-            if not found:
-                return nb, resources
+        found = tampering(nb, instructor_sources(resources))
+        if found:
             reason = tagged(
                 "withheld for review: the student's code " + "; ".join(found), "tampering"
             )
-            for cell in nb.cells:
-                if is_test(cell):  # first: the verdict of a cell is its first error
-                    cell.outputs.insert(0, error_output("WithheldForReview", reason))
-            submission = gradebook.find_submission_notebook(
-                where["notebook"], where["assignment"], where["student"]
+            withhold(nb, resources, None, reason, "WithheldForReview")
+            where = resources["nbgrader"]["notebook"]
+            self.log.warning("%s: tests scored 0 for review (%s)", where, found[0])
+        return nb, resources
+
+
+class WithholdBorrowed(NbGraderPreprocessor):
+    """Scores 0 on the tests of each exercise whose solution cell answers it with the course's
+    own code (``autograder.borrowing``), and flags them for a grade by hand with the reason;
+    the notebook's other exercises keep their scores. Runs after ``SaveAutoGrades``."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        released = instructor_sources(resources)
+        student = [
+            cell.source
+            for cell in nb.cells
+            if cell.cell_type == "code" and cell.source not in released
+        ]
+        solutions = {grade_id_of(cell): cell.source for cell in nb.cells if grade_id_of(cell)}
+        for where in EXERCISES:
+            source = solutions.get(where.solution_cell)
+            if source is None or source in released or not where.answered_by:
+                continue
+            found = borrowed(source, where, aliases(student, where))
+            if not found:
+                continue
+            reason = tagged(
+                f"withheld for a grade by hand: the solution of {where.title} calls the "
+                f"course's own code that computes its answer ({', '.join(found)}); write it "
+                "yourself (torch.distributions is fine)",
+                "borrowed_answer",
             )
-            for grade in submission.grades:
-                if grade.cell.cell_type == "code":
-                    grade.auto_score = 0
-                    grade.needs_manual_grade = True
-            gradebook.db.commit()
-        self.log.warning("%s: tests scored 0 for review (%s)", where["notebook"], found[0])
+            tests = {test.grade_id for test in where.tests}
+            withhold(nb, resources, tests, reason, "WithheldForReview")
+            self.log.warning("%s: %s withheld (%s)", where.notebook, where.name, found[0])
         return nb, resources
 
 

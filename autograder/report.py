@@ -22,7 +22,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from autograder.cells import grade_id_of, is_test
 from autograder.course import Course
 from autograder.lms_export import manual_comments
-from course_utils.exercises import MISTAKES, mistake_of
+from course_utils.exercises import EXERCISES, MISTAKES, mistake_of
 
 #: How far an actual score may be from the expected one and still match.
 SCORE_TOLERANCE = 1e-6
@@ -84,6 +84,25 @@ class TestResult:
 
 
 @dataclass(frozen=True)
+class ExerciseResult:
+    """The points one exercise's test cells lost across the class: each exercise is graded
+    on its own, so a helper's mistake shows here as the helper's loss, not its caller's."""
+
+    exercise: str
+    title: str
+    # The exercise's auto-graded points, the students graded, and the points they lost.
+    points: float
+    graded: int
+    lost: float
+    # Students who lost any of its points.
+    losing: int
+
+    @property
+    def mean_lost(self) -> float:
+        return self.lost / self.graded if self.graded else 0.0
+
+
+@dataclass(frozen=True)
 class Mistake:
     """A verdict (a mistake id, an exception name, or ``NO_ERROR``), what it means, and
     where it occurred."""
@@ -111,6 +130,7 @@ class ClassReport:
     tests: list[TestResult]
     mistakes: list[Mistake]
     has_expected: bool = field(default=False)
+    exercises: list[ExerciseResult] = field(default_factory=list)
 
     @property
     def mismatches(self) -> list[StudentResult]:
@@ -142,6 +162,12 @@ class ClassReport:
             f"  {t.test:<{width}} {t.passed:>3}/{t.graded:<3} {t.pass_rate:6.0%}  ({t.points:g} pt)"
             for t in self.tests
         ]
+        lines.append("Points lost per exercise (mean over the students graded):")
+        lines += [
+            f"  {e.title:<58} {e.mean_lost:5.2f} of {e.points:g} pt   "
+            f"({e.losing}/{e.graded} students lost some)"
+            for e in self.exercises
+        ]
         lines.append("Most common mistakes:" if self.mistakes else "No failed tests.")
         lines += [
             f"  {m.count:>3} x {m.message}  [{', '.join(m.tests)}]"
@@ -156,6 +182,7 @@ class ClassReport:
             "students": [asdict(s) | {"mismatch": s.mismatch} for s in self.students],
             "tests": [asdict(t) | {"pass_rate": t.pass_rate} for t in self.tests],
             "mistakes": [asdict(m) for m in self.mistakes],
+            "exercises": [asdict(e) | {"mean_lost": e.mean_lost} for e in self.exercises],
         }
 
 
@@ -213,8 +240,40 @@ def build(course: Course, expected: Mapping[str, float] | None = None) -> ClassR
         passed = sum(score >= points for score, points in results)
         tests.append(TestResult(test, results[0][1], len(results), passed))
     return ClassReport(
-        course.assignment, students, tests, common_mistakes(found, order), bool(expected)
+        course.assignment,
+        students,
+        tests,
+        common_mistakes(found, order),
+        bool(expected),
+        exercises=exercise_losses(cells),
     )
+
+
+def exercise_losses(cells: Mapping[tuple[str, str], tuple[float, float]]) -> list[ExerciseResult]:
+    """Per exercise of the registry that has autograded cells here: its points and what the
+    students lost, from ``(notebook/grade_id, student) -> (score, max_score)``."""
+    found = []
+    for where in EXERCISES:
+        tests = {f"{where.notebook}/{test.grade_id}" for test in where.tests}
+        mine = {key: value for key, value in cells.items() if key[0] in tests}
+        if not mine:
+            continue
+        students = {student for _, student in mine}
+        lost = defaultdict(float)
+        for (_, student), (score, points) in mine.items():
+            lost[student] += points - score
+        points = sum(p for (test, student), (_, p) in mine.items() if student == min(students))
+        found.append(
+            ExerciseResult(
+                where.name,
+                where.title,
+                points,
+                len(students),
+                sum(lost.values()),
+                sum(1 for value in lost.values() if value > SCORE_TOLERANCE),
+            )
+        )
+    return found
 
 
 #: A failed test cell's verdict and what it means: a mistake id and its text, or an

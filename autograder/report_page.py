@@ -88,6 +88,20 @@ def page(report: ClassReport, png: bytes) -> str:
                     for t in report.tests
                 ],
             ),
+            "<h2>Points lost per exercise</h2>",
+            _table(
+                ["exercise", "points", "lost per student", "students who lost some", ""],
+                [
+                    [
+                        _td(e.title),
+                        _td(f"{e.points:g}", number=True),
+                        _td(f"{e.mean_lost:.2f}", number=True),
+                        _td(f"{e.losing}/{e.graded}", number=True),
+                        _bar(e.mean_lost / e.points if e.points else 0.0),
+                    ]
+                    for e in report.exercises
+                ],
+            ),
             "<h2>Most common mistakes</h2>",
             _table(
                 [

@@ -67,9 +67,20 @@ class Exercise:
         tests: the test cells that grade it, in notebook order.
         module: the ``course_utils.grading`` module whose checks the cells call ('' if inline).
         function: the function or method the student defines, when it is not ``name``.
-        owner: the class of a method whose name another exercise's method shares (the
-            ``GMVAE``'s bounds, besides the ``VAE``'s); ``exercise("GMVAE.negative_elbo_bound")``
-            finds it.
+        owner: the class a method is attached to (``VAE``, ``GMVAE``); empty for a function
+            (attached to ``course_utils.distributions``, or defined in the notebook).
+            ``exercise("GMVAE.negative_elbo_bound")`` finds a method by its class.
+        uses: the exercises whose functions this one's may call (a bound calls notebook 2's
+            densities): its checks grade it with the reference versions of those in place
+            (``course_utils.grading.common.graded_alone``), so their mistakes cost their own
+            tests only.
+        shape_test: the grade_id of the test cell that owns the shapes of a bound's outputs;
+            the tests of its values average what they receive, so a wrong shape costs this
+            cell alone.
+        answered_by: names of the course's own code that computes this exercise's answer (the
+            grading package's reference densities, a model's prior): a solution cell that
+            uses one is withheld for a grade by hand (``autograder.borrowing``), whatever its
+            tests say.
     """
 
     name: str
@@ -80,6 +91,9 @@ class Exercise:
     module: str = ""
     function: str = ""
     owner: str = ""
+    uses: tuple[str, ...] = ()
+    shape_test: str = ""
+    answered_by: tuple[str, ...] = ()
 
     @property
     def defines(self) -> str:
@@ -90,6 +104,11 @@ class Exercise:
     def qualified(self) -> str:
         """``owner.defines`` for a method of a named class, else ``defines``."""
         return f"{self.owner}.{self.defines}" if self.owner else self.defines
+
+    @property
+    def is_method(self) -> bool:
+        """Whether the student's function is a method of ``owner`` (a bound)."""
+        return bool(self.owner)
 
     def cells_running(self, check: str) -> tuple[str, ...]:
         """The grade_ids of the test cells that run ``check`` (a check function's name, or
@@ -113,7 +132,7 @@ def _mistakes(*entries: tuple[str, str] | tuple[str, str, bool]) -> dict[str, Mi
 
 #: Every mistake id a failure can carry -> what it means.
 MISTAKES: dict[str, Mistake] = _mistakes(
-    # The form of what a bound returns (call_bound).
+    # The form of what a bound returns (check_bound_shapes).
     ("not_a_triple", "the bound does not return a tuple of three tensors (bound, kl, rec)"),
     ("not_a_tensor", "an output is not a torch tensor"),
     ("per_image_values", "per-image values returned where batch means are expected"),
@@ -164,6 +183,11 @@ MISTAKES: dict[str, Mistake] = _mistakes(
     ("gradient_misses_encoder", "the bound's gradient does not reach the encoder"),
     ("nonfinite_gradient", "a gradient that is nan or inf (an unstable log-mean-exp)"),
     ("reference_mismatch", "disagrees with the reference implementation on a trained model"),
+    (
+        "borrowed_answer",
+        "the solution calls the course's own code that computes this exercise's answer: "
+        "withheld for a grade by hand",
+    ),
     # The negative IWAE bound (notebook 3).
     ("unstable_log_mean_exp", "exp then log of the weights (underflow) instead of log-mean-exp"),
     ("missing_log_k", "the - log k of log-mean-exp forgotten (log-sum-exp alone)"),
@@ -227,6 +251,12 @@ MISTAKES: dict[str, Mistake] = _mistakes(
     ("tampering", "the student's code changes what the tests rely on: withheld for review", True),
 )
 
+#: Notebook 2's densities: what a bound may call.
+DENSITIES = ("sample_gaussian", "log_normal", "kl_normal", "log_bernoulli_with_logits")
+#: Course code that computes a density's answer: the grading package's reference versions
+#: and the models' priors.
+_REFERENCE_CODE = ("grading", "gaussian_sample", "REFERENCE_HELPERS", "reference_helpers")
+
 #: Every exercise, in the order of the notebooks.
 EXERCISES: tuple[Exercise, ...] = (
     Exercise(
@@ -254,6 +284,7 @@ EXERCISES: tuple[Exercise, ...] = (
         title="Exercise 2.1: a reparameterized Gaussian sample",
         solution_cell="sample_gaussian",
         module="densities",
+        answered_by=(*_REFERENCE_CODE, "GaussianPrior", "MixturePrior", "sample_component"),
         tests=(
             TestCell("sample_gaussian_shape", ("check_sample_gaussian_shape",)),
             TestCell("sample_gaussian_moments", ("check_sample_gaussian_moments",)),
@@ -266,6 +297,7 @@ EXERCISES: tuple[Exercise, ...] = (
         title="Exercise 2.2: the log-density of a diagonal Gaussian",
         solution_cell="log_normal",
         module="densities",
+        answered_by=(*_REFERENCE_CODE, "gaussian_log_density", "GaussianPrior", "_log_normal"),
         tests=(
             TestCell("log_normal_shape", ("check_log_normal_shape",)),
             TestCell("log_normal_values", ("check_log_normal_values",)),
@@ -277,6 +309,7 @@ EXERCISES: tuple[Exercise, ...] = (
         title="Exercise 2.3: the KL divergence between diagonal Gaussians",
         solution_cell="kl_normal",
         module="densities",
+        answered_by=(*_REFERENCE_CODE, "gaussian_kl", "_kl_to_standard_normal"),
         tests=(
             TestCell("kl_normal_shape", ("check_kl_normal_shape",)),
             TestCell("kl_normal_values", ("check_kl_normal_values",)),
@@ -288,6 +321,7 @@ EXERCISES: tuple[Exercise, ...] = (
         title="Exercise 2.4: the Bernoulli log-likelihood from logits",
         solution_cell="log_bernoulli_with_logits",
         module="densities",
+        answered_by=(*_REFERENCE_CODE, "bernoulli_log_likelihood", "_log_bernoulli"),
         tests=(
             TestCell("log_bernoulli_shape", ("check_log_bernoulli_shape",)),
             TestCell("log_bernoulli_values", ("check_log_bernoulli_values",)),
@@ -300,6 +334,10 @@ EXERCISES: tuple[Exercise, ...] = (
         title="Exercise 2.5: the negative ELBO",
         solution_cell="negative_elbo_bound",
         module="elbo",
+        owner="VAE",
+        uses=DENSITIES,
+        shape_test="elbo_shapes",
+        answered_by=("_elbo_of_gaussian", "best_gaussian_elbo", "reference_bounds"),
         tests=(
             TestCell("elbo_shapes", ("check_elbo_outputs",)),
             TestCell("elbo_sum", ("check_elbo_sum",)),
@@ -309,7 +347,7 @@ EXERCISES: tuple[Exercise, ...] = (
             TestCell("elbo_sampling", ("check_elbo_sampling",)),
             TestCell(
                 "elbo_reference_checkpoint",
-                ("check_elbo_outputs", "check_elbo_checkpoint_loose"),
+                ("check_elbo_checkpoint_loose",),
                 hidden=("check_elbo_reference",),
             ),
         ),
@@ -320,6 +358,10 @@ EXERCISES: tuple[Exercise, ...] = (
         title="Exercise 3.1: the negative IWAE bound",
         solution_cell="negative_iwae_bound",
         module="iwae",
+        owner="VAE",
+        uses=DENSITIES,
+        shape_test="iwae_shapes",
+        answered_by=("reference_bounds",),
         tests=(
             TestCell("iwae_shapes", ("check_iwae_outputs",)),
             TestCell("iwae_stable", ("check_iwae_stable",)),
@@ -332,12 +374,12 @@ EXERCISES: tuple[Exercise, ...] = (
             TestCell("iwae_vectorized", ("check_iwae_vectorized",)),
             TestCell(
                 "iwae_reference_checkpoint",
-                ("check_iwae_outputs", "check_iwae_checkpoint_loose"),
+                ("check_iwae_checkpoint_loose",),
                 hidden=("check_iwae_reference",),
             ),
             TestCell(
                 "iwae_quadrature",
-                ("check_iwae_outputs", "check_iwae_quadrature_loose"),
+                ("check_iwae_quadrature_loose",),
                 hidden=("check_iwae_quadrature_reference",),
             ),
         ),
@@ -348,6 +390,7 @@ EXERCISES: tuple[Exercise, ...] = (
         title="Exercise 4.1: the log-density of a Gaussian mixture",
         solution_cell="log_normal_mixture",
         module="gmvae",
+        answered_by=(*_REFERENCE_CODE, "mixture_log_density", "MixturePrior", ".prior"),
         tests=(
             TestCell("mixture_shape", ("check_log_normal_mixture_shape",)),
             TestCell("mixture_values", ("check_log_normal_mixture_values",)),
@@ -362,6 +405,9 @@ EXERCISES: tuple[Exercise, ...] = (
         title="Exercise 4.2: the negative ELBO of the GMVAE",
         solution_cell="gmvae_negative_elbo_bound",
         module="gmvae",
+        uses=("log_normal_mixture", *DENSITIES),
+        shape_test="gmvae_elbo_shapes",
+        answered_by=("reference_bounds",),
         tests=(
             TestCell("gmvae_elbo_shapes", ("check_gmvae_elbo_outputs",)),
             TestCell("gmvae_elbo_standard_prior", ("check_gmvae_elbo_standard_prior",)),
@@ -383,6 +429,9 @@ EXERCISES: tuple[Exercise, ...] = (
         title="Exercise 4.3: the negative IWAE bound of the GMVAE",
         solution_cell="gmvae_negative_iwae_bound",
         module="gmvae",
+        uses=("log_normal_mixture", *DENSITIES),
+        shape_test="gmvae_iwae_shapes",
+        answered_by=("reference_bounds",),
         tests=(
             TestCell("gmvae_iwae_shapes", ("check_gmvae_iwae_outputs",)),
             TestCell("gmvae_iwae_exact_at_prior", ("check_gmvae_iwae_exact_at_prior",)),

@@ -494,12 +494,30 @@ def notebook_3(tmp_path_factory) -> Course:
 
 
 def test_notebook_2_cases(notebook_2, tmp_path):
+    helper, borrowed = "kl_normal-mistake_std_for_variance", "log_normal-borrowed_grading_density"
     cases = [
         "negative_elbo_bound-correct_torch_distributions",
-        "kl_normal-mistake_std_for_variance",  # fails the ELBO's tests too (its KL term)
+        helper,  # costs kl_normal's tests only: the ELBO's pass, and say which function to fix
+        borrowed,  # Exercise 2.2 withheld for a grade by hand, the other exercises scored
         "log_bernoulli_with_logits-correct_softplus",
     ]
     grade_cases(notebook_2, tmp_path, cases)
+    text = feedback_text(notebook_2, helper, "02_negative_elbo")
+    assert "Note: your negative_elbo_bound passes this test with the course's reference" in text
+    assert "your kl_normal fails its own test" in text
+    rows = gradebook_rows(notebook_2)
+    withheld = [row for key, row in rows.items() if key[0] == borrowed and row[0] == 0.0]
+    assert {key[2] for key in rows if key[0] == borrowed and rows[key][0] == 0.0} == {
+        "log_normal_shape",
+        "log_normal_values",
+    }
+    assert all(row[3] for row in withheld)  # flagged for a grade by hand
+    assert "calls the course's own code that computes its answer" in feedback_text(
+        notebook_2, borrowed, "02_negative_elbo"
+    )
+    lost = {e.exercise: (e.losing, e.lost) for e in report.build(notebook_2).exercises}
+    assert lost["negative_elbo_bound"] == (0, 0.0)
+    assert lost["kl_normal"][0] == 1 and lost["log_normal"] == (1, 3.0)
 
 
 @pytest.mark.slow
@@ -532,7 +550,7 @@ def notebook_4(tmp_path_factory) -> Course:
 def test_notebook_4_cases(notebook_4, tmp_path):
     cases = [
         "gmvae_negative_elbo_bound-correct_torch_distributions",
-        "log_normal_mixture-mistake_missing_log_k",  # the bounds' tests blame it too
+        "log_normal_mixture-mistake_missing_log_k",  # its own tests only, not the bounds'
     ]
     seconds = grade_cases(notebook_4, tmp_path, cases)
     print(f"notebook 4: {seconds:.1f} s per submission")

@@ -99,3 +99,28 @@ def test_methods_of_the_same_name_are_told_apart_by_their_class():
     assert exercise("GMVAE.negative_iwae_bound").notebook == "04_priors_and_collapse"
     assert len({e.name for e in EXERCISES}) == len(EXERCISES)
     assert all("-" not in e.name for e in EXERCISES)  # case ids are "<exercise>-<entry>"
+
+
+BOUNDS = [e for e in EXERCISES if e.shape_test]
+
+
+@pytest.mark.parametrize("where", BOUNDS, ids=lambda e: e.name)
+def test_only_the_shape_test_judges_the_shapes(where):
+    """One test, one property: the checks of a bound's output shapes run in its shape test
+    alone; every other test cell judges values (which average what they receive)."""
+    shape_checks = [c for c in where.checks if c.endswith("_outputs")]
+    assert shape_checks, f"{where.name}: no shape check"
+    for check in shape_checks:
+        assert where.cells_running(check) == (where.shape_test,)
+
+
+@pytest.mark.parametrize("where", BOUNDS, ids=lambda e: e.name)
+def test_a_bound_is_graded_with_the_reference_versions_of_what_it_calls(where):
+    """The registry's ``uses`` name exercises whose reference versions the checks can put in
+    place, and every check a bound's test cells run grades it alone."""
+    from course_utils.grading import common
+
+    assert set(where.uses) <= set(common.REFERENCE_HELPERS)
+    module = __import__(f"course_utils.grading.{where.module}", fromlist=["_"])
+    for check in where.checks + where.hidden_checks:
+        assert hasattr(getattr(module, check), "__wrapped__"), f"{check} is not graded alone"

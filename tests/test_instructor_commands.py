@@ -19,7 +19,7 @@ from test_nbgrader_pipeline import EXPECTED_SCORES, SUBMISSIONS, make_course
 from autograder import bundle, grading, release, report, report_page
 from autograder.__main__ import main
 from autograder.course import Course
-from autograder.examples.grading import EXAMPLES_DIR, grade_examples
+from autograder.main_job import EXAMPLES_DIR, example_course
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
@@ -164,25 +164,19 @@ def test_error_message_is_the_first_line_with_numbers_masked():
 def test_examples_are_graded_apart_from_the_class(tmp_path):
     """The main job's grading: its own gradebook and folders, expected scores compared."""
     course = make_course(tmp_path)
+    corpus = tmp_path / "corpus"
+    for student in ("alice", "bob"):
+        shutil.copytree(SUBMISSIONS / student, corpus / student)
+    (corpus / "dave" / "vae").mkdir(parents=True)  # submitted no notebook
+    examples = example_course(course)
 
-    def write_corpus(_, folder):
-        for student in ("alice", "bob"):
-            shutil.copytree(SUBMISSIONS / student, folder / student)
-        (folder / "dave" / "vae").mkdir(parents=True)  # submitted no notebook
-        return {"alice": 4.0, "bob": 4.0, "dave": 0.0}
-
-    examples = grade_examples(course, write_corpus)
+    run = grading.autograde(examples, corpus)
+    found = report.build(examples, {"alice": 4.0, "bob": 4.0, "dave": 0.0})
 
     # dave's folder holds no notebook: nothing of his is graded (as plain nbgrader does).
-    assert examples.run.empty == ["dave"]
-    assert [(s.student, s.score) for s in examples.report.mismatches] == [
-        ("bob", 2.0),
-        ("dave", None),
-    ]
-    assert examples.report.mistakes == [
-        report.Mistake(*SIGN_MISTAKE, 1, ("add/add_negatives",), ("bob",))
-    ]
-    assert examples.pages["report.html"].parent == tmp_path / EXAMPLES_DIR / "report"
+    assert run.empty == ["dave"]
+    assert [(s.student, s.score) for s in found.mismatches] == [("bob", 2.0), ("dave", None)]
+    assert found.mistakes == [report.Mistake(*SIGN_MISTAKE, 1, ("add/add_negatives",), ("bob",))]
     assert (tmp_path / EXAMPLES_DIR / "gradebook.db").is_file()
     assert (tmp_path / EXAMPLES_DIR / "feedback" / "bob" / "vae" / "add.html").is_file()
     assert not (tmp_path / "build" / "submitted").exists()
@@ -204,7 +198,7 @@ def test_bundle_ships_what_students_need(student_bundle):
     needed = {p.relative_to(repo).as_posix() for p in (repo / "notebooks" / "vae").glob("*.ipynb")}
     needed |= {
         p.relative_to(repo).as_posix()
-        for pattern in ("*.py", "grading/*.py", "pretrained/*.pt", "pretrained/*.json")
+        for pattern in ("*.py", "grading/*.py", "pretrained/*.pt", "pretrained/*.json", "records/*/*.json")
         for p in (repo / "course_utils").glob(pattern)
     }
     needed |= {"README.md", "Makefile", "environment.yml", "pyproject.toml", "requirements.lock"}

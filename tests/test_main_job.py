@@ -15,13 +15,15 @@ def test_sample_has_one_correct_variant_and_one_mistake_per_exercise():
     assert set(course_job.SAMPLE_HOSTILE) <= set(chosen)
     assert set(chosen) <= set(submissions.case_ids(course))
     variants = [case.partition("-") for case in chosen if "-" in case]
-    exercises = {exercise for exercise, _, _ in variants}
+    borrowed = [(e, entry) for e, _, entry in variants if entry.startswith("borrowed_")]
+    assert len(borrowed) == 1
+    variants = [(e, entry) for e, _, entry in variants if not entry.startswith("borrowed_")]
+    exercises = {exercise for exercise, _ in variants}
     assert exercises == {e.name for e in EXERCISES}
-    kinds = sorted((exercise, entry.split("_")[0]) for exercise, _, entry in variants)
+    kinds = sorted((exercise, entry.split("_")[0]) for exercise, entry in variants)
     assert kinds == sorted((e, k) for e in exercises for k in ("correct", "mistake"))
-    assert (
-        len(chosen) == len(set(chosen)) == 2 + len(course_job.SAMPLE_HOSTILE) + 2 * len(EXERCISES)
-    )
+    expected = 2 + len(course_job.SAMPLE_HOSTILE) + 2 * len(EXERCISES) + 1
+    assert len(chosen) == len(set(chosen)) == expected
 
 
 def test_a_submission_nbgrader_cannot_grade_is_one_short_line():

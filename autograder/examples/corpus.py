@@ -37,7 +37,7 @@ from autograder.examples.submission import (
     Submission,
     solution_sources,
 )
-from course_utils.exercises import EXERCISES, Exercise, exercise
+from course_utils.exercises import Exercise, exercise
 
 #: Exercise name -> its implementations (correct variants and known mistakes).
 IMPLEMENTATIONS: dict[str, dict[str, Implementation]] = {
@@ -59,15 +59,17 @@ def verdicts(where: Exercise, implementation: Implementation) -> dict[CellKey, s
     """The test cells an implementation fails -> the mistake id each must report: that of
     the first check the cell runs (visible ones first) that the implementation fails.
 
-    The implementation replaces the solution of ``where``; its ``fails`` may name checks of
-    the other exercises of the notebook too, whose reference solutions call it (a wrong
-    ``kl_normal`` makes the reference ``negative_elbo_bound`` wrong)."""
-    notebook = [e for e in EXERCISES if e.notebook == where.notebook]
-    unknown = [c for c in implementation.fails if not any(e.cells_running(c) for e in notebook)]
-    if unknown:
-        raise ValueError(f"{where.name}: no test cell of {where.notebook} runs {unknown}")
+    The implementation replaces the solution of ``where``, and its ``fails`` name checks of
+    ``where`` alone: each exercise is graded on its own (a wrong ``kl_normal`` costs
+    ``kl_normal``'s tests, not those of the ``negative_elbo_bound`` that calls it:
+    ``course_utils.grading.common.graded_alone``)."""
+    foreign = [c for c in implementation.fails if not where.cells_running(c)]
+    if foreign:
+        raise ValueError(f"{where.name}: no test cell of {where.name} runs {foreign}")
+    if implementation.borrowed:  # withheld for a grade by hand, whatever its checks say
+        return {(where.notebook, test.grade_id): "borrowed_answer" for test in where.tests}
     found = {}
-    for test in (test for e in notebook for test in e.tests):
+    for test in where.tests:
         failed = [c for c in (test.grade_id, *test.runs) if c in implementation.fails]
         if failed:
             found[where.notebook, test.grade_id] = implementation.fails[failed[0]]
@@ -80,7 +82,13 @@ def _implementation_case(name: str, entry: str) -> Callable[[Release], tuple]:
 
     def make(release: Release) -> tuple[Submission, Expected]:
         failing = verdicts(where, implementation)
-        kind = "mistake" if implementation.fails else "correct variant"
+        kind = (
+            "borrowed answer"
+            if implementation.borrowed
+            else "mistake"
+            if implementation.fails
+            else "correct variant"
+        )
         fragments = sorted({f"(mistake: {mistake})" for mistake in failing.values()})
         expected = release.expect(
             f"{name}: {kind} {entry}", failing, {where.notebook: fragments} if failing else {}

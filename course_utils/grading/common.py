@@ -1,39 +1,58 @@
 """What every check shares: probe models with known outputs, tolerant comparisons,
-diagnosis of named mistakes, and the comparison of the hidden tests with the reference
-values written into them."""
+diagnosis of named mistakes, the comparison of the hidden tests with the reference values
+written into them, and the grading of an exercise alone (``graded_alone``): a function that
+calls other exercises' functions is graded with the reference versions of those in place."""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TypeVar
 
 import torch
 from torch import Tensor
-from torch.distributions import Bernoulli, Normal, kl_divergence
+from torch.distributions import (
+    Bernoulli,
+    Categorical,
+    Independent,
+    MixtureSameFamily,
+    Normal,
+    kl_divergence,
+)
 
-from course_utils.exercises import MISTAKES, tagged
+from course_utils import distributions
+from course_utils.exercises import MISTAKES, Exercise, exercise, tagged
 from course_utils.models import GMVAE, VAE
 from course_utils.networks import IMAGE_DIM
 
 __all__ = [
     "NONFINITE",
+    "OUTPUTS",
+    "REFERENCE_HELPERS",
     "RTOL",
     "Z_SCORE",
     "bernoulli_log_likelihood",
     "binary_batch",
     "call_bound",
     "check_against_reference",
+    "check_bound_shapes",
     "check_sample_moments",
     "close",
     "diagnose",
     "fail",
     "gaussian_kl",
     "gaussian_log_density",
+    "graded_alone",
     "log_ratio_sd",
+    "mixture_log_density",
     "probe_gmvae",
     "probe_vae",
     "recorded_latents",
+    "reference_helpers",
     "repeated_means",
 ]
 
@@ -92,6 +111,29 @@ def bernoulli_log_likelihood(x: Tensor, logits: Tensor) -> Tensor:
     """``log p(x | logits)`` of independent Bernoullis, summed over the last dimension."""
     x, logits = torch.broadcast_tensors(x, logits)
     return Bernoulli(logits=logits, validate_args=False).log_prob(x).sum(-1)
+
+
+def gaussian_sample(m: Tensor, v: Tensor) -> Tensor:
+    """A reparameterized draw of ``N(m, diag(v))``, ``v`` a variance: the shape of ``m``."""
+    return Normal(m, v.sqrt()).rsample()
+
+
+def mixture_log_density(z: Tensor, m: Tensor, v: Tensor) -> Tensor:
+    """``log (1/mix) sum_j N(z; m_j, diag(v_j))`` with ``torch.distributions``: ``z``
+    ``(..., dim)`` against ``m``, ``v`` ``(..., mix, dim)`` -> ``(...)``."""
+    weights = Categorical(logits=torch.zeros(m.shape[:-1], dtype=m.dtype))
+    return MixtureSameFamily(weights, Independent(Normal(m, v.sqrt()), 1)).log_prob(z)
+
+
+#: The exercise -> the reference version ``graded_alone`` puts in place of the student's
+#: while it grades another exercise's function that calls it.
+REFERENCE_HELPERS: dict[str, Callable[..., Tensor]] = {
+    "sample_gaussian": gaussian_sample,
+    "log_normal": gaussian_log_density,
+    "kl_normal": gaussian_kl,
+    "log_bernoulli_with_logits": bernoulli_log_likelihood,
+    "log_normal_mixture": mixture_log_density,
+}
 
 
 def log_ratio_sd(m: Tensor, v: Tensor) -> float:
@@ -189,50 +231,108 @@ def recorded_latents(model: VAE) -> Iterator[list[Tensor]]:
 NONFINITE = ("", "nonfinite_output")
 
 
-def call_bound(
-    bound: Callable, x: Tensor, *args, nonfinite: tuple[str, str] = NONFINITE
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Call a student's bound and check the form of what it returns.
+#: The three outputs of a bound, in order, as the checks name them.
+OUTPUTS = ("bound", "kl", "rec")
+_LABELS = {"bound": "first (the bound)", "kl": "kl", "rec": "rec"}
 
-    ``nonfinite``: ``(hint, mistake id)`` for a bound (the first output) that is not finite.
-    """
-    name = getattr(bound, "__name__", "the bound")
+
+def _returned_triple(bound: Callable, x: Tensor, *args) -> tuple:
     out = bound(x, *args)
     if not isinstance(out, (tuple, list)) or len(out) != 3:
+        name = getattr(bound, "__name__", "the bound")
         fail(
             f"{name} must return a tuple of three tensors (bound, kl, rec); got {type(out)}",
             "not_a_triple",
         )
-    labels = ("first (the bound)", "kl", "rec")
-    for position, (label, value) in enumerate(zip(labels, out, strict=True)):
+    return tuple(out)
+
+
+def _check_finite(name: str, label: str, value: Tensor, nonfinite: tuple[str, str]) -> None:
+    if not torch.isfinite(value).all():
+        hint, mistake = nonfinite if label == "bound" else NONFINITE
+        shown = value.item() if value.numel() == 1 else value
+        fail(
+            f"{name}: {_LABELS[label]} is {shown} for an ordinary batch"
+            + (f"; {hint}" if hint else ""),
+            mistake,
+        )
+
+
+def check_bound_shapes(
+    bound: Callable, x: Tensor, *args, nonfinite: tuple[str, str] = NONFINITE
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Call a student's bound and check the form of what it returns: three finite tensors of
+    shape ``()`` (batch means). The shape test of a bound runs this; the tests of its values
+    run ``call_bound``, so that a wrong shape costs the shape test alone.
+
+    ``nonfinite``: ``(hint, mistake id)`` for a bound (the first output) that is not finite.
+    """
+    name = getattr(bound, "__name__", "the bound")
+    out = _returned_triple(bound, x, *args)
+    for label, value in zip(OUTPUTS, out, strict=True):
         if not isinstance(value, Tensor):
             fail(
-                f"{name}: {label} is a {type(value).__name__}, expected a torch tensor",
+                f"{name}: {_LABELS[label]} is a {type(value).__name__}, expected a torch tensor",
                 "not_a_tensor",
             )
         if value.shape != ():
             per_image = value.shape == (len(x),)
             hint = " (per-image values: average them over the batch with .mean())"
             fail(
-                f"{name}: {label} has shape {tuple(value.shape)}, expected () for a batch of "
-                f"{len(x)}{hint if per_image else ''}",
+                f"{name}: {_LABELS[label]} has shape {tuple(value.shape)}, expected () for a "
+                f"batch of {len(x)}{hint if per_image else ''}",
                 "per_image_values" if per_image else "wrong_output_shape",
             )
-        if not torch.isfinite(value):
-            hint, mistake = nonfinite if position == 0 else NONFINITE
-            fail(
-                f"{name}: {label} is {value.item()} for an ordinary batch"
-                + (f"; {hint}" if hint else ""),
-                mistake,
-            )
+        _check_finite(name, label, value, nonfinite)
     return out
 
 
+def call_bound(
+    bound: Callable,
+    x: Tensor,
+    *args,
+    judge: Iterable[str] = OUTPUTS,
+    nonfinite: tuple[str, str] = NONFINITE,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Call a student's bound for a test of its values: its three outputs, each a batch mean.
+
+    One test judges one property: an output that is not a scalar (per-image or per-sample
+    values) is averaged here, as the contract's words say (batch means, averaged over the
+    samples), so its shape costs the shape test (``check_bound_shapes``) and not this one.
+    The outputs this test judges (``judge``, among ``OUTPUTS``) must be finite tensors; the
+    others are returned as they come (averaged), whatever they hold.
+
+    ``nonfinite``: ``(hint, mistake id)`` for a bound (the first output) that is not finite.
+    """
+    name = getattr(bound, "__name__", "the bound")
+    judged = set(judge)
+    out = []
+    for label, value in zip(OUTPUTS, _returned_triple(bound, x, *args), strict=True):
+        if not isinstance(value, Tensor):
+            if label in judged:
+                fail(
+                    f"{name}: {_LABELS[label]} is a {type(value).__name__}, expected a torch "
+                    "tensor",
+                    "not_a_tensor",
+                )
+            value = torch.tensor(float("nan"))
+        value = value.mean() if value.dim() else value  # (batch,) or (iw, batch) -> ()
+        if label in judged:
+            _check_finite(name, label, value, nonfinite)
+        out.append(value)
+    return tuple(out)
+
+
 def repeated_means(
-    bound: Callable, x: Tensor, *args, repeats: int = 20, nonfinite: tuple[str, str] = NONFINITE
+    bound: Callable,
+    x: Tensor,
+    *args,
+    repeats: int = 20,
+    judge: Iterable[str] = OUTPUTS,
+    nonfinite: tuple[str, str] = NONFINITE,
 ) -> dict[str, tuple]:
     """Means and standard errors of a bound's three outputs over ``repeats`` calls
-    (each through ``call_bound``, with ``nonfinite``).
+    (each through ``call_bound``, judging ``judge``, with ``nonfinite``).
 
     Returns:
         ``{"bound": (mean, se), "kl": (mean, se), "rec": (mean, se)}``; the standard
@@ -241,7 +341,7 @@ def repeated_means(
     with torch.no_grad():
         values = torch.tensor(
             [
-                [t.item() for t in call_bound(bound, x, *args, nonfinite=nonfinite)]
+                [t.item() for t in call_bound(bound, x, *args, judge=judge, nonfinite=nonfinite)]
                 for _ in range(repeats)
             ],
             dtype=torch.float64,
@@ -326,3 +426,117 @@ def check_sample_moments(z: Tensor, m: Tensor, v: Tensor, what: str) -> None:
         hint = "scale standard normal noise by sqrt(v)."
         mistake = "sample_scale_wrong"
     fail(f"{stats}, but {expected}: {hint}", mistake)
+
+
+# -- an exercise graded alone -------------------------------------------------------------------
+
+C = TypeVar("C", bound=Callable[..., None])
+
+
+def student_function(where: Exercise) -> Callable:
+    """The function the student attached for exercise ``where``: a method of its class, or a
+    function of ``course_utils.distributions``."""
+    if not where.is_method:
+        return getattr(distributions, where.defines)
+    models = importlib.import_module("course_utils.models")
+    return getattr(getattr(models, where.owner), where.defines)
+
+
+@contextmanager
+def reference_helpers(function: Callable, names: Iterable[str]) -> Iterator[None]:
+    """Within: the reference versions (``REFERENCE_HELPERS``) of the exercises ``names`` in
+    place of the student's, where ``function`` finds them: ``course_utils.distributions``
+    (where the solution cells attach them) and ``function``'s globals (the notebook's
+    namespace: the name each solution cell defines, and any other name for the same
+    function). The student's are put back afterwards, whatever happens."""
+    namespace = inspect.unwrap(function).__globals__
+    module_saved = {name: getattr(distributions, name) for name in names}
+    namespace_saved = {}
+    for name, student in module_saved.items():
+        for key, value in list(namespace.items()):
+            if key == name or value is student:
+                namespace_saved.setdefault(key, value)
+                namespace[key] = REFERENCE_HELPERS[name]
+        setattr(distributions, name, REFERENCE_HELPERS[name])
+    try:
+        yield
+    finally:
+        for name, value in module_saved.items():
+            setattr(distributions, name, value)
+        namespace.update(namespace_saved)
+
+
+def graded_alone(name: str) -> Callable[[C], C]:
+    """Make a check of exercise ``name``'s function (a bound) grade it alone: a mistake in
+    the functions of other exercises it calls (the registry's ``uses``: notebook 2's
+    densities, ``log_normal_mixture``) costs those exercises' tests, not this one.
+
+    The check runs first as the notebook runs it, with the student's own functions. If it
+    fails, it runs again with the reference versions of the helpers in place
+    (``reference_helpers``): if it then passes, the bound is right and a helper is not, so
+    the check passes and prints which helper to fix; if it fails again, that failure is the
+    bound's own, and is raised. The student's functions are put back either way.
+    """
+    where = exercise(name)
+
+    def decorate(check: C) -> C:
+        @functools.wraps(check)
+        def run(*args, **kwargs) -> None:
+            try:
+                return check(*args, **kwargs)
+            except Exception as own_chain:  # whatever the student's helpers raised
+                with reference_helpers(student_function(where), where.uses):
+                    check(*args, **kwargs)
+                print(_helper_blame(where, own_chain))
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def _helper_blame(where: Exercise, failure: Exception) -> str:
+    """What to tell a student whose ``where`` function passes a check with the reference
+    helpers in place, and fails it with their own (``failure``): which helper fails its own
+    tests, as the bound calls it."""
+    namespace = inspect.unwrap(student_function(where)).__globals__
+    found = []
+    for helper in where.uses:
+        problem = _helper_problem(helper, namespace.get(helper))
+        if problem:
+            found.append(problem)
+    said = "; ".join(found) or (
+        f"each of {', '.join(where.uses)} passes its own tests, yet one of them behaves "
+        "differently inside the bound than the reference does"
+    )
+    first = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure)
+    return (
+        f"Note: your {where.defines} passes this test with the course's reference versions "
+        f"of the functions it calls, not with yours. With yours: {first}\n{said}.\n"
+        f"This test's points stay yours ({where.title}); the mistake costs the tests of the "
+        "function to fix."
+    )
+
+
+def _helper_problem(helper: str, in_notebook: Callable | None) -> str | None:
+    """Why the exercise ``helper``'s function, as the notebook has it (``in_notebook``, else
+    the one attached to ``distributions``), fails its own value tests, or None."""
+    where = exercise(helper)
+    checks = importlib.import_module(f"course_utils.grading.{where.module}")
+    saved = getattr(distributions, where.defines)
+    if in_notebook is not None:
+        setattr(distributions, where.defines, in_notebook)
+    try:
+        for check in where.checks:
+            try:
+                getattr(checks, check)()
+            except NotImplementedError:
+                return (
+                    f"{helper} is not written in this notebook's kernel (see {where.title}, "
+                    f"notebook {where.notebook}); copy your version in, or call "
+                    "torch.distributions"
+                )
+            except Exception as error:  # its own test's verdict
+                return f"your {helper} fails its own test ({where.title}): {error}"
+    finally:
+        setattr(distributions, where.defines, saved)
+    return None

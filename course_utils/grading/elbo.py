@@ -7,9 +7,13 @@
 - the shipped checkpoint ``vae_z10``: within a nat of its provenance's values (visible), and
   of the reference implementation's within the Monte Carlo error (hidden).
 
-The student's bound calls the student's densities (notebook 2's first exercises), so their
-mistakes show here too; the diagnoses name them either way (``kl_normal`` reading the prior's
-variance the same wrong way as q's, a cross-entropy with its arguments swapped).
+The student's bound may call the student's densities (notebook 2's first exercises): each
+check grades the bound alone (``common.graded_alone``), with the reference densities in place
+when the student's own chain fails, so a density's mistake costs that density's tests and
+the check says which density to fix. The diagnoses still name the mistakes a bound makes by
+itself (a variance read as a standard deviation, a cross-entropy with its arguments swapped).
+Each check judges the outputs it is about (``common.call_bound``); the shape test alone owns
+the shapes.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from course_utils.grading.common import (
     binary_batch,
     call_bound,
     check_against_reference,
+    check_bound_shapes,
     check_sample_moments,
     close,
     diagnose,
     fail,
     gaussian_kl,
+    graded_alone,
     log_ratio_sd,
     probe_vae,
     recorded_latents,
@@ -51,12 +57,14 @@ __all__ = [
 ]
 
 
+@graded_alone("negative_elbo_bound")
 def check_elbo_outputs(model: VAE | None = None, batch: int = 97) -> None:
     """``negative_elbo_bound`` returns three finite scalars for a batch of ``batch`` images."""
     model = model or probe_vae(z_dim=10)
-    call_bound(model.negative_elbo_bound, binary_batch(batch))
+    check_bound_shapes(model.negative_elbo_bound, binary_batch(batch))
 
 
+@graded_alone("negative_elbo_bound")
 def check_elbo_sum(model: VAE | None = None) -> None:
     """``nelbo == kl + rec``, the negative ELBO being the sum of its two terms."""
     model = model or probe_vae(z_dim=10)
@@ -106,6 +114,7 @@ def _kl_mistakes(m: Tensor, v: Tensor, batch: int) -> dict[str, float | tuple[fl
     }
 
 
+@graded_alone("negative_elbo_bound")
 def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
     """The KL term equals the closed-form KL(q(z|x) || p(z)) of a probe encoder.
 
@@ -117,11 +126,12 @@ def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
     m, v = PROBE_M, PROBE_V
     model = probe_vae(m, v)
     exact = gaussian_kl(m, v, torch.zeros(1), torch.ones(1)).item()
-    kl = call_bound(model.negative_elbo_bound, binary_batch(batch))[1].item()
+    bound = model.negative_elbo_bound
+    kl = call_bound(bound, binary_batch(batch), judge=("kl",))[1].item()
     if close(kl, exact):
         return
     batch = mc_batch
-    kl = call_bound(model.negative_elbo_bound, binary_batch(batch))[1].item()
+    kl = call_bound(bound, binary_batch(batch), judge=("kl",))[1].item()
     sd = log_ratio_sd(m, v) / math.sqrt(batch)
     if not close(kl, exact, Z_SCORE * sd):
         sentence, mistake = diagnose(
@@ -156,6 +166,7 @@ def _rec_mistakes(x: Tensor, logits: Tensor) -> dict[str, float | tuple[float, .
     }
 
 
+@graded_alone("negative_elbo_bound")
 def check_elbo_rec(batch: int = 97) -> None:
     """The reconstruction term for constant decoder logits, where it is known exactly.
 
@@ -165,7 +176,7 @@ def check_elbo_rec(batch: int = 97) -> None:
     x = binary_batch(batch)
     for logits in (torch.zeros(IMAGE_DIM), torch.linspace(-3, 3, IMAGE_DIM)):
         model = probe_vae(z_dim=4, logits=logits)
-        rec = call_bound(model.negative_elbo_bound, x)[2].item()
+        rec = call_bound(model.negative_elbo_bound, x, judge=("rec",))[2].item()
         exact = -bernoulli_log_likelihood(x, logits).mean().item()
         if not close(rec, exact):
             what = "zero logits (784 log 2)" if not logits.any() else "logits spread over [-3, 3]"
@@ -177,6 +188,7 @@ def check_elbo_rec(batch: int = 97) -> None:
             )
 
 
+@graded_alone("negative_elbo_bound")
 def check_elbo_sampling(rows: int = 4000) -> None:
     """The z that reaches the decoder is a sample from q(z|x) = N(m, diag(v)).
 
@@ -186,7 +198,7 @@ def check_elbo_sampling(rows: int = 4000) -> None:
     m, v = PROBE_M, PROBE_V
     model = probe_vae(m, v)
     with recorded_latents(model) as latents:
-        call_bound(model.negative_elbo_bound, binary_batch(rows))
+        call_bound(model.negative_elbo_bound, binary_batch(rows), judge=())
     if not latents:
         fail(
             "negative_elbo_bound never called the decoder self.dec on a sample z",
@@ -196,12 +208,13 @@ def check_elbo_sampling(rows: int = 4000) -> None:
     check_sample_moments(z, m, v, "the z given to the decoder")
 
 
+@graded_alone("negative_elbo_bound")
 def check_elbo_gradients(model: VAE | None = None) -> None:
     """Gradients of the reconstruction term reach the encoder's mean and variance
     through the sample (the reparameterization trick), and the decoder's weights."""
     model = model or probe_vae(z_dim=10)
     model.zero_grad()
-    rec = call_bound(model.negative_elbo_bound, binary_batch())[2]
+    rec = call_bound(model.negative_elbo_bound, binary_batch(), judge=("rec",))[2]
     if not rec.requires_grad:
         fail(
             "rec carries no gradient: was it computed under torch.no_grad() or detached?",
@@ -278,6 +291,7 @@ def provenance_check(
             )
 
 
+@graded_alone("negative_elbo_bound")
 def check_elbo_checkpoint_loose(tolerance: float = LOOSE_TOLERANCE) -> None:
     """One call of the bound of the shipped ``vae_z10`` on the 1,000 test images of the offline
     subset gives a NELBO, KL and Rec within ``tolerance`` nats of those its provenance records.
@@ -294,6 +308,7 @@ def check_elbo_checkpoint_loose(tolerance: float = LOOSE_TOLERANCE) -> None:
     provenance_check(description, model.metadata["test"], measured, tolerance)
 
 
+@graded_alone("negative_elbo_bound")
 def check_elbo_reference(reference: Mapping[str, tuple[float, float]]) -> None:
     """The bound of the shipped ``vae_z10`` checkpoint on ``reference_batch()`` agrees with the
     ``reference`` implementation's: ``{"bound": (mean, se), "kl": ..., "rec": ...}``, the

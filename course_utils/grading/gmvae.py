@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor
-from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+from torch.distributions import Normal
 
 from course_utils import distributions
 from course_utils.grading.common import (
@@ -41,12 +41,15 @@ from course_utils.grading.common import (
     binary_batch,
     call_bound,
     check_against_reference,
+    check_bound_shapes,
     check_sample_moments,
     close,
     diagnose,
     fail,
     gaussian_kl,
     gaussian_log_density,
+    graded_alone,
+    mixture_log_density,
     probe_gmvae,
     recorded_latents,
 )
@@ -64,10 +67,11 @@ from course_utils.grading.iwae import (
     UNSTABLE,
     WIDE_M,
     WIDE_V,
-    check_iwae_gradients,
     exact_at_prior,
+    gradients_reach_the_networks,
     iwae_provenance_check,
     iwae_reference_check,
+    niwae_of,
     rises_to_log_px,
 )
 from course_utils.models import GMVAE
@@ -91,15 +95,7 @@ __all__ = [
     "check_log_normal_mixture_shape",
     "check_log_normal_mixture_stable",
     "check_log_normal_mixture_values",
-    "mixture_log_density",
 ]
-
-
-def mixture_log_density(z: Tensor, m: Tensor, v: Tensor) -> Tensor:
-    """``log (1/mix) sum_j N(z; m_j, diag(v_j))`` with ``torch.distributions``: ``z``
-    ``(..., dim)`` against ``m``, ``v`` ``(..., mix, dim)`` -> ``(...)``."""
-    weights = Categorical(logits=torch.zeros(m.shape[:-1], dtype=m.dtype))
-    return MixtureSameFamily(weights, Independent(Normal(m, v.sqrt()), 1)).log_prob(z)
 
 
 def _component_log_densities(z: Tensor, m: Tensor, v: Tensor) -> Tensor:
@@ -238,52 +234,6 @@ def check_log_normal_mixture_stable() -> None:
         )
 
 
-def _mixture_problem() -> str | None:
-    """What is wrong with the notebook's ``log_normal_mixture`` on ordinary inputs (three
-    components in four dimensions), or None if it agrees with ``MixtureSameFamily`` (or is
-    still the stub)."""
-    z, m, v = _mixture_inputs(batch=5, mix=3, dim=4, seed=1)
-    try:
-        out = getattr(distributions, MIXTURE_DENSITY)(z, m, v)
-    except NotImplementedError:
-        return None
-    except Exception as error:  # any error of the student's function is the answer
-        return f"raises {type(error).__name__}: {error}"
-    if not isinstance(out, Tensor) or out.shape != (5,):
-        return f"returns {getattr(out, 'shape', type(out).__name__)} for 5 points, not (5,)"
-    exact = mixture_log_density(z, m, v)
-    if not torch.allclose(out, exact, rtol=1e-4, atol=1e-4):
-        found, expected = out.mean().item(), exact.mean().item()
-        return f"averages {found:.4f} where MixtureSameFamily gives {expected:.4f}"
-    return None
-
-
-def _mixture_first(check: Callable[..., None]) -> Callable[..., None]:
-    """``check`` of a GMVAE bound, failing with ``log_normal_mixture_wrong`` when it fails (or
-    the bound raises) while the notebook's ``log_normal_mixture``, which the bound most
-    likely calls, is wrong itself: the place to start is Exercise 4.1, not the bound."""
-
-    @functools.wraps(check)
-    def run(*args, **kwargs) -> None:
-        try:
-            check(*args, **kwargs)
-        except NotImplementedError:
-            raise
-        except Exception:
-            problem = _mixture_problem()
-            if problem is None:
-                raise
-            fail(
-                f"this check of the bound fails, and your log_normal_mixture, which the bound "
-                f"presumably calls for log p(z), {problem} on ordinary inputs (three "
-                "components in four dimensions): fix it first (Exercise 4.1 and its tests), "
-                "then run this cell again",
-                "log_normal_mixture_wrong",
-            )
-
-    return run
-
-
 # -- the probes of the bounds -------------------------------------------------------------------
 
 #: The prior N(0, I) as a mixture of one component, in the four dimensions of elbo's probe.
@@ -344,15 +294,15 @@ def _mixture_kl_mistakes(qm: Tensor, qv: Tensor, batch: int) -> dict[str, float]
 # -- GMVAE.negative_elbo_bound ------------------------------------------------------------------
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_elbo_bound")
 def check_gmvae_elbo_outputs(batch: int = 97) -> None:
     """``negative_elbo_bound`` of a GMVAE (10 latent dimensions, 5 components) returns three
     finite scalars for a batch of ``batch`` images."""
     model = probe_gmvae(torch.randn(5, 10), 0.5 + torch.rand(5, 10))
-    call_bound(model.negative_elbo_bound, binary_batch(batch))
+    check_bound_shapes(model.negative_elbo_bound, binary_batch(batch))
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_elbo_bound")
 def check_gmvae_elbo_standard_prior(batch: int = MC_BATCH) -> None:
     """With one component of mean 0 and variance 1 the GMVAE is a VAE: its bound averages to
     the VAE's. For the probe encoder of notebook 2's KL check and constant decoder logits,
@@ -396,14 +346,14 @@ def check_gmvae_elbo_standard_prior(batch: int = MC_BATCH) -> None:
         )
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_elbo_bound")
 def check_gmvae_elbo_mixture_kl(batch: int = MC_BATCH) -> None:
     """Against a mixture of three unequal components, ``kl`` averages to
     ``E_q[log q(z|x) - log p(z)]`` (computed here with 400,000 samples), within ``Z_SCORE``
     standard errors: not the KL to ``N(0, I)``, not without the ``- log k`` of the mixture,
     not with the component log densities averaged."""
     model = probe_gmvae(MIXTURE_M, MIXTURE_V, Q_M, Q_V, logits=SPREAD_LOGITS)
-    kl = call_bound(model.negative_elbo_bound, binary_batch(batch))[1].item()
+    kl = call_bound(model.negative_elbo_bound, binary_batch(batch), judge=("kl",))[1].item()
     expected = _kl_of(Q_M, Q_V)
     tolerance = Z_SCORE * expected["sd"] * math.sqrt(1 / batch + 1 / 400_000)
     if not close(kl, expected["kl"], tolerance):
@@ -419,13 +369,13 @@ def check_gmvae_elbo_mixture_kl(batch: int = MC_BATCH) -> None:
         )
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_elbo_bound")
 def check_gmvae_elbo_sampling(rows: int = 4000) -> None:
     """The z that reaches the decoder is a sample from ``q(z|x) = N(m, diag(v))`` (not from
     the prior): per-dimension mean and variance within ``Z_SCORE`` standard errors."""
     model = probe_gmvae(MIXTURE_M.repeat(1, 2), MIXTURE_V.repeat(1, 2), PROBE_M, PROBE_V)
     with recorded_latents(model) as latents:
-        call_bound(model.negative_elbo_bound, binary_batch(rows))
+        call_bound(model.negative_elbo_bound, binary_batch(rows), judge=())
     if not latents:
         fail(
             "negative_elbo_bound never called the decoder self.dec on a sample z",
@@ -449,12 +399,12 @@ def _check_prior_gradient(model: GMVAE, value: Tensor, name: str) -> None:
         fail(f"the gradient of {name} reaching z_pre is not finite", "nonfinite_gradient")
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_elbo_bound")
 def check_gmvae_elbo_gradients() -> None:
     """Gradients of the bound reach the encoder's mean and variance through the sample (the
     reparameterization trick), the decoder, and the mixture prior's ``z_pre``."""
     model = probe_gmvae(MIXTURE_M, MIXTURE_V)
-    nelbo, _, rec = call_bound(model.negative_elbo_bound, binary_batch())
+    nelbo, _, rec = call_bound(model.negative_elbo_bound, binary_batch(), judge=("bound", "rec"))
     if not (rec.requires_grad and nelbo.requires_grad):
         fail(
             "the bound carries no gradient: was it computed under torch.no_grad() or detached?",
@@ -504,7 +454,7 @@ def _checkpoint_and_test_images() -> tuple[GMVAE, Tensor, str]:
     return model, x, description
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_elbo_bound")
 def check_gmvae_elbo_checkpoint_loose(tolerance: float = LOOSE_TOLERANCE) -> None:
     """One call of the bound of the shipped ``gmvae_z10`` on the 1,000 test images of the
     offline subset gives a NELBO, KL and Rec within ``tolerance`` nats of those its provenance
@@ -516,7 +466,7 @@ def check_gmvae_elbo_checkpoint_loose(tolerance: float = LOOSE_TOLERANCE) -> Non
     provenance_check(description, model.metadata["test"], measured, tolerance, REFERENCE_CHECKPOINT)
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_elbo_bound")
 def check_gmvae_elbo_reference(reference: Mapping[str, tuple[float, float]]) -> None:
     """The bound of the shipped ``gmvae_z10`` on ``elbo.reference_batch()`` agrees with the
     ``reference`` implementation's: ``{"bound": (mean, se), "kl": ..., "rec": ...}``, the
@@ -532,20 +482,20 @@ def check_gmvae_elbo_reference(reference: Mapping[str, tuple[float, float]]) -> 
 # -- GMVAE.negative_iwae_bound ------------------------------------------------------------------
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_iwae_bound")
 def check_gmvae_iwae_outputs(batch: int = 97, iw: int = 10) -> None:
     """``negative_iwae_bound`` of a GMVAE (10 latent dimensions, 5 components) returns three
     finite scalars for ``batch`` images and ``iw`` samples each, and for 1 image and 1 sample."""
     model = probe_gmvae(torch.randn(5, 10), 0.5 + torch.rand(5, 10))
-    call_bound(model.negative_iwae_bound, binary_batch(batch), iw, nonfinite=UNSTABLE)
-    call_bound(model.negative_iwae_bound, binary_batch(1), 1, nonfinite=UNSTABLE)
+    check_bound_shapes(model.negative_iwae_bound, binary_batch(batch), iw, nonfinite=UNSTABLE)
+    check_bound_shapes(model.negative_iwae_bound, binary_batch(1), 1, nonfinite=UNSTABLE)
 
 
 #: Three components all equal to N(0, I) in two dimensions: the mixture is N(0, I).
 EQUAL_M, EQUAL_V = torch.zeros(3, 2), torch.ones(3, 2)
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_iwae_bound")
 def check_gmvae_iwae_exact_at_prior(batch: int = 23, ks: tuple[int, ...] = (1, 4, 10)) -> None:
     """``IWAE_k = log p(x)`` exactly, for every k, when the mixture's three components are all
     ``N(0, I)``, ``q(z|x) = N(0, I)`` and the decoder's logits are constant: every weight is
@@ -562,7 +512,7 @@ def check_gmvae_iwae_exact_at_prior(batch: int = 23, ks: tuple[int, ...] = (1, 4
     exact_at_prior(model, batch, ks, probe, missing)
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_iwae_bound")
 def check_gmvae_iwae_k1_matches_elbo(batch: int = 4000) -> None:
     """With one sample the IWAE bound is the ELBO: ``E[IWAE_1] = log p(x) - KL(q || p)`` for a
     decoder with constant logits, the posterior ``Q_M``, ``Q_V`` of the ELBO's mixture check
@@ -573,7 +523,7 @@ def check_gmvae_iwae_k1_matches_elbo(batch: int = 4000) -> None:
     log_px = bernoulli_log_likelihood(x, LOGITS).mean().item()
     expected = _kl_of(Q_M, Q_V)
     tolerance = Z_SCORE * expected["sd"] * math.sqrt(1 / batch + 1 / 400_000)
-    niwae = call_bound(model.negative_iwae_bound, x, 1, nonfinite=UNSTABLE)[0].item()
+    niwae = niwae_of(model, x, 1).item()
     target = -log_px + expected["kl"]
     if not close(niwae, target, tolerance):
         kls = _mixture_kl_mistakes(Q_M, Q_V, 1)
@@ -596,7 +546,7 @@ def check_gmvae_iwae_k1_matches_elbo(batch: int = 4000) -> None:
         )
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_iwae_bound")
 def check_gmvae_iwae_increases_with_k(repeats: int = 20) -> None:
     """``IWAE_k`` rises with k from the ELBO to ``log p(x)`` for a decoder with constant logits,
     ``q(z|x) = N(0, 4 I)`` and the prior of three unequal components, and never exceeds
@@ -610,18 +560,18 @@ def check_gmvae_iwae_increases_with_k(repeats: int = 20) -> None:
     )
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_iwae_bound")
 def check_gmvae_iwae_gradients(batch: int = 20, iw: int = 10) -> None:
     """The bound is differentiable: the samples stay in the graph, and finite, non-zero
     gradients of ``niwae`` reach the encoder, the decoder and the prior's ``z_pre``."""
     model = probe_gmvae(MIXTURE_M, MIXTURE_V)
-    niwae = call_bound(model.negative_iwae_bound, binary_batch(batch), iw, nonfinite=UNSTABLE)[0]
+    niwae = niwae_of(model, binary_batch(batch), iw)
     if niwae.requires_grad:
         _check_prior_gradient(model, niwae, "niwae")
-    check_iwae_gradients(model, batch=batch, iw=iw)
+    gradients_reach_the_networks(model, batch=batch, iw=iw)
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_iwae_bound")
 def check_gmvae_iwae_checkpoint_loose(
     ks: tuple[int, ...] = REFERENCE_KS, tolerance: float = LOOSE_TOLERANCE
 ) -> None:
@@ -633,7 +583,7 @@ def check_gmvae_iwae_checkpoint_loose(
     iwae_provenance_check(model, x, ks, tolerance, description, REFERENCE_CHECKPOINT)
 
 
-@_mixture_first
+@graded_alone("gmvae_negative_iwae_bound")
 def check_gmvae_iwae_reference(
     references: Mapping[int, Mapping[str, tuple[float, float]]],
 ) -> None:

@@ -40,10 +40,12 @@ from course_utils.grading.common import (
     binary_batch,
     call_bound,
     check_against_reference,
+    check_bound_shapes,
     close,
     diagnose,
     fail,
     gaussian_kl,
+    graded_alone,
     log_ratio_sd,
     probe_vae,
     recorded_latents,
@@ -100,6 +102,12 @@ UNSTABLE_EXTREME = (
 )
 
 
+def niwae_of(model: VAE, x: Tensor, iw: int, nonfinite: tuple[str, str] = UNSTABLE) -> Tensor:
+    """The student's ``niwae`` (the first output, its batch mean) for ``model``, ``x`` and
+    ``iw``, judged finite; the other outputs are the shape test's and ``kl_rec``'s to judge."""
+    return call_bound(model.negative_iwae_bound, x, iw, judge=("bound",), nonfinite=nonfinite)[0]
+
+
 def _kl(m: Tensor, v: Tensor) -> float:
     return gaussian_kl(m, v, torch.zeros(1), torch.ones(1)).item()
 
@@ -109,6 +117,7 @@ def _float_slack(value: float) -> float:
     return RTOL * max(1.0, abs(value))
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_outputs(
     model: VAE | None = None, batch: int = 97, iw: int = 10, x: Tensor | None = None
 ) -> None:
@@ -120,9 +129,10 @@ def check_iwae_outputs(
     """
     model = model or probe_vae(z_dim=10)
     x = binary_batch(batch) if x is None else x
-    call_bound(model.negative_iwae_bound, x, iw, nonfinite=UNSTABLE)
+    check_bound_shapes(model.negative_iwae_bound, x, iw, nonfinite=UNSTABLE)
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_stable(batch: int = 23, iw: int = 10) -> None:
     """The bound stays finite, and exact, for decoder logits of +-1000 (log-weights near -4e5).
 
@@ -132,8 +142,7 @@ def check_iwae_stable(batch: int = 23, iw: int = 10) -> None:
     x = binary_batch(batch)
     log_px = bernoulli_log_likelihood(x, EXTREME_LOGITS)  # (batch,)
     exact = -log_px.mean().item()
-    bound = model.negative_iwae_bound
-    niwae = call_bound(bound, x, iw, nonfinite=UNSTABLE_EXTREME)[0].item()
+    niwae = niwae_of(model, x, iw, UNSTABLE_EXTREME).item()
     if not close(niwae, exact):
         sentence, mistake = diagnose(
             niwae, _reduction_mistakes(log_px, iw), otherwise="not_exact_at_prior"
@@ -167,6 +176,7 @@ def _reduction_mistakes(log_px: Tensor, iw: int) -> dict[str, float]:
     }
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_exact_at_prior(batch: int = 23, ks: tuple[int, ...] = (1, 4, 10)) -> None:
     """``IWAE_k = log p(x)`` exactly, for every k, when ``q(z|x) = p(z)`` and the decoder's
     logits are constant: every importance weight is then ``p(x)``.
@@ -193,7 +203,7 @@ def exact_at_prior(
     log_px = bernoulli_log_likelihood(x, LOGITS)  # (batch,)
     exact = -log_px.mean().item()
     for iw in ks:
-        niwae = call_bound(model.negative_iwae_bound, x, iw, nonfinite=UNSTABLE)[0].item()
+        niwae = niwae_of(model, x, iw).item()
         if not close(niwae, exact):
             known = {**(mistakes or {}), **_reduction_mistakes(log_px, iw)}
             sentence, mistake = diagnose(niwae, known, otherwise="not_exact_at_prior")
@@ -258,6 +268,7 @@ PAIRING = (
 )
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_exact_at_posterior(batch: int = 23, ks: tuple[int, ...] = (1, 10)) -> None:
     """``IWAE_k = log p(x)`` exactly, for every k, when ``q(z|x)`` is the exact posterior
     ``p(z|x)``: every weight ``p(x|z) p(z) / p(z|x)`` is then ``p(x)``.
@@ -268,7 +279,7 @@ def check_iwae_exact_at_posterior(batch: int = 23, ks: tuple[int, ...] = (1, 10)
     model, x, log_px = _posterior_probe(batch)
     exact = -log_px.mean().item()
     for iw in ks:
-        niwae = call_bound(model.negative_iwae_bound, x, iw, nonfinite=UNSTABLE)[0].item()
+        niwae = niwae_of(model, x, iw).item()
         if not close(niwae, exact):
             sentence, mistake = diagnose(
                 niwae, _reduction_mistakes(log_px, iw), otherwise="not_exact_at_posterior"
@@ -282,6 +293,7 @@ def check_iwae_exact_at_posterior(batch: int = 23, ks: tuple[int, ...] = (1, 10)
             )
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_k1_matches_elbo(batch: int = 1000) -> None:
     """With one sample the IWAE bound is the ELBO: ``E[IWAE_1] = log p(x) - KL(q || p)``
     for a decoder with constant logits and ``q(z|x) = N(0, 4 I)``.
@@ -295,7 +307,7 @@ def check_iwae_k1_matches_elbo(batch: int = 1000) -> None:
     kl = _kl(WIDE_M, WIDE_V)
     expected = -log_px + kl
     tolerance = Z_SCORE * log_ratio_sd(WIDE_M, WIDE_V) / math.sqrt(batch)
-    niwae = call_bound(model.negative_iwae_bound, x, 1, nonfinite=UNSTABLE)[0].item()
+    niwae = niwae_of(model, x, 1).item()
     if not close(niwae, expected, tolerance):
         mistakes = {"likelihood_only_weights": -log_px, "prior_ratio_wrong_sign": -log_px - kl}
         sentence, mistake = diagnose(niwae, mistakes, otherwise="iwae1_not_elbo", atol=tolerance)
@@ -307,6 +319,7 @@ def check_iwae_k1_matches_elbo(batch: int = 1000) -> None:
         )
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_kl_rec(batch: int = 50, iw: int = 10) -> None:
     """``kl`` and ``rec`` are the ELBO's terms averaged over the samples and the batch.
 
@@ -317,7 +330,8 @@ def check_iwae_kl_rec(batch: int = 50, iw: int = 10) -> None:
     model = probe_vae(WIDE_M, WIDE_V, logits=LOGITS)
     x = binary_batch(batch)
     bound = model.negative_iwae_bound
-    _, kl, rec = (t.item() for t in call_bound(bound, x, iw, nonfinite=UNSTABLE))
+    judged = ("kl", "rec")
+    _, kl, rec = (t.item() for t in call_bound(bound, x, iw, judge=judged, nonfinite=UNSTABLE))
     exact_rec = -bernoulli_log_likelihood(x, LOGITS).mean().item()
     exact_kl = _kl(WIDE_M, WIDE_V)
     tolerance = Z_SCORE * log_ratio_sd(WIDE_M, WIDE_V) / math.sqrt(batch * iw)
@@ -343,6 +357,7 @@ GROWTH_BATCHES = {1: 10, 10: 2, 50: 2}
 PROBE = "a decoder with constant logits and q(z|x) = N(0, 4 I)"
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_increases_with_k(repeats: int = 20) -> None:
     """``IWAE_k`` rises with k from the ELBO to ``log p(x)`` for a decoder with constant logits
     and ``q(z|x) = N(0, 4 I)``, and never exceeds ``log p(x)``.
@@ -389,7 +404,9 @@ def rises_to_log_px(
         x = binary_batch(batch)
         log_px = bernoulli_log_likelihood(x, LOGITS).mean().item()
         bound = model.negative_iwae_bound
-        niwae, se = repeated_means(bound, x, k, repeats=repeats, nonfinite=UNSTABLE)["bound"]
+        niwae, se = repeated_means(
+            bound, x, k, repeats=repeats, judge=("bound",), nonfinite=UNSTABLE
+        )["bound"]
         gaps[k] = (log_px + niwae, se, _float_slack(log_px))
         _check_below_log_px(k, *gaps[k], kl=kl, probe=probe, components=components)
     for small, large in itertools.pairwise(sorted(gaps)):
@@ -475,18 +492,21 @@ def _check_converges(
     )
 
 
-def check_iwae_gradients(model: VAE | None = None, batch: int = 20, iw: int = 10) -> None:
+@graded_alone("negative_iwae_bound")
+def check_iwae_gradients(batch: int = 20, iw: int = 10) -> None:
     """The bound is differentiable: the samples z stay in the graph (reparameterized), and
     finite, non-zero gradients of ``niwae`` reach the encoder and the decoder."""
-    model = model or probe_vae(z_dim=2)
+    gradients_reach_the_networks(probe_vae(z_dim=2), batch, iw)
+
+
+def gradients_reach_the_networks(model: VAE, batch: int = 20, iw: int = 10) -> None:
+    """``check_iwae_gradients`` for ``model``'s ``negative_iwae_bound`` (a VAE's or a GMVAE's)."""
     in_graph: list[bool] = []
     hook = model.dec.net[0].register_forward_pre_hook(
         lambda module, args: in_graph.append(args[0].requires_grad)
     )
     try:
-        niwae = call_bound(model.negative_iwae_bound, binary_batch(batch), iw, nonfinite=UNSTABLE)[
-            0
-        ]
+        niwae = niwae_of(model, binary_batch(batch), iw)
     finally:
         hook.remove()
     if not niwae.requires_grad:
@@ -514,12 +534,13 @@ def check_iwae_gradients(model: VAE | None = None, batch: int = 20, iw: int = 10
             )
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_vectorized(batch: int = 7, iw: int = 10) -> None:
     """The ``iw`` samples go through the decoder together (``iw * batch`` rows in one call),
     not one decoder call per sample in a Python loop."""
     model = probe_vae(z_dim=2)
     with recorded_latents(model) as latents:
-        call_bound(model.negative_iwae_bound, binary_batch(batch), iw, nonfinite=UNSTABLE)
+        call_bound(model.negative_iwae_bound, binary_batch(batch), iw, judge=())
     if not latents:
         fail(
             "negative_iwae_bound never called the decoder self.dec on the samples z",
@@ -569,7 +590,9 @@ def check_iwae_quadrature(
     bounds = {}  # k -> (IWAE_k, its standard error)
     for k in sorted(ks):
         bound = model.negative_iwae_bound
-        niwae, se = repeated_means(bound, x, k, repeats=repeats, nonfinite=UNSTABLE)["bound"]
+        niwae, se = repeated_means(
+            bound, x, k, repeats=repeats, judge=("bound",), nonfinite=UNSTABLE
+        )["bound"]
         bounds[k] = (-niwae, se)
         if -niwae > exact + Z_SCORE * se + slack:
             fail(
@@ -578,14 +601,8 @@ def check_iwae_quadrature(
                 "the - log k and the signs of the log-weights",
                 "above_log_px",
             )
-    for small, large in itertools.pairwise(sorted(bounds)):
-        (iwae_small, se_small), (iwae_large, se_large) = bounds[small], bounds[large]
-        if iwae_large < iwae_small - Z_SCORE * math.hypot(se_small, se_large) - slack:
-            fail(
-                f"IWAE_{large} = {iwae_large:.3f} is below IWAE_{small} = {iwae_small:.3f} for "
-                "this model; the bound is non-decreasing in k",
-                "decreasing_in_k",
-            )
+    # Far below first: a bound that falls with k is far below log p(x) at the largest k too,
+    # and pairing each image with its own samples is the usual cause (the message says so).
     k = max(bounds)
     iwae, se = bounds[k]
     if exact - iwae > max_gap + Z_SCORE * se + slack:
@@ -596,6 +613,14 @@ def check_iwae_quadrature(
             "of the same image, and averaged with log-mean-exp?",
             "far_below_log_px",
         )
+    for small, large in itertools.pairwise(sorted(bounds)):
+        (iwae_small, se_small), (iwae_large, se_large) = bounds[small], bounds[large]
+        if iwae_large < iwae_small - Z_SCORE * math.hypot(se_small, se_large) - slack:
+            fail(
+                f"IWAE_{large} = {iwae_large:.3f} is below IWAE_{small} = {iwae_small:.3f} for "
+                "this model; the bound is non-decreasing in k",
+                "decreasing_in_k",
+            )
 
 
 #: The hidden reference checks: the numbers of importance samples compared on the shipped
@@ -613,6 +638,7 @@ LOOSE_QUADRATURE_POINTS = 300
 LOOSE_QUADRATURE_GAP = 0.5
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_checkpoint_loose(
     ks: tuple[int, ...] = REFERENCE_KS, tolerance: float = LOOSE_TOLERANCE
 ) -> None:
@@ -638,11 +664,12 @@ def iwae_provenance_check(
     measured = {}
     with torch.no_grad():
         for k in ks:
-            bound = call_bound(model.negative_iwae_bound, x, k, nonfinite=UNSTABLE)[0]
+            bound = niwae_of(model, x, k)
             measured[f"niwae (k={k})"] = bound.item()
     provenance_check(description, recorded, measured, tolerance, name)
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_reference(references: Mapping[int, Mapping[str, tuple[float, float]]]) -> None:
     """The bound of the shipped ``vae_z10`` checkpoint on ``reference_batch()`` agrees, for
     each k of ``references``, with the reference implementation's within ``Z_SCORE`` combined
@@ -678,6 +705,7 @@ def quadrature_batch() -> Tensor:
     return binarize_fixed(evenly_spaced(x, QUADRATURE_IMAGES))
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_quadrature_loose(max_gap: float = LOOSE_QUADRATURE_GAP) -> None:
     """``check_iwae_quadrature`` on the shipped ``vae_z2`` and ``quadrature_batch()``, with
     ``log p(x)`` computed here on a 300 x 300 grid, for k = 1 and 100 and a loose ``max_gap``;
@@ -701,6 +729,7 @@ def _loose_log_px() -> Tensor:
     return log_px_quadrature(model, quadrature_batch(), points=LOOSE_QUADRATURE_POINTS)
 
 
+@graded_alone("negative_iwae_bound")
 def check_iwae_quadrature_reference(log_px: Sequence[float], max_gap: float) -> None:
     """``check_iwae_quadrature`` on the shipped ``vae_z2`` and ``quadrature_batch()`` for k in
     ``QUADRATURE_KS``, with the exact ``log_px`` of those images and the largest gap
