@@ -39,7 +39,7 @@ STUDENTS ?= 3
 HUB_PORT ?= 8000
 
 hub: setup ## start a JupyterHub class here: an instructor, STUDENTS=3 students (prints the logins)
-	@bash scripts/setup_system.sh bubblewrap configurable-http-proxy
+	@bash scripts/setup_system.sh bubblewrap patchelf configurable-http-proxy
 	@$(PY) -m hub up --students $(STUDENTS) --port $(HUB_PORT)
 
 hub-stop: setup ## stop the hub and remove what `make hub` made (accounts, exchange, /opt/vae-hub)

@@ -8,12 +8,16 @@ canvas|moodle|csv``, or by plain nbgrader:
 ``nbgrader export --exporter=autograder.lms_export.CanvasExportPlugin``.
 
 - **Canvas** (Gradebook > Import): the columns ``Student``, ``ID``, ``SIS User ID``,
-  ``SIS Login ID``, ``Section`` first, as Canvas's Gradebook export writes them; then one
-  column per score, each a new assignment in Canvas (``<assignment> <notebook>``, and the
-  total after the late penalty), with a ``Points Possible`` row under the header. Students
-  are matched by ``SIS Login ID``: their login on the hub, nbgrader's student id. Canvas
-  imports no comments in this file, so they go to the ``Notes`` column, which Canvas
-  imports into its gradebook's Notes column when the course has one shown.
+  ``SIS Login ID``, ``Section`` first, as Canvas's Gradebook export writes them, then the
+  ``Notes`` column where Canvas's export puts its custom columns (before the assignments:
+  its importer counts them among the student columns), then one column per score, each a
+  new assignment in Canvas (``<assignment> <notebook>``, and the total after the late
+  penalty), with a ``Points Possible`` row under the header. Students are matched by
+  ``SIS Login ID``: their login on the hub, nbgrader's student id. Canvas imports no
+  comments in this file, so they go to ``Notes``, which Canvas imports into its
+  gradebook's Notes column when the course shows one; for a course without it,
+  ``c.CanvasExportPlugin.notes = False`` leaves the column out (Canvas would otherwise
+  offer it as a new assignment).
 - **Moodle** (Grades > Import > CSV file): a ``Username`` column to map to the user field
   *username*, a column per score and one of feedback to map to the total's grade item.
 """
@@ -26,6 +30,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 from nbgrader.plugins import ExportPlugin
+from traitlets import Bool
 
 #: The columns Canvas requires first in a gradebook import, in its export's order.
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -126,17 +131,19 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def canvas_rows(grades: list[Grades]) -> list[list[str]]:
+def canvas_rows(grades: list[Grades], notes: bool = True) -> list[list[str]]:
     """The Canvas gradebook import: header, Points Possible row, a row per student (one
     row per student, a column per assignment's scores; students missing an assignment have
-    blank cells)."""
+    blank cells); the ``Notes`` column after ``Section`` unless ``notes`` is False."""
     columns: dict[str, float] = {}  # column -> points possible
     for g in grades:
         for notebook, (_, points) in g.notebooks.items():
             columns.setdefault(f"{g.assignment} {notebook}", points)
         columns.setdefault(f"{g.assignment} total", g.max_score)
-    header = [*CANVAS_STUDENT_COLUMNS, *columns, CANVAS_NOTES]
-    points = [CANVAS_POINTS_ROW, "", "", "", "", *map(_number, columns.values()), ""]
+    info = [*CANVAS_STUDENT_COLUMNS, *([CANVAS_NOTES] if notes else [])]
+    header = [*info, *columns]
+    points = [CANVAS_POINTS_ROW, *[""] * (len(info) - 1), *map(_number, columns.values())]
+    several = len({g.assignment for g in grades}) > 1
     students: dict[str, dict[str, str]] = {}
     for g in grades:
         row = students.setdefault(
@@ -146,10 +153,9 @@ def canvas_rows(grades: list[Grades]) -> list[list[str]]:
         for notebook, (score, _) in g.notebooks.items():
             row[f"{g.assignment} {notebook}"] = _number(score)
         row[f"{g.assignment} total"] = _number(g.final)
-        notes = g.notes()
-        if notes:
-            prefix = f"{g.assignment}: " if len({x.assignment for x in grades}) > 1 else ""
-            row[CANVAS_NOTES] = "\n".join(filter(None, [row[CANVAS_NOTES], prefix + notes]))
+        if g.notes():
+            prefix = f"{g.assignment}: " if several else ""
+            row[CANVAS_NOTES] = "\n".join(filter(None, [row[CANVAS_NOTES], prefix + g.notes()]))
     return [header, points, *([row.get(c, "") for c in header] for row in students.values())]
 
 
@@ -204,9 +210,14 @@ class CanvasExportPlugin(_LmsExportPlugin):
     """Grades as Canvas's gradebook import reads them."""
 
     default_file = "grades-canvas.csv"
+    notes = Bool(
+        True,
+        help="Write the graders' comments and late penalties into a Notes column (the "
+        "Canvas course must show its gradebook's Notes column)",
+    ).tag(config=True)
 
     def rows(self, grades: list[Grades]) -> list[list[str]]:
-        return canvas_rows(grades)
+        return canvas_rows(grades, self.notes)
 
 
 class MoodleExportPlugin(_LmsExportPlugin):

@@ -25,7 +25,7 @@ from hub.layout import COURSE_ID, HUB_CONFIG, PREFIX, Settings, student_names
 START_S = 120
 #: The pinned proxy (scripts/setup_system.sh installs it from the npm registry).
 PROXY = "configurable-http-proxy"
-SETUP = "bash scripts/setup_system.sh bubblewrap configurable-http-proxy"
+SETUP = "bash scripts/setup_system.sh bubblewrap patchelf configurable-http-proxy"
 
 
 class HubError(RuntimeError):
@@ -39,9 +39,10 @@ def check_machine() -> str:
     proxy = shutil.which(PROXY)
     if proxy is None:
         raise HubError(f"{PROXY} is not installed: run `{SETUP}` (npm install -g)")
-    for program in ("useradd", "userdel", "chpasswd"):
+    programs = {"useradd": "passwd", "chpasswd": "passwd", "patchelf": "patchelf"}
+    for program, package in programs.items():
         if shutil.which(program) is None:
-            raise HubError(f"{program} is missing: install Debian's passwd package")
+            raise HubError(f"{program} is missing: run `{SETUP}` (Debian's {package})")
     try:
         check_available()
     except SandboxUnavailable as error:
@@ -69,7 +70,6 @@ def up(students: int = 3, port: int = 8000, prefix: Path = PREFIX, log=print) ->
             log(f"making the users' environment in {settings.user_env}")
             course = user_env.course_python(prefix)
             settings.mounts += map(str, course.mounts)
-            settings.made_files += map(str, course.files)
             settings.save()
             user_env.make(settings.user_env, wheel, course)
         log("making the accounts: " + ", ".join(settings.users))
@@ -159,7 +159,7 @@ def start_hub(settings: Settings) -> None:
 
 def down(prefix: Path = PREFIX, log=print) -> None:
     """Stop the hub and remove what ``up`` made: accounts (their processes and homes), the
-    exchange folders it made, files, mounts, the hub's folder."""
+    exchange folders it made, mounts, the hub's folder."""
     try:
         settings = Settings.load(prefix)
     except FileNotFoundError:
@@ -170,10 +170,6 @@ def down(prefix: Path = PREFIX, log=print) -> None:
         _stop_group(int(pid_file.read_text()))
     for user in reversed(settings.made_accounts):
         accounts.remove(user)
-    for file in settings.made_files:
-        Path(file).unlink(missing_ok=True)
-    if settings.made_files:
-        subprocess.run(["ldconfig"], check=False)
     for mount in settings.mounts:
         subprocess.run(["umount", mount], capture_output=True)
     exchange_course = settings.exchange / COURSE_ID

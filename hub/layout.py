@@ -47,7 +47,6 @@ class Settings:
     made_accounts: list[str] = field(default_factory=list)
     made_folders: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
-    made_files: list[str] = field(default_factory=list)
 
     @property
     def state(self) -> Path:

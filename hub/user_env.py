@@ -10,7 +10,8 @@ configuration turns them back on (``classroom.instructor_extensions``).
 
 Every user must reach the environment: the venv is made from the course venv's own
 interpreter, and what of the two is out of their reach (under ``/root``) is bind-mounted
-read-only under the hub's folder (``course_python``).
+read-only under the hub's folder (``course_python``); the venv's interpreter is then a copy
+that finds its shared library in the mounted folder (``_own_interpreter``).
 """
 
 from __future__ import annotations
@@ -25,10 +26,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from autograder.wheel import run
+from hub.layout import NBGRADER_CONFIG
 
-#: Where the dynamic loader learns the folder of a mounted interpreter's shared library
-#: (after the system's own folders: "zz").
-LD_CONF = Path("/etc/ld.so.conf.d/zz-vae-hub.conf")
 #: nbgrader's instructor tools: the server extension, and the JupyterLab plugins.
 FORMGRADER_SERVER = "nbgrader.server_extensions.formgrader"
 INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
@@ -64,13 +63,14 @@ def bind_read_only(source: Path, target: Path) -> None:
 @dataclass
 class Reach:
     """How the users reach the course's Python: the installation's interpreter, the course
-    venv's prefix and site-packages, and what was mounted or written to get there."""
+    venv's prefix and site-packages, what was mounted to get there, and the folder of the
+    interpreter's shared library when the interpreter names a private one (its RUNPATH)."""
 
     interpreter: Path
     prefix: Path
     purelib: Path
     mounts: list[Path] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
+    library: Path | None = None
 
 
 def course_python(hub: Path) -> Reach:
@@ -81,8 +81,6 @@ def course_python(hub: Path) -> Reach:
     Users run the course's own interpreter, not another Python 3.11: soupsieve's possessive
     quantifiers do not match under Debian's 3.11.2 (fixed in later 3.11 releases), and
     nbconvert's HTML exporter then fails, formgrader's grading pages and feedback with it.
-    A mounted interpreter that names its shared library by its private build folder
-    (``RUNPATH``) finds it through the dynamic loader's cache (``/etc/ld.so.conf.d``).
     """
     base = Path(sys.base_prefix).resolve()
     interpreter = Path(sys._base_executable).resolve()
@@ -93,9 +91,7 @@ def course_python(hub: Path) -> Reach:
         found.mounts.append(hub / "python")
         found.interpreter = hub / "python" / interpreter.relative_to(base)
         if any((base / "lib").glob("libpython*.so*")):
-            LD_CONF.write_text(f"{hub / 'python' / 'lib'}\n")
-            found.files.append(LD_CONF)
-            run(["ldconfig"])
+            found.library = hub / "python" / "lib"
     if not (reachable(purelib) and reachable(prefix / "share" / "jupyter")):
         bind_read_only(prefix, hub / "course-venv")
         found.mounts.append(hub / "course-venv")
@@ -108,6 +104,8 @@ def make(prefix: Path, wheel: Path, course: Reach) -> Path:
     """Make the users' environment at ``prefix`` with ``wheel`` installed; its python."""
     course_prefix, course_purelib = course.prefix, course.purelib
     run([course.interpreter, "-m", "venv", "--without-pip", prefix])
+    if course.library:
+        _own_interpreter(prefix / "bin" / course.interpreter.name, course.library)
     python = prefix / "bin" / "python"
     purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
     Path(purelib.stdout.strip(), "course_venv.pth").write_text(f"{course_purelib}\n")
@@ -118,8 +116,6 @@ def make(prefix: Path, wheel: Path, course: Reach) -> Path:
     _jupyter_data(course_prefix / "share" / "jupyter", prefix / "share" / "jupyter")
     config = prefix / "etc" / "jupyter"
     shutil.copytree(course_prefix / "etc" / "jupyter", config, dirs_exist_ok=True)
-    from hub.layout import NBGRADER_CONFIG
-
     shutil.copy(NBGRADER_CONFIG, config / "nbgrader_config.py")
     jupyter = [str(prefix / "bin" / "jupyter")]
     run([*jupyter, "server", "extension", "disable", "--sys-prefix", FORMGRADER_SERVER], env=env)
@@ -130,6 +126,17 @@ def make(prefix: Path, wheel: Path, course: Reach) -> Path:
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
     return python
+
+
+def _own_interpreter(link: Path, library: Path) -> None:
+    """Replace the venv's ``link`` to a mounted interpreter by a copy that looks for its
+    shared library (``libpython3.11.so``) in ``library``: the interpreter's own RUNPATH
+    names its private build folder, and the loader would otherwise take the system's
+    ``libpython3.11`` (Debian's 3.11.2, which lacks symbols the 3.11.7 modules need)."""
+    interpreter = link.resolve()
+    link.unlink()
+    shutil.copy2(interpreter, link)
+    run(["patchelf", "--set-rpath", library, link])
 
 
 def environment(prefix: Path) -> dict[str, str]:

@@ -4,12 +4,13 @@
 #   chromium               the headless browser of tests/test_browser.py (driven by playwright)
 #   bubblewrap             the grading sandbox (autograder/sandbox.py): grading needs it
 #   postgresql             the server tests/test_parallel.py starts for a gradebook on PostgreSQL
+#   patchelf               `make hub`: the users' copy of a private interpreter finds its libpython
 #   configurable-http-proxy  JupyterHub's proxy (`make hub`, tests/test_hub.py), from the npm
 #                          registry at the pinned version (Debian's npm when npm is missing)
 # Needs root (or sudo); without it, says what to install and carries on.
 # With arguments, installs only the packages named (the main job needs bubblewrap alone).
 set -euo pipefail
-PACKAGES=(dataset-fashion-mnist chromium bubblewrap postgresql configurable-http-proxy)
+PACKAGES=(dataset-fashion-mnist chromium bubblewrap postgresql patchelf configurable-http-proxy)
 [ $# -gt 0 ] && PACKAGES=("$@")
 PROXY_VERSION=5.3.0
 

@@ -2,10 +2,11 @@
 made with nbgrader's API: two notebooks, two students, a manual grade with a comment, a
 late penalty, a student who skipped a notebook.
 
-The Canvas file is read back as Canvas's gradebook import reads it: the student columns
-``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``, ``Section`` first; each further
-column an assignment (new ones created with the points of the ``Points Possible`` row under
-the header), its cells numbers or blank; the ``Notes`` column text. Scores, penalties and
+The Canvas file is read back by ``canvas_import``, the rules of Canvas's gradebook importer
+(``app/models/gradebook_importer.rb`` in instructure/canvas-lms) in Python: the header's
+student columns, custom columns such as Notes counted among them (so they must come before
+the assignments), the remaining columns assignments (new ones take the points of the
+``Points Possible`` row), students matched by ``SIS Login ID``. Scores, penalties and
 comments must be the gradebook's.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import html
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -81,36 +83,95 @@ def read(path: Path) -> list[list[str]]:
         return list(csv.reader(file))
 
 
-def test_canvas_file_imports_as_canvas_documents_it(course):
-    rows = read(lms_export.export(course, "canvas"))
-    header, points, *students = rows
-    assert header[:5] == lms_export.CANVAS_STUDENT_COLUMNS
-    assert header[-1] == lms_export.CANVAS_NOTES
-    assignments = header[5:-1]
-    assert assignments == [
+#: Canvas's importer: header names that are never assignments or custom columns, and the
+#: computed columns it drops (``GRADEBOOK_IMPORTER_RESERVED_NAMES``,
+#: ``NON_ASSIGNMENT_COLUMN_HEADERS``).
+CANVAS_RESERVED = {"Student", "LastName", "FirstName", "ID", "SIS User ID", "SIS Login ID"}
+CANVAS_RESERVED |= {"Section", "Integration ID", "Root Account"}
+CANVAS_COMPUTED = re.compile(
+    "Current Score|Current Points|Current Grade|Final Score|Final Points|Final Grade"
+    "|Override Score|Override Grade|Override Status"
+)
+
+
+def canvas_import(path: Path, custom_columns: set[str]) -> dict:
+    """What Canvas's gradebook import makes of the file at ``path`` in a course whose
+    gradebook has the custom columns ``custom_columns`` (such as ``Notes``): ``{"assignments":
+    {title: points possible}, "students": {SIS login: {"grades": {title: grade},
+    "custom": {column: text}}}}``. Raises ``ValueError`` where Canvas reports an invalid
+    header. Reads the bytes as Canvas does (UTF-8, a byte-order mark kept in the first
+    field, a decimal comma read as a point)."""
+    with path.open(newline="", encoding="utf-8") as file:
+        header, *rows = list(csv.reader(file))
+    if not (len(header) > 3 and "Student" in header[0] and "ID" in header[1]):
+        raise ValueError("Invalid header row: no Student and ID columns")
+    custom = {
+        i: h for i, h in enumerate(header) if h not in CANVAS_RESERVED and h in custom_columns
+    }
+    count = 3
+    if re.search(r"SIS\s+Login\s+ID", header[2]):
+        count += 1
+    elif re.search(r"SIS\s+User\s+ID", header[2]) and re.search(r"SIS\s+Login\s+ID", header[3]):
+        count += 2 + bool(re.search(r"Integration\s+ID", header[4]))
+    login = header.index("SIS Login ID")
+    if "Section" not in header[count - 1]:
+        raise ValueError("Invalid header row: the student columns do not end with Section")
+    # The importer drops as many leading columns as there are student and custom columns.
+    rest = header[count + len(custom) :]
+    titles = [h for h in rest if not CANVAS_COMPUTED.search(h) and h not in custom.values()]
+    index = {title: header.index(title) for title in titles}
+    found = {"assignments": dict.fromkeys(titles), "students": {}}
+    for row in rows:
+        if "Points Possible" in row[0]:
+            found["assignments"] = {t: row[i] or None for t, i in index.items()}
+            continue
+        if all(re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", c, re.I) for c in row):
+            continue
+        grades = {t: re.sub(r"^(-?\d+),(\d+)$", r"\1.\2", row[i].strip()) for t, i in index.items()}
+        texts = {name: row[i] for i, name in custom.items()}
+        found["students"][row[login]] = {"grades": grades, "custom": texts}
+    return found
+
+
+def test_canvas_file_imports_as_canvas_reads_it(course):
+    path = lms_export.export(course, "canvas")
+    imported = canvas_import(path, custom_columns={lms_export.CANVAS_NOTES})
+    notebook = f"{ASSIGNMENT} 02_negative_elbo"
+    assert imported["assignments"] == {
+        f"{ASSIGNMENT} 01_jensen_elbo": "5",
+        notebook: "3",
+        f"{ASSIGNMENT} total": "8",
+    }
+    students = imported["students"]
+    assert set(students) == {"alice", "bob"}
+    alice, bob = students["alice"], students["bob"]
+    for student in (alice, bob):  # a number in every score cell: Canvas's grade for it
+        assert all(float(grade) >= 0 for grade in student["grades"].values())
+    assert float(alice["grades"][notebook]) == 1.0 + 1.5
+    assert float(alice["grades"][f"{ASSIGNMENT} total"]) == 2.0 + 1.0 + 1.5
+    assert float(bob["grades"][notebook]) == 0.0  # not submitted
+    assert float(bob["grades"][f"{ASSIGNMENT} total"]) == max(0.0, 1.0 - PENALTY)
+    assert alice["custom"] == {"Notes": f"02_negative_elbo/written_kl: {COMMENT}"}
+    assert bob["custom"] == {"Notes": f"late penalty: -{PENALTY:g} points"}
+    header, points, *rows = read(path)
+    assert header[:5] == lms_export.CANVAS_STUDENT_COLUMNS  # in the order Canvas exports them
+    assert {row[header.index("Student")] for row in rows} == {"Souza, Alice", "bob"}
+    assert points[0] == lms_export.CANVAS_POINTS_ROW
+
+
+def test_canvas_file_without_notes_for_a_course_without_the_column(course):
+    """A course whose gradebook has no Notes column: with ``notes = False`` every column
+    Canvas reads as an assignment is a score (with notes, Canvas would offer "Notes" as a
+    new assignment)."""
+    with_notes = canvas_import(lms_export.export(course, "canvas"), custom_columns=set())
+    assert lms_export.CANVAS_NOTES in with_notes["assignments"]
+    course.config.CanvasExportPlugin.notes = False
+    imported = canvas_import(lms_export.export(course, "canvas"), custom_columns=set())
+    assert list(imported["assignments"]) == [
         f"{ASSIGNMENT} 01_jensen_elbo",
         f"{ASSIGNMENT} 02_negative_elbo",
         f"{ASSIGNMENT} total",
     ]
-    assert points[0] == lms_export.CANVAS_POINTS_ROW and points[1:5] == [""] * 4
-    assert [float(p) for p in points[5:-1]] == [5.0, 3.0, 8.0]
-    assert all(len(row) == len(header) for row in rows)
-    table = {
-        row[header.index("SIS Login ID")]: dict(zip(header, row, strict=True)) for row in students
-    }
-    assert set(table) == {"alice", "bob"}
-    alice, bob = table["alice"], table["bob"]
-    assert alice["Student"] == "Souza, Alice" and bob["Student"] == "bob"
-    # Canvas reads a score column's cells as numbers (blank: no grade).
-    for row in (alice, bob):
-        for column in assignments:
-            float(row[column])
-    assert float(alice[f"{ASSIGNMENT} 02_negative_elbo"]) == 1.0 + 1.5
-    assert float(alice[f"{ASSIGNMENT} total"]) == 2.0 + 1.0 + 1.5
-    assert float(bob[f"{ASSIGNMENT} 02_negative_elbo"]) == 0.0  # not submitted
-    assert float(bob[f"{ASSIGNMENT} total"]) == max(0.0, 1.0 - PENALTY)
-    assert alice["Notes"] == f"02_negative_elbo/written_kl: {COMMENT}"
-    assert bob["Notes"] == f"late penalty: -{PENALTY:g} points"
 
 
 def test_moodle_and_csv_files(course):
