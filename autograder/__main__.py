@@ -14,6 +14,7 @@ from autograder import (
     grading,
     lms_export,
     main_job,
+    parallel,
     release,
     report,
     report_page,
@@ -22,6 +23,7 @@ from autograder import (
 )
 from autograder.course import ASSIGNMENT, REPO_ROOT, Course, NbgraderError
 from autograder.examples import corpus
+from autograder.nbgrader_hooks import GuardedExecute
 from autograder.sandbox import SandboxUnavailable
 
 
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         course = Course(args.root, args.assignment, overrides)
-        if course.config.GuardedExecute.get("sandbox", True):
+        if course.setting(GuardedExecute, "sandbox"):
             sandbox.check_available()
         return args.command(course, args)
     except (
@@ -55,8 +57,8 @@ def _course(course: Course, args: argparse.Namespace) -> int:
     return main_job.run(course, args.cases, every=args.all, workers=_workers(args))
 
 
-def _workers(args: argparse.Namespace) -> grading.Workers:
-    return grading.Workers(args.workers, args.scheduler, args.threads)
+def _workers(args: argparse.Namespace) -> parallel.Workers:
+    return parallel.Workers(args.workers, args.scheduler, args.threads)
 
 
 def _release(course: Course, _: argparse.Namespace) -> int:

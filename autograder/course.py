@@ -40,6 +40,10 @@ class Course:
         self.coursedir = CourseDirectory(config=self.config, root=str(self.root))
         _put_interpreter_bin_on_path()
 
+    def setting(self, cls: type, name: str):
+        """The config's value of ``cls.name`` (a configurable trait), or the trait's default."""
+        return self.config[cls.__name__].get(name, getattr(cls, name).default_value)
+
     def step_dir(self, step: str, student: str = ".") -> Path:
         """Folder of this assignment in an nbgrader step (``coursedir.<step>_directory``)."""
         path = self.coursedir.format_path(step, student, self.assignment)
@@ -93,10 +97,15 @@ def new_course(
     return Course(root, assignment)
 
 
+def nbgrader_log(result: dict) -> str:
+    """What an ``NbGraderAPI`` call (its result dict) logged, and the error it raised."""
+    return f"{result.get('log', '')}\n{result.get('error', '')}".strip()
+
+
 def check(result: dict, what: str) -> None:
     """Raise with nbgrader's log if an ``NbGraderAPI`` call (its result dict) failed."""
     if not result["success"]:
-        raise NbgraderError(f"{what} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
+        raise NbgraderError(f"{what} failed:\n{nbgrader_log(result)}")
 
 
 def _put_interpreter_bin_on_path() -> None:

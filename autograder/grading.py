@@ -5,9 +5,7 @@ config, whose extension points (``autograder.nbgrader_hooks``) hold every gradin
 ``nbgrader autograde <assignment> --force`` from the course directory gives the same grades.
 """
 
-import functools
 import glob
-import os
 import shutil
 import tempfile
 import zipfile
@@ -18,7 +16,7 @@ from nbgrader.api import Gradebook
 from nbgrader.plugins import CsvExportPlugin
 from tqdm.auto import tqdm
 
-from autograder import parallel, release, sandbox
+from autograder import parallel, release
 from autograder.course import Course, check
 
 
@@ -45,33 +43,11 @@ class GradingRun:
     empty: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Workers:
-    """Where to grade: ``count`` local worker processes, or a Dask ``scheduler``
-    (``tcp://host:8786``); one local process, in this one, by default. ``threads``: torch
-    threads per kernel (default: the cores shared out among the local workers)."""
-
-    count: int = 1
-    scheduler: str | None = None
-    threads: int | None = None
-
-    @property
-    def parallel(self) -> bool:
-        return self.count > 1 or self.scheduler is not None
-
-    def kernel_threads(self) -> int:
-        return self.threads or max(1, (os.cpu_count() or 1) // self.count)
-
-
-#: Grading in this process, one student after another (nbgrader's own way).
-SEQUENTIAL = Workers()
-
-
 def autograde(
     course: Course,
     submissions: Path | None = None,
     progress: bool = False,
-    workers: Workers = SEQUENTIAL,
+    workers: parallel.Workers = parallel.SEQUENTIAL,
 ) -> GradingRun:
     """Grade ``submissions`` (a folder or zip of ``<student_id>/<assignment>/*.ipynb``).
 
@@ -81,54 +57,21 @@ def autograde(
     Without ``submissions``, every submission already collected is regraded. Feedback is
     regenerated for the students graded, and the grades exported (``ExportPlugin.to``).
     Rerunning changes nothing. ``progress`` shows a bar over the students, with an ETA (on
-    stderr). ``workers``: grade in parallel (``autograder.parallel``), with the same grades.
+    stderr). ``workers``: where each student is graded (``autograder.parallel``: this
+    process, local workers or a Dask cluster), always with the same step and the same grades;
+    a sandbox that cannot start a kernel stops the run before any grade (``SandboxUnavailable``).
     """
     students = collect(course, submissions) if submissions else submitted_students(course)
     if not students:
         raise FileNotFoundError(f"no submissions collected in {course.submitted('*')}")
     release.register(course)
-    if course.config.GuardedExecute.get("sandbox", True) and not workers.parallel:
-        sandbox.preflight(course.config)  # a worker runs its own (autograder.parallel)
     empty = [s for s in students if not any(course.submitted(s).glob("*.ipynb"))]
     graded = [s for s in students if s not in empty]
     bar = tqdm(total=len(graded), desc="autograde", unit="student", disable=not progress)
     with bar:
-        if workers.parallel:
-            failed = parallel.grade_in_parallel(
-                course,
-                graded,
-                _executor(workers),
-                workers.kernel_threads(),
-                deadline=_task_deadline(course),
-                progress=lambda student: bar.update(),
-            )
-        else:
-            failed = {}
-            api = course.api()
-            for student in graded:
-                result = api.autograde(course.assignment, student, force=True)
-                if result["success"]:
-                    check(api.generate_feedback(course.assignment, student, force=True), "feedback")
-                else:
-                    failed[student] = f"{result.get('log', '')}\n{result.get('error', '')}"
-                bar.update()
+        failed = parallel.grade_all(course, graded, workers, progress=lambda student: bar.update())
     export(course)
     return GradingRun(scores(course), failed, empty)
-
-
-def _executor(workers: Workers):
-    """What makes the executor the tasks run on: a local pool, or the Dask cluster's."""
-    if workers.scheduler:
-        return functools.partial(parallel.DaskExecutor, workers.scheduler)
-    return functools.partial(parallel.local_executor, workers.count)
-
-
-def _task_deadline(course: Course) -> float:
-    """Seconds a submission may take on a worker: every notebook to its deadline, and a
-    margin for starting kernels and nbgrader's own work."""
-    notebooks = len(list(course.source.glob("*.ipynb")))
-    per_notebook = course.config.GuardedExecute.get("deadline", 600)
-    return notebooks * per_notebook + parallel.MARGIN
 
 
 def feedback(course: Course) -> list[Path]:

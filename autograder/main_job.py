@@ -3,9 +3,12 @@
 1. Regenerates ``notebooks/`` from ``solutions/`` (byte-stable: unchanged if in sync) and
    says whether anything changed.
 2. Writes the example submissions (``autograder.examples``: correct variants, common
-   mistakes, hostile cases, each with the score it should get), autogrades them with
-   nbgrader in ``build/examples/`` and prints each example's expected and actual score,
-   the pass rate of every test and the most common mistakes.
+   mistakes, hostile cases, each with the score it should get) and autogrades them with the
+   instructor's own command (``grading.autograde``) in a course build of their own,
+   ``build/examples/`` (its own submitted, autograded and feedback folders, gradebook,
+   grades and report, wiped at every run: a class's gradebook in ``build/`` is never
+   touched); then reports on them: each example's expected and actual score, the pass rate
+   of every test and the most common mistakes.
 3. Builds the student bundle and checks that it gives no solution away.
 
 Exits 1 if an example's score differs from the expected one, or the bundle leaks.
@@ -17,14 +20,19 @@ wait for a timeout), a few minutes on 2 cores; ``--all`` grades all of it (an ho
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
-from autograder import bundle, grading, release
+from traitlets.config import Config
+
+from autograder import bundle, grading, release, report, report_page
 from autograder.course import Course
 from autograder.examples import corpus
-from autograder.examples.grading import grade_examples
-from autograder.grading import SEQUENTIAL, Workers
+from autograder.parallel import SEQUENTIAL, Workers
+
+#: Where the examples are graded, relative to the course directory.
+EXAMPLES_DIR = Path("build", "examples")
 
 #: Hostile examples in the default sample: each shows one way grading must not break.
 SAMPLE_HOSTILE = (
@@ -66,20 +74,19 @@ def run(
     print(f"1. Release: {build_release(course)}")
 
     print("2. Grading the example submissions with nbgrader")
-    written = {}
-
-    def write_corpus(course: Course, folder: Path) -> dict[str, float]:
-        written.update(corpus.write_corpus(course, folder, cases or None))
-        return {student: expected.score for student, expected in written.items()}
-
-    examples = grade_examples(course, write_corpus, progress=True, workers=workers)
-    for student, log in examples.run.failed.items():
+    folder = course.root / EXAMPLES_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    written = corpus.write_corpus(course, folder / "corpus", cases or None)
+    examples = example_course(course)
+    run = grading.autograde(examples, folder / "corpus", progress=True, workers=workers)
+    for student, log in run.failed.items():
         print(f"   {student}: {not_graded(log)}")
-    print(examples.report.summary())
-    graded = examples.course
-    print(f"   feedback: {graded.feedback('*')}/*.html")
-    print(f"   report:   {examples.pages['report.html']}")
-    print(f"   grades:   {grading.grades_csv(graded)}")
+    found = report.build(examples, {student: e.score for student, e in written.items()})
+    pages = report_page.write(found, folder / "report")
+    print(found.summary())
+    print(f"   feedback: {examples.feedback('*')}/*.html")
+    print(f"   report:   {pages['report.html']}")
+    print(f"   grades:   {grading.grades_csv(examples)}")
 
     path = bundle.build(course)
     leaks = bundle.leaks(path, course)
@@ -87,7 +94,7 @@ def run(
     for leak in leaks:
         print(f"   {leak}")
 
-    mismatches = examples.report.mismatches
+    mismatches = found.mismatches
     for s in mismatches:
         actual = "nothing" if s.score is None else f"{s.score:g}"
         print(
@@ -96,6 +103,19 @@ def run(
         )
     print(f"Done in {time.perf_counter() - start:.0f} s.")
     return int(bool(mismatches or leaks))
+
+
+def example_course(course: Course) -> Course:
+    """``course`` with every grading output (folders, gradebook, CSV) in ``EXAMPLES_DIR``."""
+    folder = course.root / EXAMPLES_DIR
+    overrides = Config()
+    overrides.merge(course.overrides)
+    for step in ("submitted", "autograded", "feedback"):
+        # Relative, as in nbgrader_config.py (nbgrader makes regexes of these paths).
+        setattr(overrides.CourseDirectory, f"{step}_directory", f"{EXAMPLES_DIR.as_posix()}/{step}")
+    overrides.CourseDirectory.db_url = f"sqlite:///{folder / 'gradebook.db'}"
+    overrides.ExportPlugin.to = str(folder / "grades.csv")
+    return Course(course.root, course.assignment, overrides)
 
 
 def not_graded(log: str) -> str:

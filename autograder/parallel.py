@@ -1,18 +1,22 @@
-"""Grading a class in parallel: on local worker processes, or on a Dask cluster.
+"""Grading a class, one student at a time or in parallel: in this process, on local worker
+processes, or on a Dask cluster. Every way grades each student with the same step.
 
 Each submission is a task (``Task``): it carries the course's config and source notebooks
-(the hidden tests, to restore the test cells) and the student's files; a worker grades it
+(the hidden tests, to restore the test cells) and the student's files; ``grade`` grades it
 alone, with nbgrader and the course's config, in a temporary course with a gradebook of its
-own, and brings back a ``Result``: the autograded notebooks, the feedback, the per-cell
-grades and comments. Only the coordinator (``grade_in_parallel``) writes the gradebook and
-the course's folders, one student at a time, so SQLite stays safe and PostgreSQL is optional.
-The same code runs on a ``concurrent.futures`` process pool and on a Dask cluster (whose
-``Client.get_executor()`` is one). Workers need the course's environment, not its files.
+own (autograde, then feedback), and brings back a ``Result``: the autograded notebooks, the
+feedback, the per-cell grades and comments, or nbgrader's log of the step that failed. Only
+the coordinator (``grade_all``) writes the gradebook and the course's folders, one student
+at a time, as results come, so SQLite stays safe and PostgreSQL is optional. The tasks run
+on a ``concurrent.futures`` executor (``Workers.executor``): this process, a process pool,
+or a Dask cluster (whose ``Client.get_executor()`` is one). Workers need the course's
+environment, not its files.
 
-Faults: a task that fails is tried again once, then reported with its log; a worker that
-dies is replaced and its task tried again (local pool) or moved to another worker (Dask);
-a task past its deadline (the notebooks' deadlines and a margin) is reported, and the
-run goes on. Rerunning after a crash regrades and overwrites: nothing is lost or doubled.
+Faults, the same on every executor: a task that fails (autograde or feedback) is tried
+again once, then reported with its log; a worker that dies is replaced and its task tried
+again (local pool) or moved to another worker (Dask); a task past its deadline (the
+notebooks' deadlines and a margin) is reported, and the run goes on. Rerunning after a
+crash regrades and overwrites: nothing is lost or doubled.
 """
 
 from __future__ import annotations
@@ -38,13 +42,40 @@ from nbgrader.api import Gradebook
 from traitlets.config import Config
 
 from autograder import sandbox
-from autograder.course import CONFIG_FILE, Course
+from autograder.course import CONFIG_FILE, Course, nbgrader_log
+from autograder.nbgrader_hooks import GuardedExecute
 from autograder.release import register
 
 #: Config sections that name places of the coordinator, not how to grade.
 PLACES = ("CourseDirectory", "ExportPlugin")
 #: Seconds a task may take beyond its notebooks' deadlines (kernel starts, nbgrader).
 MARGIN = 120
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Where to grade: ``count`` local worker processes, or a Dask ``scheduler``
+    (``tcp://host:8786``); one student at a time in this process by default. ``threads``:
+    torch threads per kernel (default: the cores shared out among the local workers)."""
+
+    count: int = 1
+    scheduler: str | None = None
+    threads: int | None = None
+
+    def kernel_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.count)
+
+    def executor(self) -> Executor:
+        """What the tasks run on: this process, a local pool, or the Dask cluster."""
+        if self.scheduler:
+            return DaskExecutor(self.scheduler)
+        if self.count > 1:
+            return local_executor(self.count)
+        return InThisProcess()
+
+
+#: One student after another, in this process.
+SEQUENTIAL = Workers()
 
 
 @dataclass(frozen=True)
@@ -151,15 +182,17 @@ def _own_gradebook(root: Path, settings: dict | None = None) -> Config:
 
 
 def grade(task: Task) -> Result:
-    """Grade ``task`` in a temporary course: nbgrader's autograde and feedback with the
-    course's config; the grades read back from that course's gradebook."""
+    """Grade ``task`` in a temporary course: nbgrader's autograde, then its feedback, with the
+    course's config; the grades read back from that course's gradebook. A step that fails
+    gives a failed ``Result`` with nbgrader's log of it (the coordinator tries again once);
+    a sandbox that cannot start a kernel gives a fatal one (grading stops)."""
     os.environ["OMP_NUM_THREADS"] = str(task.threads)
     template = _template(task)
     with tempfile.TemporaryDirectory(prefix="vae-grading-") as tmp:
         root = Path(tmp, "course")
         shutil.copytree(template, root)
         course = Course(root, task.assignment, _own_gradebook(root, task.overrides))
-        if course.config.GuardedExecute.get("sandbox", True):
+        if course.setting(GuardedExecute, "sandbox"):
             try:
                 sandbox.preflight(course.config)
             except sandbox.SandboxUnavailable as error:
@@ -167,11 +200,12 @@ def grade(task: Task) -> Result:
                 return Result(task.student, False, why, fatal=True)
         _write(task.submission, course.submitted(task.student))
         api = course.api()
-        result = api.autograde(task.assignment, task.student, force=True)
-        if not result["success"]:
-            log = f"{result.get('log', '')}\n{result.get('error', '')}"
-            return Result(task.student, False, log)
-        api.generate_feedback(task.assignment, task.student, force=True)
+        for step in (api.autograde, api.generate_feedback):
+            result = step(task.assignment, task.student, force=True)
+            if not result["success"]:
+                return Result(
+                    task.student, False, f"{step.__name__} failed:\n{nbgrader_log(result)}"
+                )
         return _result(course, task.student)
 
 
@@ -274,6 +308,18 @@ def local_executor(workers: int) -> Executor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
+class InThisProcess(Executor):
+    """The tasks run one after the other in this process, each as it is submitted."""
+
+    def submit(self, function, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(function(*args, **kwargs))
+        except Exception as error:  # the task's own error, as a worker's would come back
+            future.set_exception(error)
+        return future
+
+
 class DaskExecutor(Executor):
     """The tasks on a Dask cluster (``tcp://host:8786``), as a ``concurrent.futures``
     executor (``Client.get_executor()``) that closes its client when shut down."""
@@ -292,24 +338,31 @@ class DaskExecutor(Executor):
         self.client.close()
 
 
-def grade_in_parallel(
+def task_deadline(course: Course) -> float:
+    """Seconds a submission may take on a worker: every notebook to its deadline, and a
+    margin for starting kernels and nbgrader's own work."""
+    notebooks = len(list(course.source.glob("*.ipynb")))
+    return notebooks * course.setting(GuardedExecute, "deadline") + MARGIN
+
+
+def grade_all(
     course: Course,
     students: list[str],
-    make_executor: Callable[[], Executor],
-    threads: int,
-    deadline: float,
+    workers: Workers = SEQUENTIAL,
     progress: Callable[[str], None] = lambda student: None,
 ) -> dict[str, str]:
-    """Grade ``students`` on ``make_executor()``'s workers; apply each result as it comes.
+    """Grade ``students`` on ``workers``; apply each result to the course as it comes.
 
     Returns student id -> why it could not be graded, for those that could not be: failed
-    twice, or past ``deadline`` seconds on a worker. ``progress(student)`` is called as each
-    student is done (graded or given up).
+    twice, or past ``task_deadline`` on a worker. ``progress(student)`` is called as each
+    student is done (graded or given up). Raises ``SandboxUnavailable`` if a worker's
+    sandbox cannot start a kernel: nothing can be graded there.
     """
-    todo = {task.student: task for task in tasks(course, students, threads)}
+    todo = {task.student: task for task in tasks(course, students, workers.kernel_threads())}
+    deadline = task_deadline(course)
     attempts = dict.fromkeys(todo, 0)
     failed: dict[str, str] = {}
-    pool = make_executor()
+    pool = workers.executor()
     # future -> (student, when it was sent, the pool it was sent to)
     running: dict[Future, tuple[str, float, Executor]] = {}
 
@@ -336,7 +389,7 @@ def grade_in_parallel(
                 except BrokenProcessPool:  # a worker process died: a new pool, again
                     if sent_to is pool:
                         pool.shutdown(wait=False, cancel_futures=True)
-                        pool = make_executor()
+                        pool = workers.executor()
                     again_or_give_up(student, "its worker process died, twice")
                     continue
                 except Exception as error:  # the worker's own error, brought back

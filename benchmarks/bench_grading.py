@@ -65,9 +65,9 @@ def main() -> None:
         corpus.write_corpus(template, tmp / "corpus", args.cases)
         with parallel.local_cluster(2, tmp) as address:
             ways = {
-                "sequential": grading.SEQUENTIAL,
-                "2 local workers": grading.Workers(2),
-                "Dask, 2 workers": grading.Workers(2, scheduler=address, threads=1),
+                "sequential": parallel.SEQUENTIAL,
+                "2 local workers": parallel.Workers(2),
+                "Dask, 2 workers": parallel.Workers(2, scheduler=address, threads=1),
             }
             for index, (name, workers) in enumerate(ways.items()):
                 course = make_course(tmp / f"course{index}", args.notebooks)

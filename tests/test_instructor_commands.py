@@ -198,7 +198,13 @@ def test_bundle_ships_what_students_need(student_bundle):
     needed = {p.relative_to(repo).as_posix() for p in (repo / "notebooks" / "vae").glob("*.ipynb")}
     needed |= {
         p.relative_to(repo).as_posix()
-        for pattern in ("*.py", "grading/*.py", "pretrained/*.pt", "pretrained/*.json", "records/*/*.json")
+        for pattern in (
+            "*.py",
+            "grading/*.py",
+            "pretrained/*.pt",
+            "pretrained/*.json",
+            "records/*/*.json",
+        )
         for p in (repo / "course_utils").glob(pattern)
     }
     needed |= {"README.md", "Makefile", "environment.yml", "pyproject.toml", "requirements.lock"}

@@ -28,7 +28,7 @@ from test_autograde_corpus import (
     run_cli,
 )
 
-from autograder import parallel
+from autograder import grading, parallel
 from autograder.course import Course
 from autograder.examples import corpus
 
@@ -217,3 +217,28 @@ def test_a_submission_nbgrader_cannot_grade_is_tried_twice_then_reported(sequent
     assert process.returncode == 1
     assert "mallory: autograde failed" in err and "failed 2 times" in err and "No notebooks" in err
     assert re.search(r"solutions +4\.0 / 4\.0", out)
+
+
+@pytest.mark.parametrize("where", ["in this process", "2 local workers", "Dask"])
+def test_a_failing_feedback_step_is_treated_alike_on_every_path(where, request, tmp_path):
+    """One step grades a student on every path: when nbgrader's feedback fails, the student
+    is tried again, then reported with nbgrader's log, and the run goes on to export."""
+    broken = 'c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.NoSuchStep"]'
+    course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT, broken)
+    corpus.write_corpus(course, tmp_path / "corpus", ["solutions", "untouched"])
+    workers = {
+        "in this process": (),
+        "2 local workers": ("--workers", "2"),
+        "Dask": lambda: ("--scheduler", request.getfixturevalue("scheduler")),
+    }[where]
+    workers = workers() if callable(workers) else workers
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = autograde_cli(course, tmp_path / "corpus", workers=workers, **pipes)
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 1, out + err
+    for student in ("solutions", "untouched"):
+        assert (
+            f"{student}: autograde failed\nfailed 2 times; the last time: generate_feedback" in err
+        )
+    assert "NoSuchStep" in err and "Traceback (most recent call last)" not in out
+    assert grading.grades_csv(course).is_file()

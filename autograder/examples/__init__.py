@@ -4,6 +4,6 @@
   mistakes, each with the mistake ids the checks must report;
 - ``submission``: the release and the expectations a submission is graded against;
 - ``hostile``: submissions that attack or break the grader;
-- ``corpus``: every case by id, and the writer of a corpus folder;
-- ``grading``: the corpus graded in a course build of its own (``build/examples``).
+- ``corpus``: every case by id, and the writer of a corpus folder (``autograder.main_job``
+  grades it).
 """
