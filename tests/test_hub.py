@@ -30,6 +30,7 @@ It is not in the default run (``-m hub``): it takes minutes.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -42,6 +43,7 @@ from pathlib import Path
 import chromium
 import nbformat
 import pytest
+from canvas_import import canvas_import
 from formgrader_ui import grade_answer, submission_links
 from nbgrader.api import Gradebook
 
@@ -70,8 +72,13 @@ WRITTEN = "written_kl_derivation"
 MANUAL_SCORE = 1.0
 COMMENT = "The KL term is right; say why the expectation of log q is a negative entropy."
 MISTAKE = ELBO["mistake_std_for_variance"]
-#: Seconds for a server to start, for Validate, and for one formgrader action.
-SPAWN_S, VALIDATE_S, ACTION_S = 240, 600, 900
+MISTAKE_MESSAGE = "(mistake: std_for_variance)"
+#: Seconds for a server to start, for Validate, for one formgrader action, for the
+#: commands of a terminal.
+SPAWN_S, VALIDATE_S, ACTION_S, TERMINAL_S = 240, 600, 900, 300
+#: What a terminal prints when its commands are done (the command itself, echoed as typed,
+#: does not contain it).
+DONE, DONE_COMMAND = "done-42", "done-$((6*7))"
 
 
 @dataclass(frozen=True)
@@ -193,27 +200,38 @@ class User:
         assert response.ok, f"{method} {path}: {response.status} {response.text()[:500]}"
         return response.json() if response.text() else None
 
-    def terminal(self, commands: str, wait_s: float = 10) -> str:
+    def terminal(self, commands: str, view: str, wait_s: float = TERMINAL_S) -> str:
         """Run ``commands`` in a new terminal of the user's server (the Lab's Terminal, its
-        websocket); what the terminal printed within ``wait_s`` seconds."""
+        websocket) until they print ``DONE``; open that terminal in JupyterLab and
+        screenshot it as ``view``; what the terminal printed."""
         name = self.api("POST", "/api/terminals")["name"]
         socket = self.server.replace("http", "ws", 1) + f"/terminals/websocket/{name}"
-        return self.page.evaluate(
-            """async ([url, commands, waitMs]) => {
+        printed = self.page.evaluate(
+            """async ([url, commands, done, waitMs]) => {
                 const ws = new WebSocket(url);
                 let out = '';
-                ws.onmessage = (event) => {
-                    const [kind, text] = JSON.parse(event.data);
-                    if (kind === 'stdout') out += text;
-                };
+                const finished = new Promise((resolve) => {
+                    ws.onmessage = (event) => {
+                        const [kind, text] = JSON.parse(event.data);
+                        if (kind === 'stdout') out += text;
+                        if (out.includes(done)) resolve();
+                    };
+                    setTimeout(resolve, waitMs);
+                });
                 await new Promise((resolve) => { ws.onopen = resolve; });
                 ws.send(JSON.stringify(['stdin', commands + '\\r']));
-                await new Promise((resolve) => setTimeout(resolve, waitMs));
+                await finished;
                 ws.close();
                 return out;
             }""",
-            [socket, commands, wait_s * 1000],
+            [socket, f"{commands}; echo {DONE_COMMAND}", DONE, wait_s * 1000],
         )
+        assert DONE in printed, f"the terminal did not finish in {wait_s} s: {printed}"
+        self.page.goto(f"{self.server}/lab/terminals/{name}")
+        self.page.locator(".jp-Terminal .xterm-screen").wait_for()
+        time.sleep(2)  # the terminal replays what it printed
+        self.shot(view)
+        return printed
 
 
 # The instructor in formgrader
@@ -258,6 +276,30 @@ def manually_grade(user: User, frame, student: str) -> None:
     grade_answer(user.page, frame, WRITTEN, MANUAL_SCORE, COMMENT)
     time.sleep(2)  # saved when the fields lose focus
     user.shot("manual-grade")
+
+
+def grades_for_the_lms(hub: Settings, instructor: User, students: list[str]) -> None:
+    """In a terminal of the instructor's, the course's commands write the Canvas file and
+    the class report: both carry the gradebook's scores and the comment written in
+    formgrader."""
+    printed = instructor.terminal(
+        f"cd {hub.course} && python -m autograder export --format canvas"
+        " && python -m autograder report | grep -A1 -F comment",
+        "grades-for-canvas",
+    )
+    assert COMMENT in printed, printed
+    imported = canvas_import(hub.course / "build" / "grades-canvas.csv", {"Notes"})
+    assert set(imported["students"]) == set(students)
+    with Gradebook(Course(hub.course).db_url) as gradebook:
+        for student in students:
+            grades = imported["students"][student]["grades"]
+            for notebook in gradebook.find_assignment(ASSIGNMENT).notebooks:
+                score = gradebook.find_submission_notebook(notebook.name, ASSIGNMENT, student)
+                assert float(grades[f"{ASSIGNMENT} {notebook.name}"]) == score.score
+    notes = imported["students"][students[0]]["custom"]["Notes"]
+    assert notes == f"{NOTEBOOK}/{WRITTEN}: {COMMENT}", notes
+    report = (hub.course / "build" / "report" / "report.html").read_text()
+    assert html.escape(COMMENT) in report
 
 
 # The students in the Assignments tab
@@ -442,6 +484,8 @@ def run_the_class(hub: Settings, browser, artifacts: Path, users: list) -> None:
     assignment_action(instructor, frame, "generate-feedback", "feedback-generated")
     assignment_action(instructor, frame, "release-feedback", "feedback-released")
     lap("instructor: grade by hand, generate and release feedback")
+    grades_for_the_lms(hub, instructor, [s.name for s in class_])
+    lap("instructor: the grades for Canvas, the class report")
 
     # Each student fetches their feedback: their own scores and messages, no hidden test.
     hidden = hidden_test_lines()
@@ -457,17 +501,20 @@ def run_the_class(hub: Settings, browser, artifacts: Path, users: list) -> None:
             assert time.monotonic() < deadline, "the feedback did not arrive"
             time.sleep(1)
         user.shot("feedback-fetched")
-        (html,) = feedback_dir.glob(f"*/{NOTEBOOK}.html")
-        relative = html.relative_to(hub.home(student.name)).as_posix()
+        (page,) = feedback_dir.glob(f"*/{NOTEBOOK}.html")
+        relative = page.relative_to(hub.home(student.name)).as_posix()
         user.page.goto(f"{user.server}/files/{urllib.parse.quote(relative)}")
         text = user.page.locator("body").inner_text()
         user.shot("feedback")
+        what = MISTAKE_MESSAGE if student.mistake else COMMENT  # scrolled to what they get
+        user.page.get_by_text(what).first.scroll_into_view_if_needed()
+        user.shot("feedback-message")
         other = next(s.name for s in class_ if s is not student)
         assert other not in text, "another student's name in the feedback"
         assert not [line for line in hidden if line in text], "hidden test code in feedback"
         if student.mistake:
             messages = {f"(mistake: {mistake})" for mistake in verdicts(EXERCISE, MISTAKE).values()}
-            assert messages and all(message in text for message in messages), messages
+            assert MISTAKE_MESSAGE in messages and all(m in text for m in messages), messages
         else:
             assert COMMENT in text
     lap("students: fetch feedback")
@@ -478,13 +525,11 @@ def run_the_class(hub: Settings, browser, artifacts: Path, users: list) -> None:
     response = user.page.goto(f"{user.server}/formgrader")
     assert response.status == 404, response.status
     printed = user.terminal(
-        f"ls /home/{second}; ls {hub.course}; cat {hub.course}/build/gradebook.db | head -c 10"
-        f"; ls {hub.exchange / COURSE_ID / 'inbound'}; echo done-$((6*7))"
+        f"ls /home/{second}; ls {hub.course}; head -c 10 {hub.course}/build/gradebook.db"
+        f"; ls {hub.exchange / COURSE_ID / 'inbound'}",
+        "no-access",
     )
-    assert "done-42" in printed, printed
     assert printed.count("Permission denied") >= 4, printed
-    user.open_lab()
-    user.shot("no-access")
     lap("isolation checks")
     print(seconds)
 
