@@ -72,6 +72,7 @@ def up(students: int = 3, port: int = 8000, prefix: Path = PREFIX, log=print) ->
             settings.mounts += map(str, course.mounts)
             settings.save()
             user_env.make(settings.user_env, wheel, course)
+        settings.made_files.append(str(user_env.login_profile(settings.user_env)))
         log("making the accounts: " + ", ".join(settings.users))
         for user in settings.users:
             settings.passwords[user] = accounts.create(user)
@@ -159,7 +160,7 @@ def start_hub(settings: Settings) -> None:
 
 def down(prefix: Path = PREFIX, log=print) -> None:
     """Stop the hub and remove what ``up`` made: accounts (their processes and homes), the
-    exchange folders it made, mounts, the hub's folder."""
+    exchange folders it made, files, mounts, the hub's folder."""
     try:
         settings = Settings.load(prefix)
     except FileNotFoundError:
@@ -170,6 +171,8 @@ def down(prefix: Path = PREFIX, log=print) -> None:
         _stop_group(int(pid_file.read_text()))
     for user in reversed(settings.made_accounts):
         accounts.remove(user)
+    for file in settings.made_files:
+        Path(file).unlink(missing_ok=True)
     for mount in settings.mounts:
         subprocess.run(["umount", mount], capture_output=True)
     exchange_course = settings.exchange / COURSE_ID

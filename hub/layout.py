@@ -43,10 +43,11 @@ class Settings:
     #: The configurable-http-proxy executable.
     proxy: str = "configurable-http-proxy"
     #: What the set-up made, so that ``down`` removes exactly that: accounts, folders,
-    #: mounts, in the order made.
+    #: mounts, files, in the order made.
     made_accounts: list[str] = field(default_factory=list)
     made_folders: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
+    made_files: list[str] = field(default_factory=list)
 
     @property
     def state(self) -> Path:

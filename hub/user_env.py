@@ -28,6 +28,9 @@ from pathlib import Path
 from autograder.wheel import run
 from hub.layout import NBGRADER_CONFIG
 
+#: The login shells' profile (Debian's /etc/profile sources it): the Lab's terminals are
+#: login shells, and /etc/profile resets PATH without the environment's programs.
+PROFILE = Path("/etc/profile.d/vae-hub.sh")
 #: nbgrader's instructor tools: the server extension, and the JupyterLab plugins.
 FORMGRADER_SERVER = "nbgrader.server_extensions.formgrader"
 INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
@@ -137,6 +140,22 @@ def _own_interpreter(link: Path, library: Path) -> None:
     link.unlink()
     shutil.copy2(interpreter, link)
     run(["patchelf", "--set-rpath", library, link])
+
+
+def login_profile(prefix: Path) -> Path:
+    """Put the environment's programs (``python``, ``nbgrader``, ``jupyter``) first on the
+    PATH of the login shells of the hub's servers (their terminals: ``$JUPYTERHUB_USER``
+    set), as ``PROFILE``; its path."""
+    bin_dir = prefix / "bin"
+    PROFILE.write_text(
+        "# The VAE course's hub (make hub; make hub-stop removes this file): the terminals\n"
+        "# of its users' servers run the users' environment's programs.\n"
+        'if [ -n "$JUPYTERHUB_USER" ]; then\n'
+        f'  case ":$PATH:" in *":{bin_dir}:"*) ;; *) PATH="{bin_dir}:$PATH" ;; esac\n'
+        "fi\n"
+    )
+    PROFILE.chmod(0o644)
+    return PROFILE
 
 
 def environment(prefix: Path) -> dict[str, str]:

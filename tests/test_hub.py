@@ -201,35 +201,40 @@ class User:
         return response.json() if response.text() else None
 
     def terminal(self, commands: str, view: str, wait_s: float = TERMINAL_S) -> str:
-        """Run ``commands`` in a new terminal of the user's server (the Lab's Terminal, its
-        websocket) until they print ``DONE``; open that terminal in JupyterLab and
-        screenshot it as ``view``; what the terminal printed."""
-        name = self.api("POST", "/api/terminals")["name"]
-        socket = self.server.replace("http", "ws", 1) + f"/terminals/websocket/{name}"
-        printed = self.page.evaluate(
-            """async ([url, commands, done, waitMs]) => {
-                const ws = new WebSocket(url);
-                let out = '';
-                const finished = new Promise((resolve) => {
-                    ws.onmessage = (event) => {
-                        const [kind, text] = JSON.parse(event.data);
-                        if (kind === 'stdout') out += text;
-                        if (out.includes(done)) resolve();
-                    };
-                    setTimeout(resolve, waitMs);
-                });
-                await new Promise((resolve) => { ws.onopen = resolve; });
-                ws.send(JSON.stringify(['stdin', commands + '\\r']));
-                await finished;
-                ws.close();
-                return out;
+        """Open a terminal in JupyterLab (File > New > Terminal), type ``commands`` into it,
+        wait until they print ``DONE`` and screenshot it as ``view``; what it printed (read
+        from the terminal's websocket: the page draws the terminal on a canvas)."""
+        self.open_lab()
+        before = {t["name"] for t in self.api("GET", "/api/terminals")}
+        self.page.get_by_role("menuitem", name="File", exact=True).click()
+        items = self.page.locator(".lm-Menu .lm-Menu-item")
+        items.filter(has_text="New").first.hover()
+        items.filter(has_text="Terminal").first.click()
+        self.page.locator(".jp-Terminal").wait_for()
+        while not (new := {t["name"] for t in self.api("GET", "/api/terminals")} - before):
+            time.sleep(0.5)
+        (name,) = new
+        self.page.evaluate(
+            """(url) => {
+                window.terminalOutput = '';
+                window.terminalSocket = new WebSocket(url);
+                window.terminalSocket.onmessage = (event) => {
+                    const [kind, text] = JSON.parse(event.data);
+                    if (kind === 'stdout') window.terminalOutput += text;
+                };
+                return new Promise((resolve) => { window.terminalSocket.onopen = resolve; });
             }""",
-            [socket, f"{commands}; echo {DONE_COMMAND}", DONE, wait_s * 1000],
+            self.server.replace("http", "ws", 1) + f"/terminals/websocket/{name}",
         )
-        assert DONE in printed, f"the terminal did not finish in {wait_s} s: {printed}"
-        self.page.goto(f"{self.server}/lab/terminals/{name}")
-        self.page.locator(".jp-Terminal .xterm-screen").wait_for()
-        time.sleep(2)  # the terminal replays what it printed
+        self.page.locator(".jp-Terminal").click()
+        self.page.keyboard.type(f"{commands}; echo {DONE_COMMAND}\n")
+        self.page.wait_for_function(
+            "(done) => window.terminalOutput.includes(done)", arg=DONE, timeout=wait_s * 1000
+        )
+        printed = self.page.evaluate(
+            "() => { window.terminalSocket.close(); return window.terminalOutput; }"
+        )
+        time.sleep(1)  # the page's terminal draws the last lines
         self.shot(view)
         return printed
 
