@@ -32,7 +32,7 @@ test-browser: setup ## JupyterLab in headless Chromium only; screenshots in arti
 
 test-hub: setup ## the class on a real JupyterHub, end to end in Chromium (root; minutes)
 	@bash scripts/setup_system.sh
-	@$(PY) -m pytest -m hub tests/test_hub.py
+	@$(PY) -m pytest -n 0 -m hub tests/test_hub.py
 
 # The course as a class on a real JupyterHub on this machine (hub/): root, Debian.
 STUDENTS ?= 3

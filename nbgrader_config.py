@@ -12,14 +12,22 @@ autograder/nbgrader_hooks.py), so plain `nbgrader generate_assignment`, `autogra
 """
 
 import os
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 -- defined by traitlets when it executes this file
 
-# torch's OpenMP threads spin-wait for each other by default: next to one busy core, a
-# 2-thread kernel trained 16% as fast as alone (benchmarks/bench_threads.py); passive waits
-# keep it near its share. For this process and every kernel it starts (grading, Validate).
+# The environment of every process that reads this config (nbgrader's commands, the Lab
+# server, `python -m autograder`, its workers, the tests) and of the kernels they start,
+# set here only. torch's OpenMP threads spin-wait for each other by default: next to one
+# busy core, a 2-thread kernel trained 16% as fast as alone (benchmarks/bench_threads.py);
+# passive waits keep it near its share.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# A new gradebook runs the `alembic` executable (nbgrader.api.get_alembic_version), which an
+# un-activated venv does not have on PATH: this interpreter's scripts first.
+_scripts = str(Path(sys.executable).parent)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _scripts:
+    os.environ["PATH"] = os.pathsep.join(filter(None, [_scripts, os.environ.get("PATH")]))
 
 BUILD = Path(__file__).resolve().parent / "build"
 # One per-cell limit for validate and autograde (the graded fast path loads checkpoints).
@@ -76,11 +84,28 @@ c.GenerateAssignment.preprocessors = [
 # a notebook whose code tampers with what the tests rely on scores 0, flagged for review, and
 # an exercise answered with the course's own code scores 0 on its tests, flagged for review.
 c.Autograde.exporter_class = "autograder.nbgrader_hooks.ReadAnyFile"
+# Time limits follow the solutions' own times (autograder/time_limits.py), measured at
+# release into solutions/<assignment>/reference_times.json (not copied into the release):
+# a cell may take 10x its reference time + 15 s, a notebook 4x its own + 30 s, scaled by
+# how much slower the grading machine is; `GuardedExecute.deadline` caps a notebook (and is
+# its limit if it has no up-to-date reference times). Under autograde the display-only
+# cells (plots, widgets, demonstrations: nothing graded reads them) are not run.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "reference_times.json",
+]
+c.TimeLimits.cell_multiple = 10.0
+c.TimeLimits.cell_margin = 15.0
+c.TimeLimits.notebook_multiple = 4.0
+c.TimeLimits.notebook_margin = 30.0
 # Each grading kernel runs in a sandbox (Debian's bubblewrap: autograder/sandbox.py): it
 # cannot see the course, the gradebook or other students, has no network, and has these
 # limits; a limit hit is that cell's error. `--GuardedExecute.sandbox=False` (or
-# `python -m autograder --no-sandbox`) grades without it. A notebook has `deadline` seconds
-# in all: past it, its remaining cells score 0 with the reason.
+# `python -m autograder --no-sandbox`) grades without it. Past its notebook's time limit,
+# a notebook's remaining cells score 0 with the reason.
 c.GuardedExecute.deadline = 600
 c.GuardedExecute.max_output_bytes = 4 * 2**20
 c.SandboxedKernelManager.memory_limit = 4 * 2**30  # bytes of data per process

@@ -19,6 +19,7 @@ from autograder import (
     report,
     report_page,
     sandbox,
+    time_limits,
     validation,
 )
 from autograder.course import ASSIGNMENT, REPO_ROOT, Course, NbgraderError
@@ -62,6 +63,7 @@ def _workers(args: argparse.Namespace) -> parallel.Workers:
 
 
 def _release(course: Course, _: argparse.Namespace) -> int:
+    release.refresh_times(course)
     for path in release.generate(course):
         print(f"wrote {path}")
     return 0
@@ -69,6 +71,10 @@ def _release(course: Course, _: argparse.Namespace) -> int:
 
 def _check_release(course: Course, _: argparse.Namespace) -> int:
     found = release.differences(course)
+    found += [
+        f"{course.source / time_limits.FILE}: {notebook}'s times are out of date"
+        for notebook in time_limits.stale(course.source)
+    ]
     for difference in found:
         print(difference)
     if found:

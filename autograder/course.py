@@ -2,12 +2,13 @@
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config, PyFileConfigLoader
+
+from autograder import time_limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "nbgrader_config.py"
@@ -38,7 +39,6 @@ class Course:
         self.overrides = overrides or Config()
         self.config.merge(self.overrides)
         self.coursedir = CourseDirectory(config=self.config, root=str(self.root))
-        _put_interpreter_bin_on_path()
 
     def setting(self, cls: type, name: str):
         """The config's value of ``cls.name`` (a configurable trait), or the trait's default."""
@@ -94,6 +94,11 @@ def new_course(
     source.mkdir(parents=True)
     for notebook in notebooks:
         shutil.copy(notebook, source)
+    # Their reference times (autograder.time_limits), if they have them: an entry applies
+    # only to the notebook it was measured on.
+    for times in {notebook.parent / time_limits.FILE for notebook in notebooks}:
+        if times.is_file():
+            shutil.copy(times, source)
     return Course(root, assignment)
 
 
@@ -106,15 +111,3 @@ def check(result: dict, what: str) -> None:
     """Raise with nbgrader's log if an ``NbGraderAPI`` call (its result dict) failed."""
     if not result["success"]:
         raise NbgraderError(f"{what} failed:\n{nbgrader_log(result)}")
-
-
-def _put_interpreter_bin_on_path() -> None:
-    """Make this interpreter's scripts folder the first place to look for executables.
-
-    A new gradebook runs the ``alembic`` executable (``nbgrader.api.get_alembic_version``),
-    which an un-activated venv does not have on ``PATH``.
-    """
-    bin_dir = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    if path.split(os.pathsep)[0] != bin_dir:
-        os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir

@@ -41,6 +41,8 @@ class GradingRun:
     failed: dict[str, str]
     # Students whose submission holds no notebook: nbgrader matches nothing of theirs.
     empty: list[str] = field(default_factory=list)
+    # Student id -> seconds per step of their grading (``parallel.Result.seconds``, "apply").
+    times: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def autograde(
@@ -68,10 +70,11 @@ def autograde(
     empty = [s for s in students if not any(course.submitted(s).glob("*.ipynb"))]
     graded = [s for s in students if s not in empty]
     bar = tqdm(total=len(graded), desc="autograde", unit="student", disable=not progress)
+    times: dict[str, dict[str, float]] = {}
     with bar:
-        failed = parallel.grade_all(course, graded, workers, progress=lambda student: bar.update())
+        failed = parallel.grade_all(course, graded, workers, lambda _: bar.update(), times)
     export(course)
-    return GradingRun(scores(course), failed, empty)
+    return GradingRun(scores(course), failed, empty, times)
 
 
 def feedback(course: Course) -> list[Path]:

@@ -128,6 +128,7 @@ def not_graded(log: str) -> str:
 def build_release(course: Course) -> str:
     """Regenerate the release; say which files changed (none when it was in sync)."""
     before = {p: p.read_bytes() for p in course.release.rglob("*") if p.is_file()}
+    release.refresh_times(course)
     release.generate(course)
     after = {p: p.read_bytes() for p in course.release.rglob("*") if p.is_file()}
     changed = sorted(p.name for p in before.keys() | after.keys() if before.get(p) != after.get(p))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 
 import nbformat
@@ -49,6 +50,7 @@ from autograder.sandbox import (
     preflight,
 )
 from autograder.tampering import findings, module_names
+from autograder.time_limits import Plan, plan
 from course_utils.exercises import EXERCISES, tagged
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
@@ -66,9 +68,14 @@ class GuardedExecute(Execute):
     """nbgrader's ``Execute``, in a sandbox, with a deadline, that never gives up a notebook.
 
     - ``sandbox``: each kernel runs in ``autograder.sandbox`` (bubblewrap, resource limits);
-    - ``deadline``: seconds a notebook may run in all; past it the remaining cells are not
-      run and their tests score 0 with the reason (a cell's own timeout is cut to the time
-      left), so a test that loops forever costs one cell's timeout, not one per test;
+    - time limits from the solutions' own times (``autograder.time_limits``): each cell a
+      multiple of its reference time, the notebook a multiple of its own; past the
+      notebook's, the remaining cells are not run and their tests score 0 with the reason
+      (a cell's own timeout is cut to the time left), so a test that loops forever costs one
+      cell's limit, not one per test; ``deadline`` caps it (and is the limit of a notebook
+      without reference times);
+    - under autograde, the display-only cells (plots, widgets, demonstrations) are not run:
+      nothing graded reads them (``time_limits.display_only``);
     - ``max_output_bytes``: what a cell's outputs may hold; past it they are dropped with a
       note (errors are always kept), so a flood costs neither memory nor minutes;
     - a dead kernel: the cell that was running records why, every later cell is left unrun,
@@ -80,7 +87,7 @@ class GuardedExecute(Execute):
     """
 
     sandbox = Bool(True, help="run each kernel in autograder.sandbox (bubblewrap)").tag(config=True)
-    deadline = Integer(600, help="seconds a notebook may run in all").tag(config=True)
+    deadline = Integer(600, help="seconds a notebook may run in all, at most").tag(config=True)
     max_output_bytes = Integer(4 * 2**20, help="bytes of output a cell may keep").tag(config=True)
 
     def __init__(self, **kwargs) -> None:
@@ -99,9 +106,22 @@ class GuardedExecute(Execute):
             return nb, resources
         if self.sandbox:
             self._preflight()
+        self._plan = self._plan_of(resources or {})
+        self._skip = self._plan.skip if os.environ.get("NBGRADER_EXECUTION") == "autograde" else ()
+        self._seconds = min(self.deadline, self._plan.deadline or self.deadline)
         self._stopped: tuple[str, str] | None = None
-        self._ends = time.monotonic() + self.deadline
+        self._ends = time.monotonic() + self._seconds
         return super().preprocess(nb, resources, km)
+
+    def _plan_of(self, resources: dict) -> Plan:
+        """The notebook's ``Plan``: given (``release.measure_times``), or from its reference
+        times in the course's source folder."""
+        if "plan" in resources:
+            return resources["plan"]
+        where = resources.get("nbgrader", {})
+        if "notebook" not in where:  # Validate has no course: the fixed limits
+            return Plan()
+        return plan(self.config, where["assignment"], where["notebook"])
 
     def _preflight(self) -> None:
         """``autograder.sandbox.preflight`` (once per process): if no sandboxed kernel can
@@ -116,10 +136,14 @@ class GuardedExecute(Execute):
 
     def preprocess_cell(self, cell: NotebookNode, resources, index: int):
         if self._stopped is None and time.monotonic() > self._ends:
-            reason = f"not run: the notebook's {self.deadline} s to run were over by cell {index}"
+            seconds = f"{self._seconds:.0f} s"
+            reason = f"not run: the notebook's {seconds} to run were over by cell {index}"
             self._stopped = ("DeadlinePassed", tagged(reason, "deadline"))
         if self._stopped is not None:
             self._stop_tests([cell], *self._stopped)
+            return cell, resources
+        if grade_id_of(cell) in self._skip and not is_test(cell):
+            cell.outputs = []  # display only: nothing graded reads it
             return cell, resources
         self._cell_bytes = 0
         try:
@@ -134,8 +158,10 @@ class GuardedExecute(Execute):
             return cell, resources
 
     def _get_timeout(self, cell: NotebookNode | None) -> int | None:
-        """The cell's timeout, cut to what is left of the notebook's deadline."""
-        timeout = super()._get_timeout(cell)
+        """The cell's timeout (from its reference time, or the fixed one), cut to what is
+        left of the notebook's."""
+        limit = self._plan.cell_limit(grade_id_of(cell)) if cell is not None else None
+        timeout = math.ceil(limit) if limit else super()._get_timeout(cell)
         left = max(1, math.ceil(self._ends - time.monotonic()))
         return left if timeout is None else min(timeout, left)
 

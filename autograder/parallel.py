@@ -34,14 +34,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from nbgrader.api import Gradebook
 from traitlets.config import Config
 
-from autograder import sandbox
+from autograder import sandbox, time_limits
 from autograder.course import CONFIG_FILE, Course, nbgrader_log
 from autograder.nbgrader_hooks import GuardedExecute
 from autograder.release import register
@@ -107,6 +107,9 @@ class Result:
     comments: dict[tuple[str, str], str | None] = field(default_factory=dict)
     # notebook -> late_submission_penalty
     penalties: dict[str, float | None] = field(default_factory=dict)
+    # step -> seconds it took on the worker: "set-up" (the temporary course), "autograde",
+    # "feedback" (nbgrader's steps)
+    seconds: dict[str, float] = field(default_factory=dict)
     # The worker cannot grade anything (``autograder.sandbox.preflight`` failed): ``log``
     # says why, and the whole run stops.
     fatal: bool = False
@@ -187,6 +190,7 @@ def grade(task: Task) -> Result:
     gives a failed ``Result`` with nbgrader's log of it (the coordinator tries again once);
     a sandbox that cannot start a kernel gives a fatal one (grading stops)."""
     os.environ["OMP_NUM_THREADS"] = str(task.threads)
+    started = time.perf_counter()
     template = _template(task)
     with tempfile.TemporaryDirectory(prefix="vae-grading-") as tmp:
         root = Path(tmp, "course")
@@ -200,13 +204,16 @@ def grade(task: Task) -> Result:
                 return Result(task.student, False, why, fatal=True)
         _write(task.submission, course.submitted(task.student))
         api = course.api()
-        for step in (api.autograde, api.generate_feedback):
+        seconds = {"set-up": time.perf_counter() - started}
+        for name, step in (("autograde", api.autograde), ("feedback", api.generate_feedback)):
+            started = time.perf_counter()
             result = step(task.assignment, task.student, force=True)
+            seconds[name] = time.perf_counter() - started
             if not result["success"]:
                 return Result(
                     task.student, False, f"{step.__name__} failed:\n{nbgrader_log(result)}"
                 )
-        return _result(course, task.student)
+        return replace(_result(course, task.student), seconds=seconds)
 
 
 def _result(course: Course, student: str) -> Result:
@@ -339,10 +346,15 @@ class DaskExecutor(Executor):
 
 
 def task_deadline(course: Course) -> float:
-    """Seconds a submission may take on a worker: every notebook to its deadline, and a
-    margin for starting kernels and nbgrader's own work."""
-    notebooks = len(list(course.source.glob("*.ipynb")))
-    return notebooks * course.setting(GuardedExecute, "deadline") + MARGIN
+    """Seconds a submission may take on a worker: every notebook to its time limit
+    (``autograder.time_limits``, capped by ``GuardedExecute.deadline``), and a margin for
+    starting kernels and nbgrader's own work."""
+    cap = course.setting(GuardedExecute, "deadline")
+    limits = [
+        time_limits.plan(course.config, course.assignment, notebook.stem).deadline or cap
+        for notebook in course.source.glob("*.ipynb")
+    ]
+    return sum(min(cap, limit) for limit in limits) + MARGIN
 
 
 def grade_all(
@@ -350,13 +362,16 @@ def grade_all(
     students: list[str],
     workers: Workers = SEQUENTIAL,
     progress: Callable[[str], None] = lambda student: None,
+    times: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, str]:
     """Grade ``students`` on ``workers``; apply each result to the course as it comes.
 
     Returns student id -> why it could not be graded, for those that could not be: failed
     twice, or past ``task_deadline`` on a worker. ``progress(student)`` is called as each
-    student is done (graded or given up). Raises ``SandboxUnavailable`` if a worker's
-    sandbox cannot start a kernel: nothing can be graded there.
+    student is done (graded or given up); ``times``, if given, receives each graded
+    student's seconds per step (``Result.seconds``, and "apply": the coordinator's writes).
+    Raises ``SandboxUnavailable`` if a worker's sandbox cannot start a kernel: nothing can
+    be graded there.
     """
     todo = {task.student: task for task in tasks(course, students, workers.kernel_threads())}
     deadline = task_deadline(course)
@@ -398,7 +413,11 @@ def grade_all(
                 if result.fatal:
                     raise sandbox.SandboxUnavailable(result.log)
                 if result.success:
+                    started = time.perf_counter()
                     apply(course, result)
+                    if times is not None:
+                        applied = time.perf_counter() - started
+                        times[student] = {**result.seconds, "apply": applied}
                     progress(student)
                 else:
                     again_or_give_up(student, result.log)

@@ -1,17 +1,26 @@
-"""The student release: generate it from the solutions, keep it byte-stable, check it."""
+"""The student release: generate it from the solutions, keep it byte-stable, check it; and
+measure what the solutions take when graded (``autograder.time_limits``)."""
 
+import contextlib
 import difflib
 import json
+import os
 import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime
 from fnmatch import fnmatch
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from traitlets.config import Config
 
-from autograder.cells import grade_id_of
+from autograder import time_limits
+from autograder.cells import grade_id_of, is_test
 from autograder.course import Course, check
+from autograder.nbgrader_hooks import GuardedExecute
 
 
 def generate(course: Course) -> list[Path]:
@@ -127,3 +136,91 @@ def register(course: Course) -> None:
         overrides.CourseDirectory.release_directory = tmp
         api = Course(course.root, course.assignment, overrides).api()
         check(api.generate_assignment(course.assignment), "generate_assignment")
+
+
+# -- the solutions' own times ------------------------------------------------------------------
+
+
+def refresh_times(course: Course, progress=print) -> list[str]:
+    """Measure the solutions' times again if a source notebook changed since they were
+    measured (``measure_times``); returns the notebooks that were stale."""
+    changed = time_limits.stale(course.source)
+    if changed:
+        progress(f"measuring the solutions' times (changed: {', '.join(changed)})")
+        measure_times(course, progress)
+    return changed
+
+
+def measure_times(course: Course, progress=print) -> dict:
+    """Run each source notebook as autograde does (in the sandbox if the config says so,
+    one thread, its display-only cells left out) and write its cells' times and its own to
+    ``time_limits.FILE`` beside it, with the machine's calibration; returns what was written.
+    Raises if a test fails on the solutions with the display-only cells left out."""
+    reference = {
+        "calibration": time_limits.calibrate(),
+        "measured": datetime.now().isoformat(timespec="seconds"),
+        "notebooks": {},
+    }
+    with _environment(OMP_NUM_THREADS="1", NBGRADER_EXECUTION="autograde"):
+        for path in sorted(course.source.glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            skip = time_limits.display_only(nb)
+            plan = time_limits.Plan(frozenset(skip))
+            start = time.perf_counter()
+            GuardedExecute(config=course.config).preprocess(
+                nb, {"metadata": {"path": str(course.source)}, "plan": plan}
+            )
+            seconds = time.perf_counter() - start
+            _check_passes(path, nb)
+            reference["notebooks"][path.stem] = {
+                "sha256": time_limits.digest(path),
+                "seconds": round(seconds, 2),
+                "cells": _cell_times(nb),
+                "display_only": skip,
+            }
+            progress(f"{path.stem}: {seconds:.1f} s, {len(skip)} display-only cells left out")
+    text = json.dumps(reference, indent=1, sort_keys=True) + "\n"
+    (course.source / time_limits.FILE).write_text(text)
+    return reference
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """``values`` in ``os.environ`` for the block, then what was there before."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _check_passes(path: Path, nb: NotebookNode) -> None:
+    """Raise if a test cell of the solutions failed with the display-only cells left out."""
+    failed = [
+        grade_id_of(cell)
+        for cell in nb.cells
+        if is_test(cell) and any(out.output_type == "error" for out in cell.outputs)
+    ]
+    if failed:
+        raise RuntimeError(
+            f"{path.name}: test cells {failed} fail on the solutions with the display-only "
+            "cells left out: one of those does something they need "
+            "(autograder.time_limits.display_only)"
+        )
+
+
+def _cell_times(nb: NotebookNode) -> dict[str, float]:
+    """Seconds each executed cell took, by grade id (from nbclient's timing metadata)."""
+    times = {}
+    for cell in nb.cells:
+        timing = cell.metadata.get("execution", {})
+        if grade_id_of(cell) and "shell.execute_reply" in timing:
+            began = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+            ended = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+            times[grade_id_of(cell)] = round((ended - began).total_seconds(), 3)
+    return times

@@ -75,32 +75,22 @@ def page(report: ClassReport, png: bytes) -> str:
             "<h2>Students</h2>",
             _students_table(report),
             "<h2>Pass rate per test</h2>",
-            _table(
+            _bar_table(
                 ["test", "points", "passed", "pass rate", ""],
                 [
-                    [
-                        _td(t.test),
-                        _td(f"{t.points:g}", number=True),
-                        _td(f"{t.passed}/{t.graded}", number=True),
-                        _td(f"{t.pass_rate:.0%}", number=True),
-                        _bar(t.pass_rate),
-                    ]
+                    (t.test, (f"{t.points:g}", f"{t.passed}/{t.graded}", f"{t.pass_rate:.0%}"))
                     for t in report.tests
                 ],
+                [t.pass_rate for t in report.tests],
             ),
             "<h2>Points lost per exercise</h2>",
-            _table(
+            _bar_table(
                 ["exercise", "points", "lost per student", "students who lost some", ""],
                 [
-                    [
-                        _td(e.title),
-                        _td(f"{e.points:g}", number=True),
-                        _td(f"{e.mean_lost:.2f}", number=True),
-                        _td(f"{e.losing}/{e.graded}", number=True),
-                        _bar(e.mean_lost / e.points if e.points else 0.0),
-                    ]
+                    (e.title, (f"{e.points:g}", f"{e.mean_lost:.2f}", f"{e.losing}/{e.graded}"))
                     for e in report.exercises
                 ],
+                [e.mean_lost / e.points if e.points else 0.0 for e in report.exercises],
             ),
             "<h2>Most common mistakes</h2>",
             _table(
@@ -154,6 +144,17 @@ def _students_table(report: ClassReport) -> str:
         )
     classes = ["mismatch" if s.mismatch else "" for s in report.students]
     return _table([*header, "failed tests", "graders' comments"], rows, classes)
+
+
+def _bar_table(
+    header: list[str], rows: list[tuple[str, tuple[str, ...]]], fractions: list[float]
+) -> str:
+    """A table whose rows ``(name, numbers)`` end with a bar at their ``fractions`` of 1."""
+    cells = [
+        [_td(name), *(_td(number, number=True) for number in numbers), _bar(fraction)]
+        for (name, numbers), fraction in zip(rows, fractions, strict=True)
+    ]
+    return _table(header, cells)
 
 
 def _table(header: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 GiB, MiB = 2**30, 2**20
@@ -294,7 +295,7 @@ def preflight(config) -> None:
     failed and what to do if it cannot. Done once per process and kind of course folder (a
     worker's temporary courses are alike): later calls repeat the first verdict."""
     check_available()
-    kernel_name = config.Execute.get("kernel_name") or "python3"
+    kernel_name = Execute(config=config).kernel_name or "python3"  # "": nbclient's default
     root = Path(CourseDirectory(config=config).root).resolve()
     key = (kernel_name, str(root.parent))
     if key not in _PREFLIGHTS:

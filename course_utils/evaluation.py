@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.distributions import Bernoulli, Normal, kl_divergence
 from tqdm.auto import tqdm
 
+from course_utils.data import check_images
 from course_utils.models import VAE, GaussianPrior
 from course_utils.training import progress_enabled, set_seed
 
@@ -55,8 +56,7 @@ class Evaluation:
 
 def check_binary_images(x: Tensor) -> None:
     """Raise ValueError unless ``x`` is a non-empty (n, 784) batch of 0/1 images."""
-    if x.dim() != 2 or x.size(1) != 784:
-        raise ValueError(f"expected binarized images of shape (n, 784), got {tuple(x.shape)}")
+    check_images(x, what="binarized images")
     if len(x) == 0:
         raise ValueError("got no images to evaluate")
     if not torch.all((x == 0) | (x == 1)):

@@ -31,30 +31,17 @@ from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor
-from torch.distributions import Bernoulli, Normal, kl_divergence
+from torch.distributions import Normal
+
+from course_utils.reference_densities import (
+    bernoulli_log_likelihood,
+    gaussian_kl,
+    gaussian_log_density,
+)
 
 __all__ = ["DensitiesOnly", "ExactModel", "LinearGaussianModel", "LogisticModel"]
 
 _LOG_2PI = math.log(2 * math.pi)
-
-
-# Densities from torch.distributions (course_utils.distributions declares the students' own,
-# exercises of notebook 2), each summed over the last dimension; v is a variance.
-
-
-def _log_normal(x: Tensor, m: Tensor, v: Tensor) -> Tensor:
-    return Normal(m, v.sqrt()).log_prob(x).sum(-1)
-
-
-def _kl_to_standard_normal(m: Tensor, v: Tensor) -> Tensor:
-    return kl_divergence(Normal(m, v.sqrt()), Normal(torch.zeros_like(m), torch.ones_like(v))).sum(
-        -1
-    )
-
-
-def _log_bernoulli(x: Tensor, logits: Tensor) -> Tensor:
-    x, logits = torch.broadcast_tensors(x, logits)
-    return Bernoulli(logits=logits, validate_args=False).log_prob(x).sum(-1)
 
 
 def _as_float64(name: str, value, dim: int) -> Tensor:
@@ -164,7 +151,7 @@ class ExactModel(ABC):
     def log_prior(self, z: Tensor) -> Tensor:
         """``log p(z) = log N(z; 0, I)``: ``z (..., z_dim)`` -> ``(...)``."""
         _check_last_dim("log_prior", "z", z, self.z_dim, "z_dim")
-        return _log_normal(z, torch.zeros_like(z), torch.ones_like(z))
+        return gaussian_log_density(z, torch.zeros_like(z), torch.ones_like(z))
 
     @abstractmethod
     def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
@@ -210,7 +197,7 @@ class ExactModel(ABC):
     def kl_to_prior(self, m: Tensor, v: Tensor) -> Tensor:
         """``KL(q || p(z))`` for ``q = N(m, diag(v))``: ``(..., z_dim)`` -> ``(...)``."""
         _check_q("kl_to_prior", m, v, self.z_dim)
-        return _kl_to_standard_normal(m, v)
+        return gaussian_kl(m, v, torch.zeros_like(m), torch.ones_like(v))
 
     def kl_to_posterior(self, x: Tensor, m: Tensor, v: Tensor) -> Tensor:
         """The gap ``KL(q || p(z|x)) = log p(x) - ELBO(q)`` for ``q = N(m, diag(v))``.
@@ -312,7 +299,7 @@ class LinearGaussianModel(ExactModel):
             Shape ``(...)``, the broadcast of the leading dimensions.
         """
         self._check_x_z("log_likelihood", x, z)
-        return _log_normal(x, _matvec(self.weight, z) + self.bias, self.noise_variance)
+        return gaussian_log_density(x, _matvec(self.weight, z) + self.bias, self.noise_variance)
 
     def _sample_x_given(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
         noise = torch.randn(len(z), self.x_dim, dtype=torch.float64, generator=generator)
@@ -387,7 +374,7 @@ class LinearGaussianModel(ExactModel):
         """
         self._check_x_q("expected_log_likelihood", x, m, v)
         spread = _matvec(self.weight.pow(2), v)  # Var_q[(W z)_i], (..., x_dim)
-        at_mean = _log_normal(x, _matvec(self.weight, m) + self.bias, self.noise_variance)
+        at_mean = gaussian_log_density(x, _matvec(self.weight, m) + self.bias, self.noise_variance)
         return at_mean - 0.5 * (spread / self.noise_variance).sum(-1)
 
     def elbo(self, x: Tensor, m: Tensor, v: Tensor) -> Tensor:
@@ -487,7 +474,7 @@ class LogisticModel(ExactModel):
             Shape ``(...)``, the broadcast of the leading dimensions.
         """
         self._check_x_z("log_likelihood", x, z)
-        return _log_bernoulli(x, z * self.weight + self.bias)
+        return bernoulli_log_likelihood(x, z * self.weight + self.bias)
 
     def _sample_x_given(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
         """x in ``{0, 1}``."""

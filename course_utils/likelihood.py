@@ -19,10 +19,10 @@ from torch import Tensor
 from torch.distributions import Bernoulli
 from tqdm.auto import tqdm
 
+from course_utils.data import IMAGE_DIM
 from course_utils.distributions import log_sum_exp
 from course_utils.evaluation import check_binary_images
 from course_utils.models import VAE
-from course_utils.networks import IMAGE_DIM
 from course_utils.training import progress_enabled
 
 __all__ = [

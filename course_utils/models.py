@@ -25,8 +25,9 @@ import torch
 from torch import Tensor
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
+from course_utils.data import check_images
 from course_utils.distributions import gaussian_parameters
-from course_utils.networks import architecture, check_images
+from course_utils.networks import architecture
 from course_utils.stubs import add_to_class, not_implemented
 
 __all__ = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from course_utils.data import IMAGE_DIM
 from course_utils.distributions import gaussian_parameters
 
 __all__ = [
@@ -16,17 +17,7 @@ __all__ = [
     "MLPDecoder",
     "MLPEncoder",
     "architecture",
-    "check_images",
 ]
-
-IMAGE_DIM = 28 * 28
-
-
-def check_images(x: Tensor, caller: str) -> None:
-    """Raise a ValueError naming ``caller`` unless ``x`` is a tensor of images ``(n, 784)``."""
-    if not isinstance(x, Tensor) or x.dim() != 2 or x.size(1) != IMAGE_DIM:
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise ValueError(f"{caller} expects a tensor of images of shape (n, 784), got {shape}")
 
 
 def _check_input(module: str, x: Tensor, dim: int, what: str) -> None:

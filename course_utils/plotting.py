@@ -28,9 +28,9 @@ from matplotlib.patches import Ellipse
 from matplotlib.ticker import NullLocator
 from torch import Tensor
 
+from course_utils.data import check_images
 from course_utils.distributions import normal_quantiles
 from course_utils.models import GMVAE, VAE, check_latent_2d, decode_means, encode_means
-from course_utils.networks import check_images
 from course_utils.training import TrainingHistory
 
 __all__ = [
@@ -537,6 +537,44 @@ def plot_gap_vs_k(
 ACTIVITY_FLOOR = 1e-8
 
 
+def _per_unit(
+    values: Mapping[str, Tensor | np.ndarray | Sequence[float]],
+    name: str,
+    needs: str,
+    *,
+    nonnegative: bool = False,
+) -> dict[str, np.ndarray]:
+    """``values`` (model name -> one value per latent unit) as flat float arrays. A ValueError
+    naming the argument ``name`` if it holds no model, and one saying what each model
+    ``needs`` if a model has no value (or, with ``nonnegative``, a negative one)."""
+    if not values:
+        raise ValueError(f"{name} holds no model")
+    series = {model: np.asarray(v, dtype=float).ravel() for model, v in values.items()}
+    if any(v.size == 0 or (nonnegative and np.any(v < 0)) for v in series.values()):
+        raise ValueError(f"each model needs {needs} per latent unit")
+    return series
+
+
+def _ranked_bars(
+    ax: Axes,
+    series: Mapping[str, np.ndarray],
+    threshold: float,
+    counted: str,
+    *,
+    floor: float | None = None,
+) -> None:
+    """Each model's values as bars, largest first, the models' bars side by side at each rank
+    (heights at least ``floor``, for a log axis); the legend counts each model's values above
+    ``threshold``: ``"<model>: <count> <counted>"``."""
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        ranked = np.sort(values)[::-1]
+        count = int((values > threshold).sum())
+        positions = np.arange(len(ranked)) + (i - (len(series) - 1) / 2) * width
+        heights = ranked if floor is None else np.maximum(ranked, floor)
+        ax.bar(positions, heights, width, color=f"C{i}", label=f"{name}: {count} {counted}")
+
+
 def plot_active_units(
     variances: Mapping[str, Tensor | np.ndarray | Sequence[float]],
     *,
@@ -554,20 +592,10 @@ def plot_active_units(
             model's units are sorted by activity, as units of two models do not correspond.
         threshold: the activity threshold (0.01 in the paper).
     """
-    if not variances:
-        raise ValueError("variances holds no model")
-    series = {name: np.asarray(v, dtype=float).ravel() for name, v in variances.items()}
-    if any(v.size == 0 or np.any(v < 0) for v in series.values()):
-        raise ValueError("each model needs one non-negative variance per latent unit")
+    series = _per_unit(variances, "variances", "one non-negative variance", nonnegative=True)
     units = max(len(v) for v in series.values())
-    width = 0.8 / len(series)
     fig, ax = _axes(ax, (max(8.5, 0.45 * units + 2), 4.0))
-    for i, (name, values) in enumerate(series.items()):
-        ranked = np.sort(values)[::-1]
-        count = int((values > threshold).sum())
-        positions = np.arange(len(ranked)) + (i - (len(series) - 1) / 2) * width
-        heights = np.maximum(ranked, ACTIVITY_FLOOR)
-        ax.bar(positions, heights, width, color=f"C{i}", label=f"{name}: {count} active")
+    _ranked_bars(ax, series, threshold, "active", floor=ACTIVITY_FLOOR)
     ax.axhline(threshold, color="black", ls="--", label=f"threshold {threshold:g}")
     ax.set_yscale("log")
     ax.set_xticks(np.arange(units), [str(u + 1) for u in range(units)])
@@ -720,19 +748,10 @@ def plot_kl_per_dimension(
             as units of two models do not correspond.
         threshold: the KL (nats) drawn as the line and counted in the legend.
     """
-    if not kls:
-        raise ValueError("kls holds no model")
-    series = {name: np.asarray(v, dtype=float).ravel() for name, v in kls.items()}
-    if any(v.size == 0 for v in series.values()):
-        raise ValueError("each model needs one KL per latent unit")
+    series = _per_unit(kls, "kls", "one KL")
     units = max(len(v) for v in series.values())
-    width = 0.8 / len(series)
     fig, ax = _axes(ax, (max(8.5, 0.2 * units + 3), 4.0))
-    for i, (name, values) in enumerate(series.items()):
-        ranked = np.sort(values)[::-1]
-        count = int((values > threshold).sum())
-        positions = np.arange(len(ranked)) + (i - (len(series) - 1) / 2) * width
-        ax.bar(positions, ranked, width, color=f"C{i}", label=f"{name}: {count} above")
+    _ranked_bars(ax, series, threshold, "above")
     ax.axhline(threshold, color="black", ls="--", label=f"{threshold:g} nats")
     ticks = np.arange(0, units, max(1, units // 10))
     ax.set_xticks(ticks, [str(u + 1) for u in ticks])

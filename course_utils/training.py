@@ -15,7 +15,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from course_utils.checkpoints import save_checkpoint
-from course_utils.data import binarize_dynamic
+from course_utils.data import binarize_dynamic, check_images
 from course_utils.models import VAE, check_objective
 
 T = TypeVar("T")
@@ -93,8 +93,7 @@ class TrainingHistory:
 
 
 def _check_training_images(x: Tensor) -> None:
-    if x.dim() != 2 or x.size(1) != 784:
-        raise ValueError(f"train expects images of shape (n, 784), got {tuple(x.shape)}")
+    check_images(x, "train", "images")
     if len(x) == 0:
         raise ValueError("train got an empty training set")
     low, high = x.min().item(), x.max().item()
@@ -103,6 +102,44 @@ def _check_training_images(x: Tensor) -> None:
             f"train expects grey levels in [0, 1] (it binarizes each batch), got values in "
             f"[{low}, {high}]; divide 8-bit images by 255"
         )
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """The settings of a ``train`` run (see its arguments); those the checkpoint records
+    first, in the order it records them."""
+
+    iterations: int
+    batch_size: int
+    lr: float
+    iw: int
+    beta: float
+    warmup: int
+    seed: int
+    log_every: int
+    monitor_every: int
+
+    def check(self, n_images: int) -> None:
+        """Raise a ValueError naming the first setting out of range for ``n_images`` images."""
+        if not 1 <= self.batch_size <= n_images:
+            raise ValueError(f"batch_size must be in [1, {n_images}], got {self.batch_size}")
+        if min(self.iterations, self.log_every, self.iw, self.monitor_every) < 1:
+            raise ValueError("iterations, log_every, monitor_every and iw must be positive")
+        if self.warmup < 0 or (self.warmup and self.iw != 1):
+            raise ValueError(
+                f"warmup={self.warmup!r}: KL warm-up weights the KL term of the ELBO, so it needs "
+                "warmup >= 0 and iw = 1"
+            )
+        check_objective(self.iw, self.beta)
+
+    def kl_weight(self, i: int) -> float:
+        """The weight of the KL term at iteration ``i`` (from 1): ``beta``, after the warm-up."""
+        return self.beta * min(1.0, i / self.warmup) if self.warmup else self.beta
+
+    def recorded(self) -> dict[str, int | float]:
+        """What the checkpoint of the run records about it."""
+        names = ("iterations", "batch_size", "lr", "iw", "beta", "warmup", "seed")
+        return {name: getattr(self, name) for name in names}
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator):
@@ -180,72 +217,73 @@ def train(
     Returns:
         The ``TrainingHistory``.
     """
+    recipe = _Recipe(iterations, batch_size, lr, iw, beta, warmup, seed, log_every, monitor_every)
     _check_training_images(x_train)
-    if not 1 <= batch_size <= len(x_train):
-        raise ValueError(f"batch_size must be in [1, {len(x_train)}], got {batch_size}")
-    if iterations < 1 or log_every < 1 or iw < 1 or monitor_every < 1:
-        raise ValueError("iterations, log_every, monitor_every and iw must be positive")
-    if warmup < 0 or (warmup and iw != 1):
-        raise ValueError(
-            f"warmup={warmup!r}: KL warm-up weights the KL term of the ELBO, so it needs "
-            "warmup >= 0 and iw = 1"
-        )
-    check_objective(iw, beta)
+    recipe.check(len(x_train))
     set_seed(seed)
-    batch_order = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = _optimize(model, x_train, recipe, progress, monitor or {})
+    model.eval()
+    if checkpoint is not None:
+        save_checkpoint(model, checkpoint, **recipe.recorded(), final_loss=history.last())
+    return history
+
+
+def _optimize(
+    model: VAE,
+    x_train: Tensor,
+    recipe: _Recipe,
+    progress: bool | None,
+    monitor: dict[str, Tensor],
+) -> TrainingHistory:
+    """The Adam steps of ``train`` (its arguments in ``recipe``), the global generators seeded:
+    what they measured, the time spent measuring ``monitor`` left out."""
+    batch_order = torch.Generator().manual_seed(recipe.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     history = TrainingHistory()
     window: dict[str, Tensor] = {}
     model.train()
     bar = tqdm(
-        total=iterations,
+        total=recipe.iterations,
         desc=f"training {model.name}",
         unit="it",
         disable=not (progress_enabled() if progress is None else progress),
     )
-    monitor = monitor or {}
     if monitor:
         _monitor(model, monitor, history, 0)
     start = time.perf_counter()
     monitoring = 0.0  # seconds spent measuring ``monitor``, not training
     with bar:
-        for i, index in enumerate(_batches(len(x_train), batch_size, batch_order), start=1):
+        for i, index in enumerate(_batches(len(x_train), recipe.batch_size, batch_order), start=1):
             x = binarize_dynamic(x_train[index])
             optimizer.zero_grad(set_to_none=True)
-            weight = beta * min(1.0, i / warmup) if warmup else beta
-            loss, summaries = model.loss(x, iw, weight)
+            loss, summaries = model.loss(x, recipe.iw, recipe.kl_weight(i))
             loss.backward()
             optimizer.step()
             for name, value in summaries.items():
                 window[name] = window.get(name, 0.0) + value.detach()
-            if i % log_every == 0 or i == iterations:
-                steps = (i - 1) % log_every + 1
-                history.iterations.append(i)
-                for name, total in window.items():
-                    history.metrics.setdefault(name, []).append(total.item() / steps)
-                window.clear()
-                bar.set_postfix(loss=f"{history.last():.2f}", refresh=False)
-                bar.update(steps)
-            if monitor and (i % monitor_every == 0 or i == iterations):
+            last = i == recipe.iterations
+            if i % recipe.log_every == 0 or last:
+                _close_window(history, window, i, recipe.log_every, bar)
+            if monitor and (i % recipe.monitor_every == 0 or last):
                 checked = time.perf_counter()
                 _monitor(model, monitor, history, i)
                 monitoring += time.perf_counter() - checked
-            if i == iterations:
+            if last:
                 break
     history.seconds = time.perf_counter() - start - monitoring
-    history.images_per_second = iterations * batch_size / history.seconds
-    model.eval()
-    if checkpoint is not None:
-        save_checkpoint(
-            model,
-            checkpoint,
-            iterations=iterations,
-            batch_size=batch_size,
-            lr=lr,
-            iw=iw,
-            beta=beta,
-            warmup=warmup,
-            seed=seed,
-            final_loss=history.last(),
-        )
+    history.images_per_second = recipe.iterations * recipe.batch_size / history.seconds
     return history
+
+
+def _close_window(
+    history: TrainingHistory, window: dict[str, Tensor], i: int, log_every: int, bar: tqdm
+) -> None:
+    """Log the means of the summaries summed in ``window`` over the iterations up to ``i``
+    (the logging window: ``log_every`` iterations, or fewer at the end), and empty it."""
+    steps = (i - 1) % log_every + 1
+    history.iterations.append(i)
+    for name, total in window.items():
+        history.metrics.setdefault(name, []).append(total.item() / steps)
+    window.clear()
+    bar.set_postfix(loss=f"{history.last():.2f}", refresh=False)
+    bar.update(steps)

@@ -1,16 +1,17 @@
 import json
-import os
 import sys
 from pathlib import Path
 
-# Before torch loads OpenMP: passive waits, as in the course's own processes (autograder).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from autograder.course import Course
+
+# Before torch loads OpenMP: the environment the course's config sets for its processes
+# (passive OpenMP waits, the venv's scripts on PATH).
+Course()
 
 import pytest
 import torch
 from wheel_install import InstalledWheel, build_wheel, install_wheel
 
-from autograder.course import Course
 from autograder.examples.corpus import run_solution_cells
 from autograder.examples.implementations import Implementation
 from autograder.reference import bounds as reference_bounds

@@ -36,11 +36,6 @@ from autograder.examples.implementations import ELBO_MC, JENSEN_GAP, PRELUDE
 from autograder.reference import values
 from course_utils.exercises import mistake_of
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
-    pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
-]
-
 #: Cell timeout of the fixture course: room for importing torch on a busy machine.
 TIMEOUT = 15
 FIXTURE_NOTEBOOK = FIXTURES / "course" / "solutions" / "vae" / "add.ipynb"

@@ -16,7 +16,7 @@ from autograder.examples.implementations import IWAE
 from autograder.reference import bounds as reference_bounds
 from autograder.reference import values
 from course_utils.checkpoints import load_pretrained
-from course_utils.grading import iwae
+from course_utils.grading import checkpoints, iwae, probes
 from course_utils.grading.common import Z_SCORE, repeated_means
 from course_utils.likelihood import log_px_quadrature
 from course_utils.models import VAE
@@ -42,8 +42,8 @@ def trained_z2():
     gap at k = 100 plus Z_SCORE standard errors. Training images, because the encoder fits
     them: on test images the gap stays large even at k = 1000, hiding a missing - log k."""
     model = load_pretrained("vae_z2")
-    x = iwae.quadrature_batch()
-    log_px = log_px_quadrature(model, x, points=iwae.LOOSE_QUADRATURE_POINTS)
+    x = checkpoints.quadrature_batch()
+    log_px = log_px_quadrature(model, x, points=checkpoints.LOOSE_QUADRATURE_POINTS)
     reference_bounds.install()
     try:
         k = max(QUADRATURE_KS)
@@ -51,6 +51,12 @@ def trained_z2():
     finally:
         reference_bounds.uninstall()
     return model, x, log_px, log_px.mean().item() + niwae + Z_SCORE * se
+
+
+def test_the_visible_check_s_log_px_is_the_quadrature_s(trained_z2):
+    _, _, log_px, _ = trained_z2
+    shipped = checkpoints._loose_log_px()
+    assert torch.allclose(shipped, log_px, atol=1e-5, rtol=0), (shipped - log_px).abs().max()
 
 
 @pytest.mark.parametrize(
@@ -76,7 +82,7 @@ def stored() -> dict:
 
 def test_stored_quadrature_reference_is_consistent(stored):
     reference = stored["check_iwae_quadrature_reference"]
-    assert len(reference["log_px"]) == iwae.QUADRATURE_IMAGES
+    assert len(reference["log_px"]) == checkpoints.QUADRATURE_IMAGES
     assert 0 < reference["max_gap"] < 0.5, "a correct bound comes close at k = 1000"
     block = values.hidden_block(Course(), "03_iwae", "iwae_quadrature")
     comment = " ".join(line[2:] for line in block.splitlines() if line.startswith("# "))
@@ -97,7 +103,7 @@ def test_stored_values_are_read_as_the_notebook_runs_them(stored):
     module = SimpleNamespace(check_iwae_reference=lambda **kwargs: received.update(kwargs))
     exec(values.hidden_block(Course(), "03_iwae", "iwae_reference_checkpoint"), {"iwae": module})
     assert received == stored["check_iwae_reference"]
-    assert sorted(received["references"]) == list(iwae.REFERENCE_KS)
+    assert sorted(received["references"]) == list(checkpoints.REFERENCE_KS)
 
 
 @pytest.mark.parametrize("name", ["correct_batch_major_randn", "mistake_missing_log_k"])
@@ -137,7 +143,7 @@ def test_the_trained_encoders_variances_make_the_weights_variance_infinite():
     for v <= 1/2, and the shipped vae_z2's variances on the quadrature images are far below."""
     model = load_pretrained("vae_z2")
     with torch.no_grad():
-        _, v = model.enc(iwae.quadrature_batch())
+        _, v = model.enc(checkpoints.quadrature_batch())
     assert v.max().item() < 0.01 < 0.5
     cells = nbformat.read(Course().source / "03_iwae.ipynb", as_version=4).cells
     text = " ".join(" ".join(cell.source.split()) for cell in cells)
@@ -147,5 +153,7 @@ def test_the_trained_encoders_variances_make_the_weights_variance_infinite():
 def test_the_checks_quote_no_measured_gap_of_a_trained_model():
     """One source of truth for the gaps of the trained models: the notebook's measurements
     and the hidden test's notes, not the docstrings of the checks."""
-    source = inspect.getsource(iwae)
-    assert not re.search(r"\d nats below", source), re.findall(r".{60}\d nats below.{20}", source)
+    for module in (iwae, checkpoints, probes):
+        source = inspect.getsource(module)
+        found = re.findall(r".{60}\d nats below.{20}", source)
+        assert not re.search(r"\d nats below", source), found

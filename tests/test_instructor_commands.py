@@ -21,11 +21,6 @@ from autograder.__main__ import main
 from autograder.course import Course
 from autograder.main_job import EXAMPLES_DIR, example_course
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
-    pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
-]
-
 #: The fixture's hidden test fails with a message and no mistake id: its verdict is the
 #: exception's name, its text the message.
 SIGN_MISTAKE = ("AssertionError", "AssertionError: did you drop the sign of a negative argument?")

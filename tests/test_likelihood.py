@@ -9,6 +9,7 @@ from torch import nn
 from torch.special import log_ndtr
 
 from autograder.reference.bounds import log_bernoulli_with_logits
+from course_utils.data import IMAGE_DIM
 from course_utils.grading.common import binary_batch, probe_vae
 from course_utils.likelihood import (
     QuadratureError,
@@ -17,7 +18,6 @@ from course_utils.likelihood import (
     quadrature_error,
 )
 from course_utils.models import VAE
-from course_utils.networks import IMAGE_DIM
 
 OTHER_LOGIT = -0.5
 

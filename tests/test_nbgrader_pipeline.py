@@ -22,10 +22,6 @@ from autograder.course import REPO_ROOT, Course
 # Known noise of nbgrader 0.9.6: cells that add_missing_cells puts back have no id (nbformat
 # warns with a FutureWarning, an error under this project's pytest settings), and its
 # gradebook code trips SQLAlchemy 2 autoflush warnings.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
-    pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
-]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions"

@@ -17,8 +17,6 @@ from autograder import release, validation
 from autograder.course import Course
 from course_utils.exercises import EXERCISES
 
-pytestmark = [pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning")]
-
 COURSE = Course()
 SOLUTIONS = sorted(COURSE.source.glob("*.ipynb"))
 #: The learning path's notebooks, in order (COURSE_DESIGN.md).

@@ -32,11 +32,6 @@ from autograder import grading, parallel
 from autograder.course import Course
 from autograder.examples import corpus
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
-    pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
-]
-
 #: Submissions of the fixture course that exercise every grading rule.
 CASES = [
     "solutions",

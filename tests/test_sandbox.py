@@ -40,11 +40,6 @@ from autograder.examples import corpus
 from autograder.examples.escapes import ESCAPES, EXFILTRATE
 from autograder.nbgrader_hooks import GuardedExecute
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::nbformat.warnings.MissingIDFieldWarning"),
-    pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
-]
-
 #: Ordinary students: one graded before the escapes (ids sort), two after.
 BYSTANDERS = ["deleted_tests", "solutions", "untouched"]
 #: A deadline per notebook that the fixture's first test, at its cell timeout, nearly uses

@@ -44,6 +44,16 @@ def negative_elbo_bound(self, x):
     return (kl + rec).mean(), kl.mean(), rec.mean()
 
 
+def _iwae_terms(log_px_z, log_pz, log_qz, iw):
+    """The negative IWAE bound and the ELBO's terms, batch means, from the log densities at
+    the ``iw * batch`` samples (each ``(iw * batch,)``, sample-major as ``duplicate`` repeats)."""
+    log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)  # (iw * batch,) -> (iw, batch)
+    niwae = -(torch.logsumexp(log_w, 0) - math.log(iw))
+    kl = (log_qz - log_pz).reshape(iw, -1).mean(0)
+    rec = -log_px_z.reshape(iw, -1).mean(0)
+    return niwae.mean(), kl.mean(), rec.mean()
+
+
 def negative_iwae_bound(self, x, iw):
     m, v = self.enc(x)
     m, v, x_rep = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
@@ -51,11 +61,7 @@ def negative_iwae_bound(self, x, iw):
     log_px_z = log_bernoulli_with_logits(x_rep, self.dec(z))
     log_pz = log_normal(z, self.z_prior_m, self.z_prior_v)
     log_qz = log_normal(z, m, v)
-    log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)  # (iw * batch,) -> (iw, batch)
-    niwae = -(torch.logsumexp(log_w, 0) - math.log(iw))
-    kl = (log_qz - log_pz).reshape(iw, -1).mean(0)
-    rec = -log_px_z.reshape(iw, -1).mean(0)
-    return niwae.mean(), kl.mean(), rec.mean()
+    return _iwae_terms(log_px_z, log_pz, log_qz, iw)
 
 
 def log_normal_mixture(z, m, v):
@@ -80,11 +86,7 @@ def gmvae_negative_iwae_bound(self, x, iw):
     log_px_z = log_bernoulli_with_logits(x_rep, self.dec(z))
     log_pz = log_normal_mixture(z, prior_m, prior_v)
     log_qz = log_normal(z, m, v)
-    log_w = (log_px_z + log_pz - log_qz).reshape(iw, -1)  # (iw * batch,) -> (iw, batch)
-    niwae = -(torch.logsumexp(log_w, 0) - math.log(iw))
-    kl = (log_qz - log_pz).reshape(iw, -1).mean(0)
-    rec = -log_px_z.reshape(iw, -1).mean(0)
-    return niwae.mean(), kl.mean(), rec.mean()
+    return _iwae_terms(log_px_z, log_pz, log_qz, iw)
 
 
 #: The reference functions installed over the stubs: the densities of notebook 2 (in

@@ -18,6 +18,7 @@ images and the largest gap a correct bound leaves at the largest k.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import math
 import platform
@@ -36,7 +37,7 @@ from autograder.course import Course
 from autograder.reference import bounds as reference_bounds
 from course_utils.checkpoints import PRETRAINED_DIR, load_pretrained
 from course_utils.exercises import EXERCISES
-from course_utils.grading import elbo, gmvae, iwae
+from course_utils.grading import checkpoints
 from course_utils.grading.common import Z_SCORE, repeated_means
 from course_utils.likelihood import DEFAULT_EXTENT, DEFAULT_POINTS, quadrature_error
 from course_utils.training import set_seed
@@ -59,53 +60,43 @@ def _means(bound: Callable, x, *args, repeats: int) -> dict[str, tuple[float, fl
     return repeated_means(bound, x, *args, repeats=repeats)
 
 
-def _elbo_reference(repeats: int) -> Arguments:
-    model = load_pretrained(elbo.REFERENCE_CHECKPOINT)
-    return {"reference": _means(model.negative_elbo_bound, elbo.reference_batch(), repeats=repeats)}
+def _elbo_reference(checkpoint: str, repeats: int) -> Arguments:
+    """The negative ELBO of the shipped ``checkpoint`` on ``checkpoints.reference_batch()``."""
+    model = load_pretrained(checkpoint)
+    x = checkpoints.reference_batch()
+    return {"reference": _means(model.negative_elbo_bound, x, repeats=repeats)}
 
 
-def _iwae_reference(repeats: int) -> Arguments:
-    model = load_pretrained(elbo.REFERENCE_CHECKPOINT)
-    x = elbo.reference_batch()
+def _iwae_reference(checkpoint: str, repeats: int) -> Arguments:
+    """The negative IWAE bound of the shipped ``checkpoint`` on
+    ``checkpoints.reference_batch()``, for each k of ``checkpoints.REFERENCE_KS``."""
+    model = load_pretrained(checkpoint)
+    x = checkpoints.reference_batch()
     return {
         "references": {
-            k: _means(model.negative_iwae_bound, x, k, repeats=repeats) for k in iwae.REFERENCE_KS
-        }
-    }
-
-
-def _gmvae_elbo_reference(repeats: int) -> Arguments:
-    model = load_pretrained(gmvae.REFERENCE_CHECKPOINT)
-    return {"reference": _means(model.negative_elbo_bound, elbo.reference_batch(), repeats=repeats)}
-
-
-def _gmvae_iwae_reference(repeats: int) -> Arguments:
-    model = load_pretrained(gmvae.REFERENCE_CHECKPOINT)
-    x = elbo.reference_batch()
-    return {
-        "references": {
-            k: _means(model.negative_iwae_bound, x, k, repeats=repeats) for k in gmvae.REFERENCE_KS
+            k: _means(model.negative_iwae_bound, x, k, repeats=repeats)
+            for k in checkpoints.REFERENCE_KS
         }
     }
 
 
 def _quadrature_reference(repeats: int) -> Arguments:
-    """The exact log p(x) of ``iwae.quadrature_batch()`` under the shipped ``vae_z2``, and the
-    largest gap ``log p(x) - IWAE_k`` accepted at the largest k: the reference's mean gap
-    over ``repeats`` calls plus ``Z_SCORE`` of its standard errors.
+    """The exact log p(x) of ``checkpoints.quadrature_batch()`` under the shipped ``vae_z2``,
+    and the largest gap ``log p(x) - IWAE_k`` accepted at the largest k: the reference's mean
+    gap over ``repeats`` calls plus ``Z_SCORE`` of its standard errors.
 
     log p(x) is computed on the default grid, as the finer grid of ``quadrature_error`` on
     a grid with half the points; the notes give Richardson's estimate of its error (a third
     of the change between the two, the midpoint rule's error being ~ h^2) and the change on
     doubling the extent.
     """
-    model = load_pretrained(iwae.QUADRATURE_CHECKPOINT)
-    x = iwae.quadrature_batch()
+    model = load_pretrained(checkpoints.QUADRATURE_CHECKPOINT)
+    x = checkpoints.quadrature_batch()
     error = quadrature_error(model, x, points=DEFAULT_POINTS // 2)
     log_px = error.log_px + error.finer  # (n,) float64, on the DEFAULT_POINTS grid
-    niwae, se = _means(model.negative_iwae_bound, x, max(iwae.QUADRATURE_KS), repeats=repeats)[
-        "bound"
-    ]
+    niwae, se = _means(
+        model.negative_iwae_bound, x, max(checkpoints.QUADRATURE_KS), repeats=repeats
+    )["bound"]
     gap = log_px.mean().item() + niwae
     return {
         "log_px": log_px.tolist(),
@@ -115,18 +106,18 @@ def _quadrature_reference(repeats: int) -> Arguments:
             f"its error estimated at {error.finer_error.abs().max().item():.1e} nats at most "
             f"(Richardson), {error.wider.abs().max().item():.1e} from the extent; the "
             f"reference's gap at "
-            f"k={max(iwae.QUADRATURE_KS)}: {gap:.4f} (standard error {se:.4f})"
+            f"k={max(checkpoints.QUADRATURE_KS)}: {gap:.4f} (standard error {se:.4f})"
         ),
     }
 
 
 #: Hidden check -> what computes its arguments from (calls of the bound for a value).
 COMPUTE: dict[str, Callable[[int], Arguments]] = {
-    "check_elbo_reference": _elbo_reference,
-    "check_iwae_reference": _iwae_reference,
+    "check_elbo_reference": functools.partial(_elbo_reference, checkpoints.VAE_CHECKPOINT),
+    "check_iwae_reference": functools.partial(_iwae_reference, checkpoints.VAE_CHECKPOINT),
     "check_iwae_quadrature_reference": _quadrature_reference,
-    "check_gmvae_elbo_reference": _gmvae_elbo_reference,
-    "check_gmvae_iwae_reference": _gmvae_iwae_reference,
+    "check_gmvae_elbo_reference": functools.partial(_elbo_reference, checkpoints.GMVAE_CHECKPOINT),
+    "check_gmvae_iwae_reference": functools.partial(_iwae_reference, checkpoints.GMVAE_CHECKPOINT),
 }
 #: Hidden check -> calls per value (the IWAE bound costs up to 100 times more per call).
 CALLS = {

@@ -15,23 +15,24 @@ from typing import TypeVar
 
 import torch
 from torch import Tensor
-from torch.distributions import (
-    Bernoulli,
-    Categorical,
-    Independent,
-    MixtureSameFamily,
-    Normal,
-    kl_divergence,
-)
 
 from course_utils import distributions
+from course_utils.data import IMAGE_DIM
 from course_utils.exercises import MISTAKES, Exercise, exercise, tagged
 from course_utils.models import GMVAE, VAE
-from course_utils.networks import IMAGE_DIM
+from course_utils.reference_densities import (
+    bernoulli_log_likelihood,
+    gaussian_kl,
+    gaussian_log_density,
+    gaussian_sample,
+    mixture_log_density,
+)
 
 __all__ = [
     "NONFINITE",
     "OUTPUTS",
+    "PROBE_M",
+    "PROBE_V",
     "REFERENCE_HELPERS",
     "RTOL",
     "Z_SCORE",
@@ -93,36 +94,9 @@ def diagnose(
     return "it matches none of the usual mistakes; print your terms step by step.", otherwise
 
 
-# The exact answers the checks compare with, from torch.distributions (the students' own
-# versions of these densities are exercises: the checks never call them for an answer).
-
-
-def gaussian_log_density(x: Tensor, m: Tensor, v: Tensor) -> Tensor:
-    """``log N(x; m, diag(v))`` summed over the last dimension, ``v`` a variance."""
-    return Normal(m, v.sqrt()).log_prob(x).sum(-1)
-
-
-def gaussian_kl(qm: Tensor, qv: Tensor, pm: Tensor, pv: Tensor) -> Tensor:
-    """``KL(N(qm, diag(qv)) || N(pm, diag(pv)))`` summed over the last dimension."""
-    return kl_divergence(Normal(qm, qv.sqrt()), Normal(pm, pv.sqrt())).sum(-1)
-
-
-def bernoulli_log_likelihood(x: Tensor, logits: Tensor) -> Tensor:
-    """``log p(x | logits)`` of independent Bernoullis, summed over the last dimension."""
-    x, logits = torch.broadcast_tensors(x, logits)
-    return Bernoulli(logits=logits, validate_args=False).log_prob(x).sum(-1)
-
-
-def gaussian_sample(m: Tensor, v: Tensor) -> Tensor:
-    """A reparameterized draw of ``N(m, diag(v))``, ``v`` a variance: the shape of ``m``."""
-    return Normal(m, v.sqrt()).rsample()
-
-
-def mixture_log_density(z: Tensor, m: Tensor, v: Tensor) -> Tensor:
-    """``log (1/mix) sum_j N(z; m_j, diag(v_j))`` with ``torch.distributions``: ``z``
-    ``(..., dim)`` against ``m``, ``v`` ``(..., mix, dim)`` -> ``(...)``."""
-    weights = Categorical(logits=torch.zeros(m.shape[:-1], dtype=m.dtype))
-    return MixtureSameFamily(weights, Independent(Normal(m, v.sqrt()), 1)).log_prob(z)
+# The exact answers the checks compare with are ``course_utils.reference_densities``' (the
+# students' own versions of these densities are exercises: the checks never call them for an
+# answer).
 
 
 #: The exercise -> the reference version ``graded_alone`` puts in place of the student's
@@ -150,6 +124,13 @@ def binary_batch(batch: int = 97, seed: int = 0) -> Tensor:
     g = torch.Generator().manual_seed(seed)
     ink = torch.linspace(0.1, 0.6, batch).unsqueeze(1)
     return torch.bernoulli(ink.expand(batch, IMAGE_DIM), generator=g)
+
+
+#: A probe posterior (or Gaussian): a mean and a variance per dimension, chosen so that every
+#: variance convention (a variance, a standard deviation, a log-variance) gives a different
+#: answer.
+PROBE_M = torch.tensor([0.5, -1.0, 2.0, 0.0])
+PROBE_V = torch.tensor([0.3, 1.5, 4.0, 0.6])
 
 
 def _inverse_softplus(y: Tensor) -> Tensor:

@@ -21,7 +21,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from course_utils import distributions
+from course_utils.data import IMAGE_DIM
 from course_utils.grading.common import (
+    PROBE_M,
+    PROBE_V,
     Z_SCORE,
     bernoulli_log_likelihood,
     binary_batch,
@@ -32,7 +35,6 @@ from course_utils.grading.common import (
     gaussian_kl,
     gaussian_log_density,
 )
-from course_utils.networks import IMAGE_DIM
 
 __all__ = [
     "check_kl_normal_shape",
@@ -46,10 +48,6 @@ __all__ = [
     "check_sample_gaussian_moments",
     "check_sample_gaussian_shape",
 ]
-
-#: A mean and a variance per dimension, chosen so that every variance convention differs.
-PROBE_M = torch.tensor([0.5, -1.0, 2.0, 0.0])
-PROBE_V = torch.tensor([0.3, 1.5, 4.0, 0.6])
 
 
 def _call(name: str, *args: Tensor, shape: tuple[int, ...], finite: bool = True) -> Tensor:
