@@ -50,7 +50,7 @@ from autograder.sandbox import (
     preflight,
 )
 from autograder.tampering import findings, module_names
-from autograder.time_limits import Plan, plan
+from autograder.time_limits import Plan, display_only, plan
 from course_utils.exercises import EXERCISES, tagged
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
@@ -107,7 +107,10 @@ class GuardedExecute(Execute):
         if self.sandbox:
             self._preflight()
         self._plan = self._plan_of(resources or {})
-        self._skip = self._plan.skip if os.environ.get("NBGRADER_EXECUTION") == "autograde" else ()
+        self._skip = set()
+        if os.environ.get("NBGRADER_EXECUTION") == "autograde":  # not Validate
+            # The solutions' display-only cells that the student's own cells do not read.
+            self._skip = self._plan.skip & set(display_only(nb))
         self._seconds = min(self.deadline, self._plan.deadline or self.deadline)
         self._stopped: tuple[str, str] | None = None
         self._ends = time.monotonic() + self._seconds

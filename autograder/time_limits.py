@@ -15,7 +15,9 @@ solution keeps its points; an infinite loop costs about a minute, not the fixed 
 
 Display-only cells (``display_only``): the locked cells that only show (plots, widgets,
 tables, demonstrations): no graded or solution cell reads what they define. Under autograde
-they are not run; Validate and students run every cell. An entry whose notebook changed
+they are not run (those of the solutions that are display-only in the submission too: a
+student's answer may read a name a demonstration binds); Validate and students run every
+cell. An entry whose notebook changed
 since it was measured (its SHA-256) is ignored: the fixed ``GuardedExecute.deadline`` then
 applies and every cell runs.
 """
@@ -91,7 +93,11 @@ def _names(source: str) -> tuple[set[str], set[str]]:
         line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
     )
     binds, reads = set(), set()
-    for node in ast.walk(ast.parse(code)):
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # a student's cell that cannot run binds and reads nothing
+        return binds, reads
+    for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (binds if isinstance(node.ctx, ast.Store | ast.Del) else reads).add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):

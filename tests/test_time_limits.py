@@ -43,6 +43,10 @@ def test_display_only_cells_are_those_nothing_graded_reads():
         locked("fig.savefig('out.png')  # reads the picture: display only too", "save"),
     ]
     assert time_limits.display_only(nb) == ["demo", "picture", "save"]
+    nb.cells[4].source = "def f(x):\n    return scale * x * len(fig.axes)"  # a student's
+    assert time_limits.display_only(nb) == ["demo", "save"]  # the picture is now needed
+    nb.cells[4].source = "def f(x):\n    return scale *"  # a student's that cannot run
+    assert time_limits.display_only(nb) == ["demo", "picture", "save"]
 
 
 def write_reference(course: Course, notebook: str, **entry) -> None:
