@@ -13,19 +13,21 @@ of their own:
   in the notebook and submit;
 - the instructor collects, autogrades each submission (in the grading sandbox, as the
   instructor), grades a written answer by hand with a comment, generates and releases
-  feedback;
+  feedback, and in a terminal writes the Canvas file and the class report (the comment
+  and the gradebook's scores in both);
 - each student fetches their feedback and sees their own scores and messages, no hidden
   test's code, nothing of the other student;
-- a student's server has no formgrader, and the student cannot read the other student's
-  home, the course folder or the gradebook.
+- a student's server has no formgrader, and the student, in a terminal, cannot read the
+  other student's home, the course folder, the gradebook or the exchange's submissions.
 
 Validate's verdict on every test cell equals autograde's (a cell with hidden tests, which
 only autograde runs, may pass Validate and fail autograde). Screenshots of each step go to
 ``artifacts/browser/hub/``.
 
-Needs root, bubblewrap, configurable-http-proxy and Chromium: ``make test-hub`` installs
-them (``scripts/setup_system.sh``); without them the test fails, saying what to install.
-It is not in the default run (``-m hub``): it takes minutes.
+Needs root, bubblewrap, patchelf, configurable-http-proxy and Chromium: ``make test-hub``
+installs them (``scripts/setup_system.sh``); without them the test fails, saying what to
+install. It is not in the default run (``-m hub``): it takes about 5 minutes (CI's second
+step, ``.ci/run``).
 """
 
 from __future__ import annotations
