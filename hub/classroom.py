@@ -16,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from autograder.course import REPO_ROOT
 from autograder.sandbox import SandboxUnavailable, check_available
 from autograder.wheel import build_wheel, run, source_copy
 from hub import accounts, user_env
@@ -87,6 +88,11 @@ def up(students: int = 3, port: int = 8000, prefix: Path = PREFIX, log=print) ->
         settings.save()
         raise
     log(f"set up and started in {time.monotonic() - start:.0f} s")
+    if user_env.reachable(REPO_ROOT / "autograder"):
+        log(
+            f"warning: every user can read {REPO_ROOT} and its reference solutions "
+            f"(autograder/): for a real class, `chmod o-rwx {REPO_ROOT}`"
+        )
     return settings
 
 
