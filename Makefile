@@ -4,8 +4,8 @@ PY := $(VENV)/bin/python
 # Students the main job grades at once: one per core by default.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: help setup sandbox course test test-slow test-browser lint format bench lab lock \
-	release check-release validate validate-release collect grade feedback export report bundle
+.PHONY: help setup sandbox course test test-slow test-browser test-hub hub hub-stop lint format \
+	bench lab lock release check-release validate validate-release collect grade feedback export report bundle
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,6 +29,21 @@ test-slow: setup ## the slow checks only: full training runs, benchmarks
 test-browser: setup ## JupyterLab in headless Chromium only; screenshots in artifacts/browser/
 	@bash scripts/setup_system.sh
 	@$(PY) -m pytest -m browser
+
+test-hub: setup ## the class on a real JupyterHub, end to end in Chromium (root; minutes)
+	@bash scripts/setup_system.sh
+	@$(PY) -m pytest -n 0 -m hub tests/test_hub.py
+
+# The course as a class on a real JupyterHub on this machine (hub/): root, Debian.
+STUDENTS ?= 3
+HUB_PORT ?= 8000
+
+hub: setup ## start a JupyterHub class here: an instructor, STUDENTS=3 students (prints the logins)
+	@bash scripts/setup_system.sh bubblewrap patchelf configurable-http-proxy
+	@$(PY) -m hub up --students $(STUDENTS) --port $(HUB_PORT)
+
+hub-stop: setup ## stop the hub and remove what `make hub` made (accounts, exchange, /opt/vae-hub)
+	@$(PY) -m hub down
 
 lint: setup ## ruff lint and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -73,8 +88,8 @@ grade: setup sandbox ## autograde SUBMISSIONS=<folder or .zip> (default: those c
 feedback: setup ## regenerate the HTML feedback of every graded submission
 	@$(AG) feedback
 
-export: setup ## export the grades to build/grades.csv
-	@$(AG) export
+export: setup ## export the grades: build/grades.csv (FORMAT=canvas or moodle: for an LMS)
+	@$(AG) export $(if $(FORMAT),--format $(FORMAT))
 
 report: setup ## class report in build/report (EXPECTED=<json> adds expected scores)
 	@$(AG) report $(if $(EXPECTED),--expected $(EXPECTED))

@@ -46,6 +46,11 @@ c.CourseDirectory.solution_directory = "build/solution"
 # Absolute, so the CLI, the Python API and the Lab extension open the same gradebook.
 c.CourseDirectory.db_url = f"sqlite:///{BUILD / 'gradebook.db'}"
 c.ExportPlugin.to = str(BUILD / "grades.csv")
+# The learning-management systems' imports (autograder/lms_export.py; `nbgrader export
+# --exporter=autograder.lms_export.CanvasExportPlugin`, or `python -m autograder export
+# --format canvas`): scores, late penalties and the graders' comments.
+c.CanvasExportPlugin.to = str(BUILD / "grades-canvas.csv")
+c.MoodleExportPlugin.to = str(BUILD / "grades-moodle.csv")
 # sqlite does not create the folder of its database file.
 BUILD.mkdir(exist_ok=True)
 

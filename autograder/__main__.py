@@ -12,6 +12,7 @@ from traitlets.config.loader import ConfigFileNotFound
 from autograder import (
     bundle,
     grading,
+    lms_export,
     main_job,
     parallel,
     release,
@@ -121,9 +122,8 @@ def _feedback(course: Course, _: argparse.Namespace) -> int:
     return 0
 
 
-def _export(course: Course, _: argparse.Namespace) -> int:
-    grading.export(course)
-    print(f"grades: {grading.grades_csv(course)}")
+def _export(course: Course, args: argparse.Namespace) -> int:
+    print(f"grades: {lms_export.export(course, args.format)}")
     return 0
 
 
@@ -182,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
         ("collect", _collect, "copy submissions into build/submitted (replacing earlier ones)"),
         ("autograde", _autograde, "collect (if given) and grade; write feedback and grades"),
         ("feedback", _feedback, "regenerate the HTML feedback of every graded submission"),
-        ("export", _export, "export the gradebook's grades to build/grades.csv"),
+        ("export", _export, "export the grades: build/grades.csv, or for Canvas or Moodle"),
         ("report", _report, "class report: scores, pass rates, common mistakes (build/report)"),
         ("bundle", _bundle, "zip what students get into build/student_bundle.zip"),
     ]:
@@ -206,6 +206,14 @@ def _parser() -> argparse.ArgumentParser:
         if name == "autograde":
             command.add_argument(
                 "submissions", type=Path, nargs="?", help=f"{submissions} (default: collected)"
+            )
+        if name == "export":
+            command.add_argument(
+                "--format",
+                choices=lms_export.FORMATS,
+                default="csv",
+                help="csv: nbgrader's (build/grades.csv); canvas, moodle: their gradebook "
+                "imports, with the graders' comments (build/grades-<format>.csv)",
             )
         if name == "report":
             command.add_argument(

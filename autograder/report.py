@@ -21,6 +21,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.cells import grade_id_of, is_test
 from autograder.course import Course
+from autograder.lms_export import manual_comments
 from course_utils.exercises import EXERCISES, MISTAKES, mistake_of
 
 #: How far an actual score may be from the expected one and still match.
@@ -48,6 +49,8 @@ class StudentResult:
     expected: float | None = None
     # Notebook -> the grader's verdict on all of it (a MISTAKES id whose ``notebook`` is set).
     problems: dict[str, str] = field(default_factory=dict)
+    # What the graders wrote in formgrader: ``notebook/cell: comment``.
+    comments: tuple[str, ...] = ()
 
     @property
     def failures(self) -> list[str]:
@@ -150,6 +153,7 @@ class ClassReport:
                 f"    {notebook}: {MISTAKES[verdict].text} (mistake: {verdict})"
                 for notebook, verdict in s.problems.items()
             ]
+            lines += [f"    comment {comment}" for comment in s.comments]
         manual = sum(s.needs_manual_grade for s in self.students)
         if manual:
             lines.append(f"  ({manual} with written answers to grade by hand, counted 0 so far)")
@@ -208,6 +212,10 @@ def build(course: Course, expected: Mapping[str, float] | None = None) -> ClassR
             if grade.cell_type == "code" and grade.auto_score is not None
         }
         totals = {s.student_id: (s.score, s.max_score, s.needs_manual_grade) for s in submissions}
+        comments = {
+            s.student_id: tuple(c for notebook in s.notebooks for c in manual_comments(notebook))
+            for s in submissions
+        }
         max_score = assignment.max_score
     failed = defaultdict(list)
     for (test, student), (score, points) in cells.items():
@@ -222,6 +230,7 @@ def build(course: Course, expected: Mapping[str, float] | None = None) -> ClassR
             failed_tests=tuple(sorted(failed[student], key=order)),
             expected=expected.get(student),
             problems=problems(found.get(student, {})),
+            comments=comments.get(student, ()),
         )
         for student in sorted(totals.keys() | expected.keys())
     ]

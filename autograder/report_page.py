@@ -17,6 +17,7 @@ body { font-family: sans-serif; margin: 2em; max-width: 70em; }
 table { border-collapse: collapse; margin-bottom: 2em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: left; }
 td.number { text-align: right; }
+td { white-space: pre-line; }
 tr.mismatch { background: #fdd; }
 .bar { background: #4a7; height: 0.8em; display: inline-block; }
 """
@@ -134,9 +135,15 @@ def _students_table(report: ClassReport) -> str:
             row += [_td(expected, number=True), _td("mismatch" if s.mismatch else "")]
         manual = " (written answers to grade by hand)" if s.needs_manual_grade else ""
         failed = ", ".join(s.failures) or "none"
-        rows.append([*row, _td("no graded submission" if s.score is None else failed + manual)])
+        rows.append(
+            [
+                *row,
+                _td("no graded submission" if s.score is None else failed + manual),
+                _td("\n".join(s.comments)),
+            ]
+        )
     classes = ["mismatch" if s.mismatch else "" for s in report.students]
-    return _table([*header, "failed tests"], rows, classes)
+    return _table([*header, "failed tests", "graders' comments"], rows, classes)
 
 
 def _bar_table(

@@ -42,9 +42,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import chromium
 import nbformat
 import pytest
 from conftest import write_kernelspec
+from formgrader_ui import grade_answer, submission_links
 from IPython.core.inputtransformer2 import TransformerManager
 from lab_server import Lab, running_lab
 from nbgrader.api import Gradebook
@@ -58,16 +60,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "vae"
 NOTEBOOKS = sorted(p.name for p in (ROOT / "solutions" / ASSIGNMENT).glob("*.ipynb"))
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Cells that draw: a top-level call of one of these (plot_* functions, pyplot figures).
 DRAWING_CALLS = re.compile(r"plot_\w+|show|subplots|image_grid")
 WIDGET_CALLS = ("JensenExplorer", "LatentExplorer", "MixtureExplorer")
@@ -173,10 +165,7 @@ def _python3_kernel(data: Path) -> None:
 @pytest.fixture(scope="module")
 def artifacts() -> Path:
     """``artifacts/browser/``, emptied of the previous run's screenshots."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    return ARTIFACTS
+    return chromium.screenshots_folder(ARTIFACTS)
 
 
 @pytest.fixture(scope="module")
@@ -201,16 +190,11 @@ def lab(tmp_path_factory, artifacts) -> Iterator[Lab]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Headless Debian Chromium under playwright."""
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing: run scripts/setup_system.sh (apt-get chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is missing: run make setup")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+    reason = chromium.missing()
+    if reason:
+        _unavailable(reason)
+    with chromium.chromium() as running:
+        yield running
 
 
 # A notebook in the browser
@@ -641,33 +625,14 @@ def test_formgrader_grades_a_written_answer(lab, browser, artifacts, tmp_path):
         page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
         page.get_by_role("menuitem", name="Formgrader", exact=True).first.click()
         formgrader = page.frame_locator("#formgrader iframe")
-        formgrader.get_by_role("link", name="Manual Grading").click()
-        formgrader.get_by_role("link", name=ASSIGNMENT, exact=True).click()
-        formgrader.get_by_role("link", name=notebook_name, exact=True).click()
-        # One link per submission (with the student's name, hidden until asked for).
-        submissions = formgrader.locator("#main-table a.name-hidden")
-        submissions.first.wait_for()
+        submissions = submission_links(formgrader, ASSIGNMENT, notebook_name)
         assert submissions.all_inner_texts() == ["Submission #1"]
         submissions.first.click()
-        score = formgrader.locator(f"input.score#{cell}")
-        score.wait_for()
-        # The grading page binds its inputs to the gradebook once it has fetched the grades
-        # and comments; a value typed before that is overwritten.
-        grading_page = next(f for f in page.frames if "/formgrader/submissions/" in f.url)
-        grading_page.wait_for_function(
-            "() => window.formgrader && formgrader.grades && formgrader.grades.loaded"
-            " && formgrader.comments && formgrader.comments.loaded"
-        )
-        score.fill(str(MANUAL_SCORE))
-        score.press("Tab")
-        comment = formgrader.locator(f"textarea#{cell}-comment")
-        comment.fill(COMMENT)
-        comment.press("Tab")
+        grade_answer(page, formgrader, cell, MANUAL_SCORE, COMMENT)
         deadline = time.monotonic() + SAVE_S
         while saved_grade(course, "alice") != (MANUAL_SCORE, COMMENT):
             assert time.monotonic() < deadline, f"not saved: {saved_grade(course, 'alice')}"
             time.sleep(0.5)
-        score.scroll_into_view_if_needed()
         page.screenshot(path=artifacts / "formgrader-written-answer.png")
     finally:
         page.close()

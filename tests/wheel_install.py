@@ -13,19 +13,15 @@ out-of-range dependency fails the install. The venv gets its own ``python3`` ker
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import sysconfig
 import time
-import tomllib
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from autograder.wheel import build_wheel, run
 
-ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["InstalledWheel", "build_wheel", "install_wheel"]
 
 
 @dataclass(frozen=True)
@@ -53,54 +49,13 @@ class InstalledWheel:
         return env
 
 
-def _run(command: list, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    if result.returncode:
-        raise RuntimeError(f"{command} exited {result.returncode}:\n{result.stdout}{result.stderr}")
-    return result
-
-
-def source_copy(destination: Path) -> Path:
-    """The files a clean clone would have (tracked ones, and new ones git does not ignore),
-    copied to ``destination``: the build writes ``build/`` and ``*.egg-info`` there, not into
-    the repository (whose ``build/`` holds the gradebook)."""
-    listed = _run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT).stdout
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():  # not a file deleted in the working tree
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    return destination
-
-
-def check_build_requirements() -> None:
-    """The wheel is built without build isolation (offline): this venv must hold what
-    pyproject.toml's build-system requires (``make setup`` installs it)."""
-    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
-    for requirement in map(Requirement, build["requires"]):
-        installed = version(requirement.name)
-        if not requirement.specifier.contains(installed):
-            raise RuntimeError(f"the build needs {requirement}; this venv has {installed}")
-
-
-def build_wheel(tmp: Path) -> tuple[Path, float]:
-    """Build the wheel from a clean copy of the repository; its path and the seconds taken."""
-    check_build_requirements()
-    source = source_copy(tmp / "source")
-    start = time.monotonic()
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", tmp / "dist", source])
-    (wheel,) = (tmp / "dist").glob("vae_course-*.whl")
-    return wheel, time.monotonic() - start
-
-
 def install_wheel(wheel: Path, prefix: Path) -> InstalledWheel:
     """A fresh venv at ``prefix`` reusing this venv's packages, with ``wheel`` installed."""
     seconds = {}
     start = time.monotonic()
-    _run([sys.executable, "-m", "venv", "--without-pip", prefix])
+    run([sys.executable, "-m", "venv", "--without-pip", prefix])
     installed = InstalledWheel(wheel, prefix, seconds)
-    site_packages = _run(
+    site_packages = run(
         [installed.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
     ).stdout.strip()
     Path(site_packages, "course_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
@@ -108,8 +63,8 @@ def install_wheel(wheel: Path, prefix: Path) -> InstalledWheel:
     start = time.monotonic()
     pip = [installed.python, "-m", "pip", "--disable-pip-version-check"]
     # Run from the venv's folder: the repository is not on the path of the install.
-    _run([*pip, "install", "--no-index", wheel], cwd=prefix, env=installed.env())
+    run([*pip, "install", "--no-index", wheel], cwd=prefix, env=installed.env())
     seconds["install"] = time.monotonic() - start
     kernel = [installed.python, "-m", "ipykernel", "install", "--sys-prefix"]
-    _run(kernel, cwd=prefix, env=installed.env())
+    run(kernel, cwd=prefix, env=installed.env())
     return installed
