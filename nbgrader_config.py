@@ -15,14 +15,16 @@ import os
 import sys
 from pathlib import Path
 
+from course_utils import nbgrader_settings
+
 c = get_config()  # noqa: F821 -- defined by traitlets when it executes this file
 
-# The environment of every process that reads this config (nbgrader's commands, the Lab
-# server, `python -m autograder`, its workers, the tests) and of the kernels they start,
-# set here only. torch's OpenMP threads spin-wait for each other by default: next to one
-# busy core, a 2-thread kernel trained 16% as fast as alone (benchmarks/bench_threads.py);
-# passive waits keep it near its share.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# What students' Validate shares with autograde (the kernel, the cell time limit, stderr,
+# the course id, OpenMP's passive waits): written once, in course_utils/nbgrader_settings.py,
+# which a hub's /etc/jupyter/nbgrader_config.py applies too. It sets the environment of every
+# process that reads this config (nbgrader's commands, the Lab server, `python -m autograder`,
+# its workers, the tests) and of the kernels they start.
+nbgrader_settings.apply(c)
 # A new gradebook runs the `alembic` executable (nbgrader.api.get_alembic_version), which an
 # un-activated venv does not have on PATH: this interpreter's scripts first.
 _scripts = str(Path(sys.executable).parent)
@@ -30,11 +32,7 @@ if os.environ.get("PATH", "").split(os.pathsep)[0] != _scripts:
     os.environ["PATH"] = os.pathsep.join(filter(None, [_scripts, os.environ.get("PATH")]))
 
 BUILD = Path(__file__).resolve().parent / "build"
-# One per-cell limit for validate and autograde (the graded fast path loads checkpoints).
-CELL_TIMEOUT_S = 300
 
-# The course's id: its row in the gradebook (PostgreSQL enforces it), and its name on a hub.
-c.CourseDirectory.course_id = "vae-course"
 # Paths are <step>/<student>/<assignment>; solutions and release use the student ".".
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
@@ -132,23 +130,6 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-c.Execute.timeout = CELL_TIMEOUT_S
-# A cell over the limit is interrupted and scored as an error; later cells still run.
-c.Execute.interrupt_on_timeout = True
-# The kernelspec of this environment (its "python" argv runs nbgrader's own interpreter),
-# whatever kernel a submission names.
-c.Execute.kernel_name = "python3"
-
-# Any stderr in a test cell scores 0 (nbgrader.utils.determine_grade), yet tests fail by
-# raising: warnings, tqdm bars and logging are noise. The grading kernel sends Python's
-# stderr to stdout, so validate (CLI and the Validate button) and autograde agree; the
-# text stays visible in feedback. Written without binding a name in the student namespace.
-# The kernel's own log stays quiet below errors (ipykernel warns on every start that
-# loopback TCP is unencrypted: once per graded notebook, noise in the instructor's output).
-c.Execute.extra_arguments = [
-    '--IPKernelApp.exec_lines=__import__("sys").stderr = __import__("sys").stdout',
-    "--IPKernelApp.log_level=ERROR",
-]
 # Safety net for stderr the redirect cannot reach (C++ code writing to file descriptor 2,
 # jupyter/nbgrader#1904). Off by default in nbgrader 0.9.6, and only autograde runs it.
 c.IgnorePattern.enabled = True

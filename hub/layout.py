@@ -6,13 +6,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from course_utils.nbgrader_settings import COURSE_ID
+
 #: The hub's own folder (the Littlest JupyterHub uses /opt/tljh): the users' environment
 #: and the hub's state.
 PREFIX = Path("/opt/vae-hub")
 #: nbgrader's exchange, as its documentation puts it on a shared machine.
 EXCHANGE = Path("/srv/nbgrader/exchange")
-#: The course's id (``hub/nbgrader_config.py`` and the course's ``nbgrader_config.py``).
-COURSE_ID = "vae-course"
 INSTRUCTOR = "vae-instructor"
 STUDENT_PREFIX = "vae-student"
 #: The hub's configuration file (JupyterHub's ``-f``).
