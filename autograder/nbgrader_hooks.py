@@ -50,8 +50,9 @@ from autograder.sandbox import (
     preflight,
 )
 from autograder.tampering import findings, module_names
-from autograder.time_limits import Plan, display_only, plan
+from autograder.time_limits import Plan, display_only, plan, released_limits
 from course_utils.exercises import EXERCISES, tagged
+from course_utils.nbgrader_settings import LIMIT
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
 UNREADABLE = "unreadable_submission"
@@ -162,11 +163,12 @@ class GuardedExecute(Execute):
 
     def _get_timeout(self, cell: NotebookNode | None) -> int | None:
         """The cell's timeout (from its reference time, or the fixed one), cut to what is
-        left of the notebook's."""
+        left of the notebook's. Never Validate's ``timeout_func``: it reads the submitted
+        cell's metadata, which the student can edit."""
         limit = self._plan.cell_limit(grade_id_of(cell)) if cell is not None else None
-        timeout = math.ceil(limit) if limit else super()._get_timeout(cell)
+        timeout = math.ceil(limit) if limit else self.timeout
         left = max(1, math.ceil(self._ends - time.monotonic()))
-        return left if timeout is None else min(timeout, left)
+        return left if not timeout or timeout < 0 else min(timeout, left)
 
     def output(self, outs: list, msg: dict, display_id, cell_index: int):
         if msg["msg_type"] != "error":
@@ -332,12 +334,20 @@ class WithholdBorrowed(NbGraderPreprocessor):
 
 class NormalizeRelease(NbGraderPreprocessor):
     """The release in canonical form: no outputs, execution counts, cell timings or widget
-    state, whatever the author's last save left (nbgrader clears outputs only)."""
+    state, whatever the author's last save left (nbgrader clears outputs only); each measured
+    cell carries its time limit (``time_limits.released_limits``) for students' Validate."""
 
     def preprocess(self, nb: NotebookNode, resources: dict):
+        where = resources.get("nbgrader", {})
+        limits = {}
+        if "notebook" in where:
+            limits = released_limits(self.config, where["assignment"], where["notebook"])
         nb.metadata.pop("widgets", None)
         for cell in nb.cells:
             cell.metadata.pop("execution", None)
+            cell.metadata.pop(LIMIT, None)
+            if grade_id_of(cell) in limits:
+                cell.metadata[LIMIT] = limits[grade_id_of(cell)]
             if cell.cell_type == "code":
                 cell.outputs = []
                 cell.execution_count = None

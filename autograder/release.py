@@ -21,6 +21,7 @@ from autograder import time_limits
 from autograder.cells import grade_id_of, is_test
 from autograder.course import Course, check
 from autograder.nbgrader_hooks import GuardedExecute
+from course_utils import calibration
 
 
 def generate(course: Course) -> list[Path]:
@@ -157,7 +158,7 @@ def measure_times(course: Course, progress=print) -> dict:
     ``time_limits.FILE`` beside it, with the machine's calibration; returns what was written.
     Raises if a test fails on the solutions with the display-only cells left out."""
     reference = {
-        "calibration": time_limits.calibrate(),
+        "calibration": calibration.calibrate(),
         "measured": datetime.now().isoformat(timespec="seconds"),
         "notebooks": {},
     }

@@ -1,25 +1,27 @@
 """Time limits that follow the work: a submission may take a multiple of what the solutions
 take when graded, on this machine.
 
-At release (``release.measure_times``), each solution notebook is run as autograde runs it (in the
-sandbox, one thread, ``NBGRADER_EXECUTION=autograde``, its display-only cells left out) and
-its cells' times and its own are written to ``reference_times.json`` in the assignment's
-source folder (the config tells nbgrader not to copy it into the release), with a short
-calibration of the machine that measured (``calibrate``). When grading, ``plan`` turns a
-notebook's entry into a ``Plan``: each cell may take ``cell_multiple`` times its reference
-time plus ``cell_margin`` seconds, a cell the solutions do not have (one the student
-added) ``cell_margin``, the notebook ``notebook_multiple`` times its own plus
-``notebook_margin``, all scaled by how much slower this machine is than the one that
-measured (never faster than the reference: the factor is at least 1). A correct but slower
-solution keeps its points; an infinite loop costs about a minute, not the fixed deadline.
+At release (``release.measure_times``), each solution notebook is run as autograde runs it
+(in the sandbox, one thread, ``NBGRADER_EXECUTION=autograde``, its display-only cells left
+out) and its cells' times and its own are written to ``reference_times.json`` in the
+assignment's source folder (the config tells nbgrader not to copy it into the release), with
+a short calibration of the machine that measured (``course_utils.calibration``). When
+grading, ``plan`` turns a notebook's entry into a ``Plan``: each cell may take
+``cell_multiple`` times its reference time plus ``cell_margin`` seconds, a cell the solutions
+do not have (one the student added) ``cell_margin``, the notebook ``notebook_multiple`` times
+its own plus ``notebook_margin``, all scaled by how much slower this machine is than the one
+that measured (never faster than the reference: the factor is at least 1). A correct but
+slower solution keeps its points; an infinite loop costs about a minute, not the fixed
+deadline. The release's cells carry their limits (``released_limits``), so that students'
+Validate, which has neither this package nor the source folder, cuts a cell where autograde
+would (``course_utils.nbgrader_settings.cell_timeout``).
 
 Display-only cells (``display_only``): the locked cells that only show (plots, widgets,
 tables, demonstrations): no graded or solution cell reads what they define. Under autograde
 they are not run (those of the solutions that are display-only in the submission too: a
 student's answer may read a name a demonstration binds); Validate and students run every
-cell. An entry whose notebook changed
-since it was measured (its SHA-256) is ignored: the fixed ``GuardedExecute.deadline`` then
-applies and every cell runs.
+cell. An entry whose notebook changed since it was measured (its SHA-256) is ignored: the
+fixed ``GuardedExecute.deadline`` then applies and every cell runs.
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,8 @@ from nbformat import NotebookNode
 from nbgrader.coursedir import CourseDirectory
 from traitlets import Float
 from traitlets.config import Configurable
+
+from course_utils import calibration
 
 #: The reference times of an assignment, in its source folder.
 FILE = "reference_times.json"
@@ -107,40 +109,6 @@ def _names(source: str) -> tuple[set[str], set[str]]:
     return binds, reads
 
 
-# -- calibration ------------------------------------------------------------------------------
-
-
-def calibrate(repeats: int = 3) -> float:
-    """Seconds this machine takes, now, for a fixed piece of one-threaded work like the
-    notebooks' (interpreted Python and array arithmetic): the median of ``repeats``."""
-    return statistics.median(_workload() for _ in range(repeats))
-
-
-def _workload() -> float:
-    import numpy as np
-
-    start = time.perf_counter()
-    total = 0.0
-    for i in range(200_000):
-        total += (i % 7) * 0.5  # interpreted work: the sum itself is not used
-    values = np.linspace(0.01, 1.0, 400_000)
-    for _ in range(10):
-        values = np.log1p(np.exp(-values)) + np.sqrt(values)
-    return time.perf_counter() - start
-
-
-_calibration: float | None = None
-
-
-def machine_factor(reference: float) -> float:
-    """How much slower this machine is than the one whose calibration was ``reference``
-    (at least 1); measured once per process."""
-    global _calibration
-    if _calibration is None:
-        _calibration = calibrate()
-    return max(1.0, _calibration / reference)
-
-
 # -- the reference file -------------------------------------------------------------------------
 
 
@@ -159,23 +127,50 @@ def read(folder: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def plan(config, assignment: str, notebook: str) -> Plan:
-    """The ``Plan`` of one notebook of ``assignment`` under ``config``'s limits; the empty
-    plan (every cell run, the fixed limits) if the notebook has no up-to-date entry."""
-    folder = source_folder(config, assignment)
-    reference = read(folder)
-    entry = reference.get("notebooks", {}).get(notebook)
-    source = folder / f"{notebook}.ipynb"
-    if not entry or not source.is_file() or entry["sha256"] != digest(source):
+def plan(config, assignment: str, notebook: str, factor: float | None = None) -> Plan:
+    """The ``Plan`` of one notebook of ``assignment`` under ``config``'s limits, scaled by
+    ``factor`` (default: ``calibration.machine_factor``, this machine now against the one that
+    measured); the empty plan (every cell run, the fixed limits) if the notebook has no
+    up-to-date entry."""
+    found = _entry(config, assignment, notebook)
+    if found is None:
         return Plan()
+    entry, reference = found
+    if factor is None:
+        factor = calibration.machine_factor(reference)
     limits = TimeLimits(config=config)
-    factor = machine_factor(reference["calibration"])
     cells = {
         grade_id: factor * (limits.cell_multiple * seconds + limits.cell_margin)
         for grade_id, seconds in entry["cells"].items()
     }
     deadline = factor * (limits.notebook_multiple * entry["seconds"] + limits.notebook_margin)
     return Plan(frozenset(entry["display_only"]), cells, deadline, factor * limits.cell_margin)
+
+
+def released_limits(config, assignment: str, notebook: str) -> dict[str, dict]:
+    """What the release's cells carry for students' Validate (``nbgrader_settings.LIMIT``),
+    by grade id: each measured cell's limit on the machine that measured, and that machine's
+    calibration, by which Validate scales it on the student's (``cell_timeout``)."""
+    found = _entry(config, assignment, notebook)
+    if found is None:
+        return {}
+    reference = found[1]
+    cells = plan(config, assignment, notebook, factor=1.0).cells
+    return {
+        grade_id: {"seconds": round(seconds, 1), "calibration": round(reference, 5)}
+        for grade_id, seconds in cells.items()
+    }
+
+
+def _entry(config, assignment: str, notebook: str) -> tuple[dict, float] | None:
+    """The notebook's up-to-date entry and the calibration it was measured with, or None."""
+    folder = source_folder(config, assignment)
+    reference = read(folder)
+    entry = reference.get("notebooks", {}).get(notebook)
+    source = folder / f"{notebook}.ipynb"
+    if not entry or not source.is_file() or entry["sha256"] != digest(source):
+        return None
+    return entry, reference["calibration"]
 
 
 def stale(folder: Path) -> list[str]:

@@ -3,17 +3,34 @@
 The course's ``nbgrader_config.py`` (the instructor's, and the student bundle's) and a hub's
 ``/etc/jupyter/nbgrader_config.py`` (``hub/nbgrader_config.py``, read by every user's
 server) both call ``apply(c)``, so the Validate button runs a notebook as grading does: the
-same kernel, cell time limit and stderr handling, in the same environment. Students have
+same kernel, cell time limits and stderr handling, in the same environment. Students have
 this package (the wheel), not the instructor's ``autograder``.
 """
 
+import math
 import os
+
+from course_utils import calibration
 
 #: The course's id: its row in the gradebook (PostgreSQL enforces it), its name on a hub.
 COURSE_ID = "vae-course"
-#: Seconds a cell may run under Validate, and under autograde when a notebook has no
-#: reference times (``autograder.time_limits``); the graded fast path loads checkpoints.
+#: Seconds a cell may run when the release gives it no limit of its own (the display-only
+#: cells, a cell the student added) and under autograde when a notebook has no reference
+#: times (``autograder.time_limits``); the graded fast path loads checkpoints.
 CELL_TIMEOUT_S = 300
+#: A released cell's metadata key for its time limit: ``{"seconds": s, "calibration": c}``,
+#: the limit autograde gives it on the machine whose ``calibration.calibrate()`` was ``c``.
+LIMIT = "time_limit"
+
+
+def cell_timeout(cell) -> int:
+    """Seconds Validate gives ``cell``: autograde's limit for it (its ``LIMIT``), scaled by
+    how much slower this machine is, now, than the one that measured; ``CELL_TIMEOUT_S``
+    for a cell without one."""
+    limit = cell.get("metadata", {}).get(LIMIT)
+    if not limit:
+        return CELL_TIMEOUT_S
+    return math.ceil(limit["seconds"] * calibration.machine_factor(limit["calibration"]))
 
 
 def apply(c) -> None:
@@ -25,6 +42,7 @@ def apply(c) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     c.CourseDirectory.course_id = COURSE_ID
     c.Execute.timeout = CELL_TIMEOUT_S
+    c.Execute.timeout_func = cell_timeout  # autograde's GuardedExecute sets its own
     # A cell over the limit is interrupted and scored as an error; later cells still run.
     c.Execute.interrupt_on_timeout = True
     # The kernelspec of this environment, whatever kernel a submission names.

@@ -4,7 +4,10 @@ submission that loops forever graded within its limits while the other student k
 point and the display-only cells are left out under autograde."""
 
 import json
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -15,6 +18,7 @@ from autograder import release, time_limits
 from autograder.cells import grade_id_of
 from autograder.course import Course, new_course
 from autograder.release import generate
+from course_utils import calibration, nbgrader_settings
 
 
 def locked(source: str, grade_id: str, **flags) -> nbformat.NotebookNode:
@@ -50,6 +54,8 @@ def test_display_only_cells_are_those_nothing_graded_reads():
 
 
 def write_reference(course: Course, notebook: str, **entry) -> None:
+    """Reference times measured by a machine whose calibration took 1 s: about 14 times
+    slower than this one, so the limits are never scaled here (the factor is at least 1)."""
     source = course.source / f"{notebook}.ipynb"
     record = {"sha256": time_limits.digest(source), "display_only": [], **entry}
     reference = {"calibration": 1.0, "notebooks": {notebook: record}}
@@ -63,7 +69,7 @@ def course(tmp_path) -> Course:
 
 def test_limits_are_multiples_of_the_reference_and_scale_with_the_machine(course, monkeypatch):
     write_reference(course, "add", seconds=5.0, cells={"add_small_ints": 0.5})
-    monkeypatch.setattr(time_limits, "_calibration", 1.0)  # as fast as the reference machine
+    monkeypatch.setattr(calibration, "now", lambda: 1.0)  # as fast as the reference machine
     plan = time_limits.plan(course.config, course.assignment, "add")
     limits = time_limits.TimeLimits(config=course.config)
     assert (
@@ -74,9 +80,9 @@ def test_limits_are_multiples_of_the_reference_and_scale_with_the_machine(course
     assert plan.deadline == 4 * 5.0 + 30
     assert plan.cell_limit("add_solution") == plan.cell_limit(None) == 15  # not measured
     assert time_limits.Plan().cell_limit("add_small_ints") is None  # no reference: fixed
-    monkeypatch.setattr(time_limits, "_calibration", 3.0)  # three times slower
+    monkeypatch.setattr(calibration, "now", lambda: 3.0)  # three times slower
     assert time_limits.plan(course.config, course.assignment, "add").deadline == 3 * (20 + 30)
-    monkeypatch.setattr(time_limits, "_calibration", 0.1)  # faster: never below the reference
+    monkeypatch.setattr(calibration, "now", lambda: 0.1)  # faster: never below the reference
     assert time_limits.plan(course.config, course.assignment, "add").deadline == 20 + 30
 
 
@@ -93,6 +99,37 @@ def test_the_reference_times_stay_out_of_the_release(course):
     write_reference(course, "add", seconds=5.0, cells={})
     generate(course)
     assert not (course.release / time_limits.FILE).exists()
+
+
+def test_validate_cuts_a_cell_where_autograde_would(tmp_path):
+    """The release's cells carry autograde's limits, and the students' Validate (plain
+    ``nbgrader validate`` with the course's config, no ``autograder`` needed) applies them:
+    an answer that loops forever is cut after its test cells' limits, not the fixed 300 s."""
+    course = new_course(tmp_path / "course", [FIXTURE_NOTEBOOK], "c.TimeLimits.cell_margin = 2.0")
+    tests = {"add_small_ints": 0.1, "add_negatives": 0.1, "add_with_stderr": 0.1}
+    write_reference(course, "add", seconds=1.0, cells=tests)
+    generate(course)
+    released = nbformat.read(course.release / "add.ipynb", as_version=4)
+    carried = {grade_id_of(c): c.metadata.get(nbgrader_settings.LIMIT) for c in released.cells}
+    assert {name: carried[name] for name in tests} == {
+        name: {"seconds": 3.0, "calibration": 1.0}
+        for name in tests  # 10 x 0.1 + 2
+    }
+    assert carried["add_solution"] is None  # not measured: Validate's fixed limit
+    timeouts = {grade_id_of(c): nbgrader_settings.cell_timeout(c) for c in released.cells}
+    assert timeouts["add_small_ints"] == 3
+    assert timeouts["add_solution"] == nbgrader_settings.CELL_TIMEOUT_S
+
+    answer = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    answer.source = "def add(a, b):\n    while True:\n        pass"
+    student = tmp_path / "student" / "add.ipynb"
+    student.parent.mkdir()
+    nbformat.write(released, student)
+    validate = [sys.executable, "-m", "nbgrader", "validate", str(student)]
+    done = subprocess.run(validate, cwd=course.root, capture_output=True, text=True, timeout=120)
+    timeouts = re.findall(r"Timeout waiting for execute reply \((\d+)s\)", done.stderr)
+    assert timeouts == ["3"] * len(tests), done.stdout + done.stderr
+    assert "VALIDATION FAILED" in done.stdout, done.stdout
 
 
 def test_the_repository_s_reference_times_are_up_to_date():
