@@ -32,6 +32,7 @@ import json
 import math
 import os
 import time
+from pathlib import Path
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
@@ -39,8 +40,9 @@ from nbconvert.exporters import NotebookExporter
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, Unicode
 
+from autograder import execution_cache
 from autograder.borrowing import aliases, borrowed
 from autograder.cells import grade_id_of, is_test
 from autograder.sandbox import (
@@ -83,6 +85,8 @@ class GuardedExecute(Execute):
       its tests scoring 0 with the reason; nbgrader's own ``Execute`` raises instead, and
       nbgrader then drops every notebook of the submission;
     - a notebook that ``ReadAnyFile`` could not read is not run: its tests score 0;
+    - ``cache_dir`` (set by ``parallel.grade_all`` for its run): a notebook identical to one
+      executed earlier in the run is not run again (``autograder.execution_cache``);
     - before the first notebook, ``autograder.sandbox.preflight``: a sandboxed kernel that
       cannot import the course's packages stops grading with one message.
     """
@@ -90,6 +94,9 @@ class GuardedExecute(Execute):
     sandbox = Bool(True, help="run each kernel in autograder.sandbox (bubblewrap)").tag(config=True)
     deadline = Integer(600, help="seconds a notebook may run in all, at most").tag(config=True)
     max_output_bytes = Integer(4 * 2**20, help="bytes of output a cell may keep").tag(config=True)
+    cache_dir = Unicode(
+        "", help="a grading run's folder of executed notebooks (autograder.execution_cache)"
+    ).tag(config=True)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -115,7 +122,17 @@ class GuardedExecute(Execute):
         self._seconds = min(self.deadline, self._plan.deadline or self.deadline)
         self._stopped: tuple[str, str] | None = None
         self._ends = time.monotonic() + self._seconds
-        return super().preprocess(nb, resources, km)
+        if not self.cache_dir:
+            return super().preprocess(nb, resources, km)
+        folder = Path((resources or {}).get("metadata", {}).get("path", "."))
+        name = execution_cache.key(nb, self._skip, folder)
+        executed = execution_cache.load(self.cache_dir, name)
+        if executed is not None:
+            self.log.info("identical to a notebook executed earlier in this run: not run again")
+            return executed, resources
+        nb, resources = super().preprocess(nb, resources, km)
+        execution_cache.store(self.cache_dir, name, nb)
+        return nb, resources
 
     def _plan_of(self, resources: dict) -> Plan:
         """The notebook's ``Plan``: given (``release.measure_times``), or from its reference

@@ -135,13 +135,16 @@ def _write(files: dict[str, bytes], folder: Path) -> None:
         path.write_bytes(data)
 
 
-def tasks(course: Course, students: Iterable[str], threads: int) -> list[Task]:
-    """A task per collected submission of ``students``."""
+def tasks(course: Course, students: Iterable[str], threads: int, cache_dir: str = "") -> list[Task]:
+    """A task per collected submission of ``students``; ``cache_dir``: the run's folder of
+    executed notebooks (``autograder.execution_cache``), none if empty."""
     overrides = {
         section: dict(values)
         for section, values in course.overrides.items()
         if section not in PLACES
     }
+    if cache_dir:
+        overrides.setdefault("GuardedExecute", {})["cache_dir"] = cache_dir
     config = (course.root / CONFIG_FILE).read_text()
     source = _files(course.source)
     return [
@@ -380,9 +383,12 @@ def grade_all(
     student is done (graded or given up); ``times``, if given, receives each graded
     student's seconds per step (``Result.seconds``, and "apply": the coordinator's writes).
     Raises ``SandboxUnavailable`` if a worker's sandbox cannot start a kernel: nothing can
-    be graded there.
+    be graded there. On this machine's workers (not Dask's), a notebook identical to one
+    executed earlier in the run is not run again (``autograder.execution_cache``).
     """
-    todo = {task.student: task for task in tasks(course, students, workers.kernel_threads())}
+    cache = "" if workers.scheduler else tempfile.mkdtemp(prefix="vae-grading-cache-")
+    threads = workers.kernel_threads()
+    todo = {task.student: task for task in tasks(course, students, threads, cache)}
     deadline = task_deadline(course)
     attempts = dict.fromkeys(todo, 0)
     failed: dict[str, str] = {}
@@ -441,4 +447,6 @@ def grade_all(
             send_what_can_start()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        if cache:
+            shutil.rmtree(cache, ignore_errors=True)
     return failed
