@@ -157,6 +157,20 @@ def test_pt_notebook_has_the_english_cells_metadata_and_code(name):
     assert notebook.metadata == nbformat.read(COURSE.source / name, as_version=4).metadata
 
 
+def test_notebook_1_is_translated_code_cells_included():
+    """Every cell of notebook 1 that needs it is translated, and its code cells' translations
+    keep the code (``code_changes``) while changing their prose."""
+    name = "01_jensen_elbo.ipynb"
+    missing = [p for p in translation.problems(REPO_ROOT, EDITION) if p.kind == "missing"]
+    assert [str(p) for p in missing if p.notebook == "01_jensen_elbo"] == []
+    changed_code = [
+        en.id
+        for en, pt in zip(_cells(COURSE, name), _cells(PT, name), strict=True)
+        if en.cell_type == "code" and en.source != pt.source
+    ]
+    assert len(changed_code) >= 10, changed_code
+
+
 def test_reference_times_are_the_english_ones_for_the_pt_notebooks():
     english, pt = time_limits.read(COURSE.source), time_limits.read(PT.source)
     assert time_limits.stale(PT.source) == []
