@@ -72,7 +72,7 @@ def _release(course: Course, _: argparse.Namespace) -> int:
 
 def _check_release(course: Course, _: argparse.Namespace) -> int:
     found = _release_differences(course)
-    for edition in translation.editions_of(course.assignment):
+    for edition in translation.editions_of(course.assignment, course.root):
         found += translation.differences(course.root, edition)
         found += _release_differences(release.edition_course(course, edition))
     for difference in found:
@@ -96,7 +96,7 @@ def _release_differences(course: Course) -> list[str]:
 
 
 def _translations(course: Course, args: argparse.Namespace) -> int:
-    editions = translation.editions_of(course.assignment)
+    editions = translation.editions_of(course.assignment, course.root)
     found = [p for e in editions for p in translation.problems(course.root, e)]
     for problem in found:
         if args.all or problem.kind != "missing":

@@ -39,7 +39,7 @@ def generate_editions(course: Course) -> list[Path]:
     ``solutions/vae-pt`` from ``solutions/vae`` and ``translations/pt_BR``) and release each
     as an assignment of its own (``notebooks/vae-pt``). Returns their release notebooks."""
     written = []
-    for edition in translation.editions_of(course.assignment):
+    for edition in translation.editions_of(course.assignment, course.root):
         translation.build(course.root, edition)
         written += generate(edition_course(course, edition))
     return written

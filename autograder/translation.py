@@ -72,9 +72,10 @@ class Edition:
 EDITIONS = (Edition("vae-pt", "vae", "pt_BR"),)
 
 
-def editions_of(english: str) -> list[Edition]:
-    """The editions translated from the assignment ``english``."""
-    return [edition for edition in EDITIONS if edition.english == english]
+def editions_of(english: str, root: Path) -> list[Edition]:
+    """The editions translated from the assignment ``english`` in the course directory
+    ``root`` (those whose translations it holds: a course without them has none)."""
+    return [e for e in EDITIONS if e.english == english and e.translations(root).is_dir()]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from autograder import release, time_limits, translation, validation
+from autograder.__main__ import main
 from autograder.cells import grade_id_of, is_test
 from autograder.course import REPO_ROOT, Course, new_course
 
@@ -211,3 +212,10 @@ def test_pt_solutions_of_notebooks_1_and_2_pass_nbgrader_validate(tmp_path):
     assert problems == {course.source / path.name: [] for path in notebooks}, json.dumps(
         {str(k): v for k, v in problems.items()}, indent=1
     )
+
+
+def test_cli_checks_both_editions_and_lists_the_translations(capsys):
+    assert main(["check-release"]) == 0
+    assert capsys.readouterr().out.endswith("notebooks/vae matches the solutions\n")
+    assert main(["translations"]) == 0
+    assert "cells not translated yet" in capsys.readouterr().out
