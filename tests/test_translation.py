@@ -199,7 +199,13 @@ def test_pt_release_holds_no_solution_or_hidden_test():
     assert [path.name for path in released] == NOTEBOOKS
     for path in released:
         text = path.read_text()
-        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "Reference answer"):
+        for marker in (
+            "BEGIN SOLUTION",
+            "END SOLUTION",
+            "BEGIN HIDDEN TESTS",
+            "Reference answer",
+            "Resposta de referência",
+        ):
             assert marker not in text, f"{path.name} contains {marker!r}"
 
 
