@@ -20,6 +20,7 @@ from autograder import (
     report_page,
     sandbox,
     time_limits,
+    translation,
     validation,
 )
 from autograder.course import ASSIGNMENT, REPO_ROOT, Course, NbgraderError
@@ -64,18 +65,16 @@ def _workers(args: argparse.Namespace) -> parallel.Workers:
 
 def _release(course: Course, _: argparse.Namespace) -> int:
     release.refresh_times(course)
-    for path in release.generate(course):
+    for path in release.generate(course) + release.generate_editions(course):
         print(f"wrote {path}")
     return 0
 
 
 def _check_release(course: Course, _: argparse.Namespace) -> int:
-    found = release.differences(course)
-    if (course.source / time_limits.FILE).exists():  # a course without one has fixed limits
-        found += [
-            f"{course.source / time_limits.FILE}: {notebook}'s times are out of date"
-            for notebook in time_limits.stale(course.source)
-        ]
+    found = _release_differences(course)
+    for edition in translation.editions_of(course.assignment, course.root):
+        found += translation.differences(course.root, edition)
+        found += _release_differences(release.edition_course(course, edition))
     for difference in found:
         print(difference)
     if found:
@@ -83,6 +82,28 @@ def _check_release(course: Course, _: argparse.Namespace) -> int:
         return 1
     print(f"{course.release} matches the solutions")
     return 0
+
+
+def _release_differences(course: Course) -> list[str]:
+    """How the committed release, and the reference times, differ from fresh ones."""
+    found = release.differences(course)
+    if (course.source / time_limits.FILE).exists():  # a course without one has fixed limits
+        found += [
+            f"{course.source / time_limits.FILE}: {notebook}'s times are out of date"
+            for notebook in time_limits.stale(course.source)
+        ]
+    return found
+
+
+def _translations(course: Course, args: argparse.Namespace) -> int:
+    editions = translation.editions_of(course.assignment, course.root)
+    found = [p for e in editions for p in translation.problems(course.root, e)]
+    for problem in found:
+        if args.all or problem.kind != "missing":
+            print(problem)
+    missing = sum(problem.kind == "missing" for problem in found)
+    print(f"{missing} cells not translated yet" + ("" if args.all else " (--all lists them)"))
+    return int(any(problem.kind != "missing" for problem in found))
 
 
 def _validate(course: Course, _: argparse.Namespace) -> int:
@@ -185,6 +206,7 @@ def _parser() -> argparse.ArgumentParser:
         ("export", _export, "export the grades: build/grades.csv, or for Canvas or Moodle"),
         ("report", _report, "class report: scores, pass rates, common mistakes (build/report)"),
         ("bundle", _bundle, "zip what students get into build/student_bundle.zip"),
+        ("translations", _translations, "stale and missing cells of the translated editions"),
     ]:
         command = commands.add_parser(name, help=text, description=text)
         command.set_defaults(command=run)
@@ -215,6 +237,8 @@ def _parser() -> argparse.ArgumentParser:
                 help="csv: nbgrader's (build/grades.csv); canvas, moodle: their gradebook "
                 "imports, with the graders' comments (build/grades-<format>.csv)",
             )
+        if name == "translations":
+            command.add_argument("--all", action="store_true", help="list the missing cells too")
         if name == "report":
             command.add_argument(
                 "--expected", type=Path, help="JSON {student_id: expected score}: adds a column"

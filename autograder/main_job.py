@@ -126,12 +126,19 @@ def not_graded(log: str) -> str:
 
 
 def build_release(course: Course) -> str:
-    """Regenerate the release; say which files changed (none when it was in sync)."""
-    before = {p: p.read_bytes() for p in course.release.rglob("*") if p.is_file()}
+    """Regenerate the release and its translated editions' (``release.generate_editions``);
+    say which files changed (none when it was in sync)."""
+    folder = course.release.parent  # notebooks/: every edition's release
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     release.refresh_times(course)
     release.generate(course)
-    after = {p: p.read_bytes() for p in course.release.rglob("*") if p.is_file()}
-    changed = sorted(p.name for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    release.generate_editions(course)
+    after = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    changed = sorted(
+        p.relative_to(folder).as_posix()
+        for p in before.keys() | after.keys()
+        if before.get(p) != after.get(p)
+    )
     if changed:
-        return f"regenerated {course.release} from the solutions: {', '.join(changed)} changed"
-    return f"{course.release} is in sync with the solutions"
+        return f"regenerated {folder} from the solutions: {', '.join(changed)} changed"
+    return f"{folder} is in sync with the solutions"

@@ -17,7 +17,7 @@ from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from traitlets.config import Config
 
-from autograder import time_limits
+from autograder import time_limits, translation
 from autograder.cells import grade_id_of, is_test
 from autograder.course import Course, check
 from autograder.nbgrader_hooks import GuardedExecute
@@ -33,6 +33,22 @@ def generate(course: Course) -> list[Path]:
     """
     check(course.api().generate_assignment(course.assignment, force=True), "generate_assignment")
     return sorted(course.release.glob("*.ipynb"))
+
+
+def generate_editions(course: Course) -> list[Path]:
+    """Build the translated editions of the course's assignment (``autograder.translation``:
+    ``solutions/vae-pt`` from ``solutions/vae`` and ``translations/pt_BR``) and release each
+    as an assignment of its own (``notebooks/vae-pt``). Returns their release notebooks."""
+    written = []
+    for edition in translation.editions_of(course.assignment, course.root):
+        translation.build(course.root, edition)
+        written += generate(edition_course(course, edition))
+    return written
+
+
+def edition_course(course: Course, edition: translation.Edition) -> Course:
+    """``course`` (its root and overrides) with the edition's assignment."""
+    return Course(course.root, edition.assignment, course.overrides)
 
 
 def differences(course: Course) -> list[str]:

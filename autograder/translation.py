@@ -1,0 +1,345 @@
+"""Translated editions of an assignment, built from the English solutions and a translation
+kept beside them, cell by cell (issue 25).
+
+The English solutions (``solutions/<english>/``) stay the one source. A translation is a
+JSON file per notebook, ``translations/<language>/<notebook>.json``, mapping a cell's
+nbformat ``id`` to ``{"grade_id": str, "en_sha256": str, "source": [lines]}``: the
+translated source (split into lines as nbformat does) and the SHA-256 of the English source
+it translates. Markdown cells are translated whole; a code cell only in its prose (comments,
+string literals: printed text, plot labels, docstrings), its code unchanged (``code_changes``).
+
+``build`` writes the edition's own assignment source, ``solutions/<assignment>/`` (e.g.
+``solutions/vae-pt/``): the English notebooks with every up-to-date translation applied,
+everything else (code, ids, nbgrader metadata, grade ids, points, notebook metadata) as in
+English. It is committed, like the release, so that plain ``nbgrader generate_assignment
+vae-pt`` and formgrader find it; ``differences`` says whether the committed copy is current.
+An entry whose English cell changed since it was translated is *stale*: the build keeps the
+English cell there (never a translation of code that no longer exists) and ``problems``
+names it, as it names the cells still *missing* a translation.
+
+The edition's reference times (``autograder.time_limits``) are the English ones, re-keyed to
+the translated notebook's SHA-256: the two notebooks run the same code, cell for cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import tempfile
+import tokenize
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from autograder import time_limits
+from autograder.cells import grade_id_of, is_test
+
+#: Where the translations live, relative to the course directory.
+TRANSLATIONS = Path("translations")
+#: Lines nbgrader reads in a cell's source: a translation keeps them as they are.
+_MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$", re.MULTILINE)
+#: A string literal that reads as prose: two words of letters in a row.
+_PROSE = re.compile(r"[^\W\d_]{2,}\s+[^\W\d_]{2,}")
+
+
+@dataclass(frozen=True)
+class Edition:
+    """A translated edition: ``assignment`` (its nbgrader name, ``vae-pt``), built from the
+    English ``english`` assignment (``vae``) and ``translations/<language>/``."""
+
+    assignment: str
+    english: str
+    language: str
+
+    def translations(self, root: Path) -> Path:
+        """The folder of the translation files under the course directory ``root``."""
+        return Path(root) / TRANSLATIONS / self.language
+
+    def english_source(self, root: Path) -> Path:
+        """The English solutions it is built from, ``solutions/<english>``."""
+        return Path(root) / "solutions" / self.english
+
+    def source(self, root: Path) -> Path:
+        """Its own assignment source, generated: ``solutions/<assignment>``."""
+        return Path(root) / "solutions" / self.assignment
+
+
+EDITIONS = (Edition("vae-pt", "vae", "pt_BR"),)
+
+
+def editions_of(english: str, root: Path) -> list[Edition]:
+    """The editions translated from the assignment ``english`` in the course directory
+    ``root`` (those whose translations it holds: a course without them has none)."""
+    return [e for e in EDITIONS if e.english == english and e.translations(root).is_dir()]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with one cell's translation: ``kind`` is ``stale`` (the English cell
+    changed since), ``missing`` (no translation yet), ``unknown`` (no such English cell)
+    or ``code`` (the translation changes code); ``detail`` says more."""
+
+    notebook: str
+    cell_id: str
+    grade_id: str | None
+    kind: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        name = f"cell {self.cell_id}" + (f" ({self.grade_id})" if self.grade_id else "")
+        return f"{self.notebook}: {name}: {self.kind}" + (f": {self.detail}" if self.detail else "")
+
+
+# -- the translation files ----------------------------------------------------------------------
+
+
+def digest(source: str) -> str:
+    """SHA-256 (hex) of a cell's source, as UTF-8."""
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def read_entries(path: Path) -> dict[str, dict]:
+    """A notebook's translation, ``{cell id: entry}`` with ``entry["source"]`` joined into
+    one string (empty if the file does not exist)."""
+    if not path.is_file():
+        return {}
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    return {cell_id: {**e, "source": "".join(e["source"])} for cell_id, e in entries.items()}
+
+
+def write_entries(path: Path, entries: dict[str, dict]) -> None:
+    """Write ``{cell id: entry}`` (sources as strings) as a translation file, sources split
+    into lines, in the order given."""
+    lines = {
+        cell_id: {**e, "source": e["source"].splitlines(keepends=True)}
+        for cell_id, e in entries.items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(lines, indent=1, ensure_ascii=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def record(root: Path, edition: Edition, notebook: str, cell_id: str, source: str) -> None:
+    """Set the translation of one cell of ``notebook`` (its stem, ``01_jensen_elbo``) to
+    ``source``, against the English cell as it is now; entries kept in the notebook's order.
+    Raises ``ValueError`` for a cell the English notebook does not have or a translation
+    that changes code."""
+    english = _read(edition.english_source(root) / f"{notebook}.ipynb")
+    cells = {cell.id: cell for cell in english.cells}
+    if cell_id not in cells:
+        raise ValueError(f"{notebook}: no cell {cell_id} in the English notebook")
+    cell = cells[cell_id]
+    if cell.cell_type == "code" and (changes := _changes(cell, source)):
+        raise ValueError(f"{notebook}: cell {cell_id}: {'; '.join(changes)}")
+    path = edition.translations(root) / f"{notebook}.json"
+    entries = read_entries(path)
+    entries[cell_id] = {
+        "grade_id": grade_id_of(cell),
+        "en_sha256": digest(cell.source),
+        "source": source,
+    }
+    write_entries(path, {c.id: entries[c.id] for c in english.cells if c.id in entries})
+
+
+# -- what a translation may change --------------------------------------------------------------
+
+
+def needs_translation(cell: NotebookNode) -> bool:
+    """A cell a reader meets in English until it is translated: a markdown cell with text, or
+    a code cell with a comment or a prose string, except the test cells (their messages wait
+    for the checks' own translation, by message id)."""
+    if cell.cell_type == "markdown":
+        return bool(cell.source.strip())
+    if cell.cell_type != "code" or is_test(cell):
+        return False
+    return bool(_comments(cell.source)) or any(_PROSE.search(s) for s in _strings(cell.source))
+
+
+def code_changes(english: str, translated: str, test: bool = False) -> list[str]:
+    """How a translated code cell changes more than comments and string literals (empty if
+    it does not): its code (compared as syntax trees with every string blanked), nbgrader's
+    ``### BEGIN/END`` lines, or a byte of its hidden tests; in a ``test`` cell, a string
+    (its messages wait for the checks' translation by message id: only comments change)."""
+    found = []
+    if test and _strings(english) != _strings(translated):
+        found.append("a test cell's strings differ (only its comments may be translated)")
+    if _MARKER.findall(english) != _MARKER.findall(translated):
+        found.append("nbgrader's ### BEGIN/END lines differ")
+    if _hidden(english) != _hidden(translated):
+        found.append("the hidden tests differ (they are kept byte for byte)")
+    if _skeleton(english) != _skeleton(translated):
+        found.append("the code differs beyond comments and string literals")
+    return found
+
+
+def _changes(cell: NotebookNode, translated: str) -> list[str]:
+    """``code_changes`` of an English code cell and its translation."""
+    return code_changes(cell.source, translated, test=is_test(cell))
+
+
+class _BlankStrings(ast.NodeTransformer):
+    """Every string constant made empty; an f-string keeps only its expressions (with their
+    conversions, not their format specs: widths and precisions are presentation)."""
+
+    def visit_Constant(self, node: ast.Constant) -> ast.Constant:
+        return ast.Constant("") if isinstance(node.value, str) else node
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.expr:
+        values = [
+            ast.FormattedValue(self.visit(v.value), v.conversion, None)
+            for v in node.values
+            if isinstance(v, ast.FormattedValue)
+        ]
+        return ast.JoinedStr(values) if values else ast.Constant("")
+
+
+def _skeleton(source: str) -> str:
+    """The cell's syntax tree with its strings blanked, as text (the source if it does not
+    parse: then only an identical source matches)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    return ast.dump(_BlankStrings().visit(tree))
+
+
+def _strings(source: str) -> list[str]:
+    """The string constants of a cell (the literal parts of f-strings included)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+
+
+def _comments(source: str) -> list[str]:
+    """The comments of a cell, nbgrader's ``### BEGIN/END`` lines left out."""
+    try:
+        tokens = list(tokenize.generate_tokens(StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return []
+    return [t.string for t in tokens if t.type == tokenize.COMMENT and not _MARKER.match(t.string)]
+
+
+def _hidden(source: str) -> list[str]:
+    """The text of each hidden-test block of a cell."""
+    return re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", source, re.DOTALL)
+
+
+# -- checking and building ------------------------------------------------------------------------
+
+
+def problems(root: Path, edition: Edition) -> list[Problem]:
+    """Every stale, missing, unknown or code-changing entry of the edition, notebook by
+    notebook in the English notebooks' cell order."""
+    found = []
+    for path in english_notebooks(root, edition):
+        english = _read(path)
+        entries = read_entries(edition.translations(root) / f"{path.stem}.json")
+        found += _notebook_problems(path.stem, english, entries)
+    return found
+
+
+def _notebook_problems(notebook: str, english: NotebookNode, entries: dict) -> list[Problem]:
+    found = []
+    for cell in english.cells:
+        entry = entries.get(cell.id)
+        grade_id = grade_id_of(cell)
+        if entry is None:
+            if needs_translation(cell):
+                found.append(Problem(notebook, cell.id, grade_id, "missing"))
+        elif entry["en_sha256"] != digest(cell.source):
+            detail = "the English cell changed since it was translated"
+            found.append(Problem(notebook, cell.id, grade_id, "stale", detail))
+        elif cell.cell_type == "code" and (changes := _changes(cell, entry["source"])):
+            found.append(Problem(notebook, cell.id, grade_id, "code", "; ".join(changes)))
+    known = {cell.id for cell in english.cells}
+    for cell_id, entry in entries.items():
+        if cell_id not in known:
+            detail = "the English notebook has no such cell"
+            found.append(Problem(notebook, cell_id, entry.get("grade_id"), "unknown", detail))
+    return found
+
+
+def english_notebooks(root: Path, edition: Edition) -> list[Path]:
+    """The English solution notebooks of the edition, in order."""
+    return sorted(edition.english_source(root).glob("*.ipynb"))
+
+
+def translate(english: NotebookNode, entries: dict[str, dict]) -> NotebookNode:
+    """A copy of ``english`` with the up-to-date translations of ``entries`` applied (stale
+    ones, and those that would change code, left out: their cells stay in English)."""
+    nb = nbformat.from_dict(english)
+    for cell in nb.cells:
+        entry = entries.get(cell.id)
+        if entry is None or entry["en_sha256"] != digest(cell.source):
+            continue
+        if cell.cell_type == "code" and _changes(cell, entry["source"]):
+            continue
+        cell.source = entry["source"]
+    return nb
+
+
+def build(root: Path, edition: Edition, folder: Path | None = None) -> list[Path]:
+    """Write the edition's assignment source into ``folder`` (default
+    ``solutions/<assignment>``): each English notebook translated (``translate``), written
+    as nbformat writes the English ones, and the reference times. Returns the notebooks."""
+    folder = Path(folder or edition.source(root))
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in english_notebooks(root, edition):
+        entries = read_entries(edition.translations(root) / f"{path.stem}.json")
+        nb = translate(_read(path), entries)
+        target = folder / path.name
+        target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+        written.append(target)
+    for old in set(folder.glob("*.ipynb")) - set(written):
+        old.unlink()
+    _write_times(edition.english_source(root), folder)
+    return written
+
+
+def _write_times(english: Path, folder: Path) -> None:
+    """The English reference times of each notebook whose times are up to date, keyed to the
+    translated notebook's SHA-256 (``time_limits.plan`` checks it); none if English has none."""
+    reference = time_limits.read(english)
+    target = folder / time_limits.FILE
+    if not reference:
+        target.unlink(missing_ok=True)
+        return
+    notebooks = {}
+    for stem, entry in reference.get("notebooks", {}).items():
+        source, translated = english / f"{stem}.ipynb", folder / f"{stem}.ipynb"
+        current = source.is_file() and entry["sha256"] == time_limits.digest(source)
+        if current and translated.is_file():
+            notebooks[stem] = {**entry, "sha256": time_limits.digest(translated)}
+    text = json.dumps({**reference, "notebooks": notebooks}, indent=1, sort_keys=True)
+    target.write_text(text + "\n")
+
+
+def differences(root: Path, edition: Edition) -> list[str]:
+    """The files of the committed ``solutions/<assignment>`` that differ from a fresh build
+    (empty if it is current)."""
+    committed = edition.source(root)
+    with tempfile.TemporaryDirectory() as tmp:
+        build(root, edition, Path(tmp))
+        fresh = {p.name: p.read_bytes() for p in Path(tmp).glob("*") if p.is_file()}
+    ours = {p.name: p.read_bytes() for p in committed.glob("*") if p.is_file()}
+    return [
+        f"{committed / name}: out of date (python -m autograder release rebuilds it)"
+        for name in sorted(ours.keys() | fresh.keys())
+        if ours.get(name) != fresh.get(name)
+    ]
+
+
+def _read(path: Path) -> NotebookNode:
+    return nbformat.read(path, as_version=nbformat.NO_CONVERT)

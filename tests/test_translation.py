@@ -1,0 +1,227 @@
+"""The pt-BR edition (issue 25): built from the English solutions and translations kept beside
+them by cell id; no translation stale or changing code; the same cells, ids, metadata, grade
+ids and points as in English; released as the assignment ``vae-pt``."""
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from autograder import release, time_limits, translation, validation
+from autograder.__main__ import main
+from autograder.cells import grade_id_of, is_test
+from autograder.course import REPO_ROOT, Course, new_course
+
+EDITION = translation.EDITIONS[0]
+COURSE = Course()
+PT = Course(assignment=EDITION.assignment)
+NOTEBOOKS = [path.name for path in translation.english_notebooks(REPO_ROOT, EDITION)]
+#: A cell of notebook 1 to translate in the temporary copies: the exercise's statement.
+CELL = "cd09c17a"  # jensen_md
+
+
+def _cells(course: Course, name: str) -> list[nbformat.NotebookNode]:
+    return nbformat.read(course.source / name, as_version=nbformat.NO_CONVERT).cells
+
+
+def _copy(tmp_path, notebooks=("01_jensen_elbo.ipynb",)) -> None:
+    """A course directory in ``tmp_path`` with English notebooks and their translations."""
+    english = EDITION.english_source(tmp_path)
+    english.mkdir(parents=True)
+    for name in notebooks:
+        shutil.copy(COURSE.source / name, english)
+    shutil.copytree(EDITION.translations(REPO_ROOT), EDITION.translations(tmp_path))
+
+
+def _set_english_source(tmp_path, name: str, cell_id: str, source: str) -> None:
+    path = EDITION.english_source(tmp_path) / name
+    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    next(cell for cell in nb.cells if cell.id == cell_id).source = source
+    nbformat.write(nb, path)
+
+
+# -- drift ----------------------------------------------------------------------------------------
+
+
+def test_no_translation_is_stale_unknown_or_changes_code():
+    found = [p for p in translation.problems(REPO_ROOT, EDITION) if p.kind != "missing"]
+    assert found == [], "\n".join(map(str, found))
+
+
+def test_an_english_change_makes_its_translation_stale_and_names_the_cell(tmp_path):
+    _copy(tmp_path)
+    translation.record(tmp_path, EDITION, "01_jensen_elbo", CELL, "## 1. A desigualdade de Jensen")
+    assert not [p for p in translation.problems(tmp_path, EDITION) if p.cell_id == CELL]
+
+    _set_english_source(tmp_path, "01_jensen_elbo.ipynb", CELL, "## 1. Jensen, revised")
+    found = [p for p in translation.problems(tmp_path, EDITION) if p.kind != "missing"]
+    assert [(p.notebook, p.cell_id, p.grade_id, p.kind) for p in found] == [
+        ("01_jensen_elbo", CELL, "jensen_md", "stale")
+    ]
+    assert "01_jensen_elbo: cell cd09c17a (jensen_md): stale" in str(found[0])
+    # The build keeps the English cell, never the translation of what is no longer there.
+    [built] = translation.build(tmp_path, EDITION)
+    cells = {c.id: c for c in nbformat.read(built, as_version=4).cells}
+    assert cells[CELL].source == "## 1. Jensen, revised"
+
+
+def test_a_cell_without_translation_is_missing_and_an_unknown_id_is_named(tmp_path):
+    _copy(tmp_path)
+    path = EDITION.translations(tmp_path) / "01_jensen_elbo.json"
+    entries = translation.read_entries(path)
+    entries.pop(CELL, None)
+    entries["no-such-cell"] = {"grade_id": "gone", "en_sha256": "0" * 64, "source": "texto"}
+    translation.write_entries(path, entries)
+    found = {(p.cell_id, p.kind) for p in translation.problems(tmp_path, EDITION)}
+    assert (CELL, "missing") in found
+    assert ("no-such-cell", "unknown") in found
+
+
+def test_record_refuses_a_translation_that_changes_code(tmp_path):
+    _copy(tmp_path)
+    english = next(c for c in _cells(COURSE, "01_jensen_elbo.ipynb") if c.id == "58f294ee")
+    wrong = english.source.replace("mean(dim=0)) -", "sum(dim=0)) -")
+    assert wrong != english.source
+    with pytest.raises(ValueError, match="58f294ee: the code differs"):
+        translation.record(tmp_path, EDITION, "01_jensen_elbo", "58f294ee", wrong)
+
+
+# -- what a translation may change in a code cell -------------------------------------------------
+
+CODE = '''def f(x):
+    """Double x."""
+    # twice
+    print(f"{'x':<6}{x:>8.4f} done")
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION
+'''
+
+
+@pytest.mark.parametrize(
+    "translated",
+    [
+        CODE.replace('"""Double x."""', '"""Dobra x."""').replace("# twice", "# duas vezes"),
+        CODE.replace("{'x':<6}{x:>8.4f} done", "{'valor':<9}{x:>10.4f} pronto"),
+        CODE.replace('print(f"', 'print(\n        f"'),  # layout is not code
+    ],
+)
+def test_comments_strings_and_layout_may_change(translated):
+    assert translation.code_changes(CODE, translated) == []
+
+
+@pytest.mark.parametrize(
+    ("translated", "message"),
+    [
+        (CODE.replace("2 * x", "3 * x"), "the code differs"),
+        (CODE.replace("{x:>8.4f}", "{-x:>8.4f}"), "the code differs"),
+        (CODE.replace("    ### END SOLUTION\n", ""), "BEGIN/END lines differ"),
+    ],
+)
+def test_code_may_not_change(translated, message):
+    assert message in "; ".join(translation.code_changes(CODE, translated))
+
+
+def test_hidden_tests_are_kept_byte_for_byte_and_test_strings_stay():
+    test = (
+        'assert ok, "message"  # why\n'
+        "### BEGIN HIDDEN TESTS\nassert x == 1  # x\n### END HIDDEN TESTS"
+    )
+    assert translation.code_changes(test, test.replace("# why", "# por quê"), test=True) == []
+    hidden = translation.code_changes(test, test.replace("# x\n", "# o x\n"), test=True)
+    assert hidden == ["the hidden tests differ (they are kept byte for byte)"]
+    message = translation.code_changes(test, test.replace('"message"', '"mensagem"'), test=True)
+    assert message == ["a test cell's strings differ (only its comments may be translated)"]
+
+
+# -- the built edition ----------------------------------------------------------------------------
+
+
+def test_the_committed_edition_is_what_the_translations_build():
+    found = translation.differences(REPO_ROOT, EDITION)
+    assert found == [], "\n".join(found) + "\nrun `python -m autograder release`"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_pt_notebook_has_the_english_cells_metadata_and_code(name):
+    english, pt = _cells(COURSE, name), _cells(PT, name)
+    # The cell metadata holds nbgrader's: grade ids, points, locks, solution and test flags.
+    assert [(c.id, c.cell_type, c.metadata) for c in pt] == [
+        (c.id, c.cell_type, c.metadata) for c in english
+    ]
+    assert [grade_id_of(c) for c in pt] == [grade_id_of(c) for c in english]
+    for en, translated in zip(english, pt, strict=True):
+        if en.cell_type == "code":
+            assert translation.code_changes(en.source, translated.source, is_test(en)) == [], en.id
+    notebook = nbformat.read(PT.source / name, as_version=nbformat.NO_CONVERT)
+    assert notebook.metadata == nbformat.read(COURSE.source / name, as_version=4).metadata
+
+
+#: The notebooks translated whole so far: every cell that needs it (issue 25's order).
+TRANSLATED = ["01_jensen_elbo.ipynb", "02_negative_elbo.ipynb"]
+
+
+@pytest.mark.parametrize("name", TRANSLATED)
+def test_notebook_is_translated_code_cells_included(name):
+    """Every cell of the notebook that needs it is translated, and its code cells'
+    translations keep the code (``code_changes``) while changing their prose."""
+    stem = name.removesuffix(".ipynb")
+    missing = [p for p in translation.problems(REPO_ROOT, EDITION) if p.kind == "missing"]
+    assert [str(p) for p in missing if p.notebook == stem] == []
+    changed_code = [
+        en.id
+        for en, pt in zip(_cells(COURSE, name), _cells(PT, name), strict=True)
+        if en.cell_type == "code" and en.source != pt.source
+    ]
+    assert len(changed_code) >= 10, changed_code
+
+
+def test_reference_times_are_the_english_ones_for_the_pt_notebooks():
+    english, pt = time_limits.read(COURSE.source), time_limits.read(PT.source)
+    assert time_limits.stale(PT.source) == []
+    assert pt["calibration"] == english["calibration"]
+    for stem, entry in pt["notebooks"].items():
+        assert entry["sha256"] == time_limits.digest(PT.source / f"{stem}.ipynb")
+        assert {**entry, "sha256": None} == {**english["notebooks"][stem], "sha256": None}
+
+
+# -- the release ----------------------------------------------------------------------------------
+
+
+def test_committed_pt_release_is_what_nbgrader_generates():
+    found = release.differences(PT)
+    assert found == [], "\n".join(found) + "\nrun `python -m autograder release`"
+
+
+def test_pt_release_holds_no_solution_or_hidden_test():
+    released = sorted(PT.release.glob("*.ipynb"))
+    assert [path.name for path in released] == NOTEBOOKS
+    for path in released:
+        text = path.read_text()
+        for marker in (
+            "BEGIN SOLUTION",
+            "END SOLUTION",
+            "BEGIN HIDDEN TESTS",
+            "Reference answer",
+            "Resposta de referência",
+        ):
+            assert marker not in text, f"{path.name} contains {marker!r}"
+
+
+def test_pt_solutions_of_notebooks_1_and_2_pass_nbgrader_validate(tmp_path):
+    """Validate as students' button and the course's command do (the grading sandbox,
+    ``NBGRADER_EXECUTION=validate``: checkpoints instead of training)."""
+    notebooks = [PT.source / "01_jensen_elbo.ipynb", PT.source / "02_negative_elbo.ipynb"]
+    course = new_course(tmp_path / "course", notebooks, assignment=EDITION.assignment)
+    problems = validation.check_solutions(course)
+    assert problems == {course.source / path.name: [] for path in notebooks}, json.dumps(
+        {str(k): v for k, v in problems.items()}, indent=1
+    )
+
+
+def test_cli_checks_both_editions_and_lists_the_translations(capsys):
+    assert main(["check-release"]) == 0
+    assert capsys.readouterr().out.endswith("notebooks/vae matches the solutions\n")
+    assert main(["translations"]) == 0
+    assert "cells not translated yet" in capsys.readouterr().out
