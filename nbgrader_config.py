@@ -58,8 +58,17 @@ c.ClearSolutions.code_stub = {
 }
 # Hidden tests use the default ### BEGIN/END HIDDEN TESTS markers: ClearHiddenTests cuts
 # them from the release; autograde restores locked cells (tests) from the gradebook.
-# A test cell the student deleted is put back, hidden tests included, before grading.
+# A test cell the student deleted is put back, hidden tests included, before grading, where
+# the release had it (RestoreDeletedCells: nbgrader's OverwriteCells fails on a test that
+# follows a locked cell).
 c.OverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "autograder.nbgrader_hooks.RestoreDeletedCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # The release is byte-stable whoever generates it (the CLI, formgrader's Generate button).
 c.GenerateAssignment.preprocessors = [

@@ -20,6 +20,10 @@ grade alike:
   exercise whose solution answers it with the course's own code (``autograder.borrowing``)
   scores 0 on its tests, flagged for a grade by hand (mistake ``borrowed_answer``); the
   notebook's other exercises keep theirs;
+- ``RestoreDeletedCells`` (``Autograde.sanitize_preprocessors``, in place of nbgrader's
+  ``OverwriteCells``): a test cell the student deleted is put back where the release had
+  it, whatever cell came before it (nbgrader's own raises ``KeyError`` when that was a
+  locked cell, and drops the whole submission);
 - ``NormalizeRelease`` (``GenerateAssignment.preprocessors``, last): the release is
   byte-stable, whoever generates it;
 - ``HideHiddenTests`` (``GenerateFeedback.preprocessors``): feedback shows each hidden
@@ -39,7 +43,7 @@ from nbclient.exceptions import DeadKernelError
 from nbconvert.exporters import NotebookExporter
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
-from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool, Integer, Unicode
 
 from autograder import execution_cache
@@ -346,6 +350,31 @@ class WithholdBorrowed(NbGraderPreprocessor):
             tests = {test.grade_id for test in where.tests}
             withhold(nb, resources, tests, reason, "WithheldForReview")
             self.log.warning("%s: %s withheld (%s)", where.notebook, where.name, found[0])
+        return nb, resources
+
+
+class RestoreDeletedCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells``, which puts back each grade cell missing from the
+    submission (``add_missing_cells``) after the nearest earlier cell of the release that
+    the submission still has, or first. nbgrader's own looks only for an earlier grade or
+    solution cell, raises when the one before is a locked demonstration, and offsets its
+    positions wrongly after the first cell it adds."""
+
+    def add_missing_grade_cells(self, nb: NotebookNode, resources: dict):
+        source = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        points = {cell.name: cell.max_score for cell in source.grade_cells}
+        solutions = {cell.name for cell in source.solution_cells}
+        released = [cell.name for cell in source.source_cells]
+        for position, cell in enumerate(source.source_cells):
+            present = [grade_id_of(c) for c in nb.cells]
+            if cell.name not in points or cell.name in present:
+                continue
+            self.log.warning("Missing grade cell %s encountered, adding to notebook", cell.name)
+            restored = self.missing_cell_transform(
+                cell, points[cell.name], is_solution=cell.name in solutions
+            )
+            earlier = [name for name in released[:position] if name in present]
+            nb.cells.insert(present.index(earlier[-1]) + 1 if earlier else 0, restored)
         return nb, resources
 
 

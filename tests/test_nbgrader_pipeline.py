@@ -196,3 +196,44 @@ def test_cli_exit_codes(released, tmp_path, capsys):
     assert capsys.readouterr().out.endswith("notebooks/vae matches the solutions\n")
     assert main(["--root", str(tmp_path), "release"]) == 1
     assert "'nbgrader_config.py' does not exist" in capsys.readouterr().err
+
+
+def test_deleted_tests_come_back_where_the_release_had_them(tmp_path):
+    """A test cell after a locked demonstration (nbgrader's own ``OverwriteCells`` raises
+    KeyError there and drops the submission), deleted with every other test: each comes back
+    in its place and is graded; the student who kept them is graded as usual."""
+    (tmp_path / "course").mkdir()
+    course = make_course(tmp_path / "course")
+    source = course.source / "add.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    demo = nbformat.v4.new_code_cell("print(add(1, 1))  # a demonstration")
+    demo.metadata.nbgrader = {
+        "grade": False,
+        "solution": False,
+        "locked": True,
+        "grade_id": "add_demo",
+        "schema_version": 3,
+        "task": False,
+    }
+    first_test = next(i for i, cell in enumerate(nb.cells) if grade_id_of(cell) == "add_small_ints")
+    nb.cells.insert(first_test, demo)
+    nbformat.write(nb, source)
+    release.generate(course)
+    released = nbformat.read(course.release / "add.ipynb", as_version=4)
+    submissions = tmp_path / "submitted"
+    for student in ("kept", "deleted"):
+        (submissions / student / "vae").mkdir(parents=True)
+        mine = nbformat.from_dict(released)
+        answer = next(c for c in mine.cells if grade_id_of(c) == "add_solution")
+        answer.source = "def add(a, b):\n    return a + b"
+        if student == "deleted":
+            mine.cells = [c for c in mine.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+        nbformat.write(mine, submissions / student / "vae" / "add.ipynb")
+
+    run = grading.autograde(course, submissions)
+
+    assert run.failed == {}
+    assert {s.student: s.score for s in run.scores} == {"kept": 4.0, "deleted": 4.0}
+    autograded = course.step_dir(course.coursedir.autograded_directory, "deleted")
+    order = [grade_id_of(c) for c in nbformat.read(autograded / "add.ipynb", as_version=4).cells]
+    assert order == [grade_id_of(c) for c in released.cells]
