@@ -13,8 +13,8 @@
 
 Exits 1 if an example's score differs from the expected one, or the bundle leaks.
 By default it grades a sample of the corpus (``sample``: the solutions, the untouched
-release, one correct variant and one mistake per exercise, the hostile cases that do not
-wait for a timeout), a few minutes on 2 cores; ``--all`` grades all of it (an hour), and
+release, one correct variant and one mistake per exercise, one hostile case of each kind),
+a few minutes on 2 cores; ``--all`` grades all of it, and
 ``python -m autograder course CASE...`` only the named examples (``case_ids``).
 """
 
@@ -34,13 +34,19 @@ from autograder.parallel import SEQUENTIAL, Workers
 #: Where the examples are graded, relative to the course directory.
 EXAMPLES_DIR = Path("build", "examples")
 
-#: Hostile examples in the default sample: each shows one way grading must not break.
+#: Hostile examples in the default sample: one of each way grading must not break.
 SAMPLE_HOSTILE = (
-    "killed_kernel",
-    "redefined_helpers",
-    "corrupt_notebook",
-    "escape_import_instructor",
-    "escape_gradebook",
+    "killed_kernel",  # a kernel that dies
+    "infinite_loop",  # a cell that never ends: its time limit
+    "huge_output",  # output without end: the output cap
+    "nan_everywhere",  # numbers that are not numbers
+    "redefined_helpers",  # tampering with what the tests use
+    "deleted_tests",  # test cells deleted: put back
+    "corrupt_notebook",  # a file that is not a notebook
+    "escape_import_instructor",  # reading what the sandbox hides
+    "escape_gradebook",  # writing where grades are kept
+    "escape_fork_bomb",  # processes without end
+    "escape_socket",  # the network
 )
 #: Longest line of a problem printed (the feedback and the report have all of it).
 WIDTH = 150
