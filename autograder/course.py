@@ -13,7 +13,9 @@ from autograder import time_limits
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "nbgrader_config.py"
 ASSIGNMENT = "vae"
-#: A translated edition's stubs, beside its source notebooks (``autograder.translation``).
+#: A translated edition's stubs (``autograder.translation``): the file of their translations
+#: in ``translations/<language>/``, and of the built ones beside the edition's source
+#: notebooks (``nbgrader_config.py`` keeps it out of the release).
 STUBS = "stubs.json"
 
 

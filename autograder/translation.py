@@ -47,9 +47,6 @@ from traitlets.config import Config, PyFileConfigLoader
 
 from autograder import bundle, time_limits
 from autograder.cells import grade_id_of, is_test
-
-# STUBS: the translated stubs' file, in ``translations/<language>/`` and, built, in the
-# edition's source folder (which ``nbgrader_config.py`` keeps out of the release).
 from autograder.course import CONFIG_FILE, STUBS
 
 #: Where the translations live, relative to the course directory.
