@@ -7,8 +7,10 @@ from each release, are graded by the course's command (``grading.autograde``) on
 workers, as ``make course`` grades. Per cell, the scores and the flags for a grade by hand
 must be equal, and so must each student's failed tests and whole-notebook verdicts; the
 English run must also be what the corpus expects of it. The default run grades a sample on
-notebook 2, the quickest to grade (its exercises, helpers and written answers; six
-submissions per edition); ``-m slow`` the whole corpus on all four notebooks (hours).
+notebook 2, the quickest to grade (its exercises, helpers and written answers; four
+submissions per edition, two rounds of the 2 workers: most of the time goes to each
+submission's kernel, nbgrader and feedback, not to the notebook); ``-m slow`` the whole
+corpus on all four notebooks (hours).
 """
 
 from pathlib import Path
@@ -27,17 +29,16 @@ EDITION = translation.EDITIONS[0]
 ASSIGNMENTS = (EDITION.english, EDITION.assignment)
 #: The default run's notebook: the quickest to grade (5.7 s of reference time).
 NOTEBOOKS = ("02_negative_elbo",)
-#: The default run's sample: the reference answers, the untouched release (the Portuguese
-#: stubs left in place must be graded as unanswered, the written answers' included), two
-#: mistakes (one in a helper, which the bound's tests must not count), and the two scans
-#: that compare a student's cells with the release's: a borrowed answer and tampering.
+#: The default run's sample: the reference answers (the tampering and borrowing scans read
+#: the student's cells against the release's: the pt solutions' translated comments must not
+#: trip them), the untouched release (the Portuguese stubs left in place graded as
+#: unanswered, the written answers' included), a mistake in a helper (which the bound's
+#: tests must not count) and a borrowed answer (withheld for a grade by hand).
 SAMPLE = (
     "solutions",
     "untouched",
     "kl_normal-mistake_std_for_variance",
-    "negative_elbo_bound-mistake_mean_over_pixels",
     "log_normal-borrowed_grading_density",
-    "redefined_helpers",
 )
 #: As ``make course`` grades on this 2-core machine: a student per core.
 WORKERS = Workers(2)
