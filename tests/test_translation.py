@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbgrader.utils import is_solution
 
-from autograder import release, time_limits, translation, validation
+from autograder import bundle, release, time_limits, translation, validation
 from autograder.__main__ import main
 from autograder.cells import grade_id_of, is_test
 from autograder.course import CONFIG_FILE, REPO_ROOT, Course, new_course
@@ -230,7 +230,7 @@ def test_pt_solutions_pass_nbgrader_validate_and_every_cell_runs(tmp_path):
 # Slow: its code is the English release's (``code_changes``, cell by cell; the stubs differ in
 # their comment only), which the default run validates (test_notebooks), and the default run
 # grades the untouched pt release of notebooks 1 and 2 (test_edition_grading), each test
-# failing with the stubs' NotImplementedError. About 1.5 minutes on 2 busy cores.
+# failing with the stubs' NotImplementedError. 1.5 to 2.5 minutes on 2 busy cores.
 @pytest.mark.slow
 def test_untouched_pt_release_fails_every_test_cell_cleanly():
     problems = validation.check_release(PT)
@@ -344,3 +344,31 @@ def test_the_pt_readme_follows_the_english_one(tmp_path, english_edit, portugues
     assert [p.kind for p in found] == ([kind] if kind else [])
     if kind:
         assert str(found[0]).startswith("README.pt-BR.md: section For students: " + kind)
+
+
+@pytest.mark.parametrize(
+    ("command", "check"), [("validate", "check_solutions"), ("validate-release", "check_release")]
+)
+def test_cli_validates_every_edition(command, check, monkeypatch, capsys):
+    """``make validate`` and ``make validate-release`` run both editions (stubbed here: the
+    runs themselves are the tests above and test_notebooks')."""
+    seen = []
+
+    def fake(course, **_):
+        seen.append(course.assignment)
+        return {course.source / "fake.ipynb": []}
+
+    monkeypatch.setattr(validation, check, fake)
+    assert main([command]) == 0
+    assert seen == [EDITION.english, EDITION.assignment]
+    assert f"solutions/{EDITION.assignment}/fake.ipynb" in capsys.readouterr().out
+
+
+def test_cli_bundle_needs_the_pt_release_in_sync(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(bundle, "BUNDLE", tmp_path / "student_bundle.zip")
+    monkeypatch.setattr(
+        release, "differences", lambda course: ["stale"] if course.assignment == "vae-pt" else []
+    )
+    assert main(["bundle"]) == 1
+    assert f"{PT.release} is out of date" in capsys.readouterr().out
+    assert not bundle.BUNDLE.exists()
