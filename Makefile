@@ -73,10 +73,10 @@ release: setup ## regenerate notebooks/ from solutions/ (and record it in the gr
 check-release: setup ## fail if notebooks/ differs from a fresh release
 	@$(AG) check-release
 
-validate: setup sandbox ## run the solutions: every test cell must pass
+validate: setup sandbox ## run the solutions (every edition's): every test cell must pass
 	@$(AG) validate
 
-validate-release: setup sandbox ## run the release: every test cell must fail, cleanly
+validate-release: setup sandbox ## run the release (every edition's): every test cell must fail, cleanly
 	@$(AG) validate-release
 
 collect: setup ## copy SUBMISSIONS=<folder or .zip> into build/submitted

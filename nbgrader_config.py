@@ -56,6 +56,8 @@ c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE: implement what the docstring describes, then delete the raise.\n"
     "raise NotImplementedError()"
 }
+# A translated edition's release carries these stubs in its language (TranslatedStubs reads
+# them from solutions/<edition>/stubs.json, built from translations/<language>/stubs.json).
 # Hidden tests use the default ### BEGIN/END HIDDEN TESTS markers: ClearHiddenTests cuts
 # them from the release; autograde restores locked cells (tests) from the gradebook.
 # A test cell the student deleted is put back, hidden tests included, before grading, where
@@ -75,7 +77,7 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",
     "nbgrader.preprocessors.InstantiateTests",
     "nbgrader.preprocessors.LockCells",
-    "nbgrader.preprocessors.ClearSolutions",
+    "autograder.nbgrader_hooks.TranslatedStubs",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.CheckCellMetadata",
     "nbgrader.preprocessors.ComputeChecksums",
@@ -103,6 +105,7 @@ c.CourseDirectory.ignore = [
     "__pycache__",
     "feedback",
     "reference_times.json",
+    "stubs.json",  # a translated edition's stubs (TranslatedStubs), not released either
 ]
 c.TimeLimits.cell_multiple = 10.0
 c.TimeLimits.cell_margin = 15.0

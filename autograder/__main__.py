@@ -106,12 +106,20 @@ def _translations(course: Course, args: argparse.Namespace) -> int:
     return int(any(problem.kind != "missing" for problem in found))
 
 
+def _released(course: Course) -> list[Course]:
+    """The course and its translated editions (``vae-pt``), each an assignment of its own."""
+    editions = translation.editions_of(course.assignment, course.root)
+    return [course] + [release.edition_course(course, edition) for edition in editions]
+
+
 def _validate(course: Course, _: argparse.Namespace) -> int:
-    return _verdicts(validation.check_solutions(course), "all test cells pass")
+    found = {p: f for c in _released(course) for p, f in validation.check_solutions(c).items()}
+    return _verdicts(found, "all test cells pass")
 
 
 def _validate_release(course: Course, _: argparse.Namespace) -> int:
-    return _verdicts(validation.check_release(course), "every test cell fails cleanly")
+    found = {p: f for c in _released(course) for p, f in validation.check_release(c).items()}
+    return _verdicts(found, "every test cell fails cleanly")
 
 
 def _collect(course: Course, args: argparse.Namespace) -> int:
@@ -158,9 +166,10 @@ def _report(course: Course, args: argparse.Namespace) -> int:
 
 
 def _bundle(course: Course, _: argparse.Namespace) -> int:
-    if release.differences(course):
-        print(f"{course.release} is out of date: run `python -m autograder release` first")
-        return 1
+    for each in _released(course):  # the bundle ships every edition's release
+        if release.differences(each):
+            print(f"{each.release} is out of date: run `python -m autograder release` first")
+            return 1
     path = bundle.build(course)
     found = bundle.leaks(path, course)
     for leak in found:
@@ -198,8 +207,16 @@ def _parser() -> argparse.ArgumentParser:
         ("course", _course, "the main job: build the release, grade the examples, bundle"),
         ("release", _release, "regenerate notebooks/ from solutions/"),
         ("check-release", _check_release, "fail if notebooks/ differs from a fresh release"),
-        ("validate", _validate, "fail unless every test cell passes on the solutions"),
-        ("validate-release", _validate_release, "fail unless every test fails on the release"),
+        (
+            "validate",
+            _validate,
+            "fail unless every test cell passes on the solutions (every edition's)",
+        ),
+        (
+            "validate-release",
+            _validate_release,
+            "fail unless every test fails on the release (every edition's)",
+        ),
         ("collect", _collect, "copy submissions into build/submitted (replacing earlier ones)"),
         ("autograde", _autograde, "collect (if given) and grade; write feedback and grades"),
         ("feedback", _feedback, "regenerate the HTML feedback of every graded submission"),

@@ -1,13 +1,15 @@
 """The student bundle: the zip a student downloads, and the check that it gives nothing away.
 
-It holds the release (``notebooks/``), the ``course_utils`` package (with its pretrained
-checkpoints), the files that set up the environment (and the LICENSE they name), the
-nbgrader config (so the Validate button grades as autograde does), the student part of the
-README and a Makefile with the student's commands. Nothing of ``solutions/``,
-``autograder/`` or ``tests/``.
+It holds the release (``notebooks/``: every edition, ``vae`` and its translation
+``vae-pt``), the ``course_utils`` package (with its pretrained checkpoints), the files that set
+up the environment (and the LICENSE they name), the nbgrader config (so the Validate button
+grades as autograde does), the student part of each README (``README.md`` and its
+Portuguese ``README.pt-BR.md``) and a Makefile with the student's commands. Nothing of
+``solutions/``, ``autograder/`` or ``tests/``.
 """
 
 import ast
+import itertools
 import json
 import re
 import stat
@@ -37,9 +39,9 @@ SHIPPED = (
 )
 #: The Makefile rules a student uses.
 STUDENT_RULES = ("help", "setup", "lab")
-#: The README sections (``## `` headings) for students; the text above the first heading
-#: (title and introduction) is always included.
-STUDENT_SECTIONS = ("For students",)
+#: The READMEs, each with its sections (``## `` headings) for students; the text above the
+#: first heading (title and introduction) is always included.
+READMES = {"README.md": ("For students",), "README.pt-BR.md": ("Para estudantes",)}
 #: Folders whose content must never reach a student.
 PRIVATE = ("solutions", "autograder", "tests")
 # nbgrader's markers of what generate_assignment removes.
@@ -73,17 +75,16 @@ def contents(course: Course) -> Iterator[tuple[str, bytes, int]]:
             relative = file.relative_to(course.root)
             if file.is_file() and not _ignored(relative, course.ignored):
                 yield relative.as_posix(), file.read_bytes(), stat.S_IMODE(file.stat().st_mode)
-    readme = student_readme((course.root / "README.md").read_text())
-    yield "README.md", readme.encode(), 0o644
+    for name, sections in READMES.items():
+        readme = student_readme((course.root / name).read_text(), sections)
+        yield name, readme.encode(), 0o644
     yield "Makefile", student_makefile((course.root / "Makefile").read_text()).encode(), 0o644
 
 
-def student_readme(readme: str) -> str:
-    """The title and introduction of the README, and its sections for students."""
+def student_readme(readme: str, sections: tuple[str, ...] = READMES["README.md"]) -> str:
+    """The title and introduction of a README, and its ``sections`` (for students)."""
     parts = re.split(r"^(?=## )", readme, flags=re.MULTILINE)
-    kept = [parts[0]] + [
-        part for part in parts[1:] if part.splitlines()[0][3:].strip() in STUDENT_SECTIONS
-    ]
+    kept = [parts[0]] + [part for part in parts[1:] if part.splitlines()[0][3:].strip() in sections]
     return "".join(kept).rstrip() + "\n"
 
 
@@ -109,11 +110,16 @@ def leaks(archive: Path, course: Course, top: str | None = TOP) -> list[str]:
     given to students with ``top=None`` (the package's wheel: its files at the root).
     Checks the member names (no private folder, no bytecode), and searches every text file
     (a notebook by its cell sources) for the solution and hidden-test blocks of the
-    solutions, their written answers, the bodies of the instructor's functions in
-    ``autograder/`` and the reference values the hidden tests compare with.
+    solutions of every assignment (each edition's: ``vae``, ``vae-pt``), their written
+    answers, the bodies of the instructor's functions in ``autograder/`` and the reference
+    values the hidden tests compare with.
     """
-    secrets = dict(_solution_secrets(course))
-    secrets |= dict(_instructor_secrets(course.root / "autograder"))
+    # Secret text -> what it is, the first place it is found (a block both editions share
+    # is named once, by the course's own assignment).
+    secrets: dict[str, str] = {}
+    instructor = _instructor_secrets(course.root / "autograder")
+    for what, secret in itertools.chain(_solution_secrets(course), instructor):
+        secrets.setdefault(secret, what)
     found = []
     with zipfile.ZipFile(archive) as bundle:
         for name in bundle.namelist():
@@ -123,18 +129,23 @@ def leaks(archive: Path, course: Course, top: str | None = TOP) -> list[str]:
             text = _searchable_text(name, bundle.read(name))
             found += [
                 f"{name}: contains {what}"
-                for what, secret in secrets.items()
+                for secret, what in secrets.items()
                 if f"\n{secret}\n" in f"\n{text}\n"
             ]
     return found
 
 
 def _solution_secrets(course: Course) -> Iterator[tuple[str, str]]:
-    """Solution and hidden-test blocks, and written reference answers, of the solutions."""
-    for path in sorted(course.source.glob("*.ipynb")):
+    """Solution and hidden-test blocks, and written reference answers, of the solutions of
+    every assignment beside the course's (``solutions/*/``: the editions' too), the course's
+    own first."""
+    paths = course.source.parent.glob("*/*.ipynb")
+    for path in sorted(paths, key=lambda path: (path.parent != course.source, path)):
         nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
         for index, cell in enumerate(nb.cells):
             where = f"{path.name} cell {index}"
+            if path.parent != course.source:
+                where += f" ({path.parent.name})"
             if cell.cell_type == "markdown" and is_solution(cell):
                 yield f"the written answer of {where}", _normalized(cell.source)
             for kind, block in _SECRET_BLOCK.findall(cell.source):

@@ -13,6 +13,10 @@ from autograder import time_limits
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "nbgrader_config.py"
 ASSIGNMENT = "vae"
+#: A translated edition's stubs (``autograder.translation``): the file of their translations
+#: in ``translations/<language>/``, and of the built ones beside the edition's source
+#: notebooks (``nbgrader_config.py`` keeps it out of the release).
+STUBS = "stubs.json"
 
 
 class NbgraderError(RuntimeError):
@@ -95,10 +99,11 @@ def new_course(
     for notebook in notebooks:
         shutil.copy(notebook, source)
     # Their reference times (autograder.time_limits), if they have them: an entry applies
-    # only to the notebook it was measured on.
-    for times in {notebook.parent / time_limits.FILE for notebook in notebooks}:
-        if times.is_file():
-            shutil.copy(times, source)
+    # only to the notebook it was measured on; a translated edition's stubs.
+    for folder in {notebook.parent for notebook in notebooks}:
+        for name in (time_limits.FILE, STUBS):
+            if (folder / name).is_file():
+                shutil.copy(folder / name, source)
     return Course(root, assignment)
 
 

@@ -24,6 +24,9 @@ grade alike:
   ``OverwriteCells``): a test cell the student deleted is put back where the release had
   it, whatever cell came before it (nbgrader's own raises ``KeyError`` when that was a
   locked cell, and drops the whole submission);
+- ``TranslatedStubs`` (``GenerateAssignment.preprocessors``, in place of nbgrader's
+  ``ClearSolutions``): a translated edition's release carries the stubs in its language
+  (``autograder.translation``), every other release the configured ones;
 - ``NormalizeRelease`` (``GenerateAssignment.preprocessors``, last): the release is
   byte-stable, whoever generates it;
 - ``HideHiddenTests`` (``GenerateFeedback.preprocessors``): feedback shows each hidden
@@ -43,10 +46,16 @@ from nbclient.exceptions import DeadKernelError
 from nbconvert.exporters import NotebookExporter
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
-from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor, OverwriteCells
+from nbgrader.preprocessors import (
+    ClearHiddenTests,
+    ClearSolutions,
+    Execute,
+    NbGraderPreprocessor,
+    OverwriteCells,
+)
 from traitlets import Bool, Integer, Unicode
 
-from autograder import execution_cache
+from autograder import execution_cache, translation
 from autograder.borrowing import aliases, borrowed
 from autograder.cells import grade_id_of, is_test
 from autograder.sandbox import (
@@ -56,7 +65,7 @@ from autograder.sandbox import (
     preflight,
 )
 from autograder.tampering import findings, module_names
-from autograder.time_limits import Plan, display_only, plan, released_limits
+from autograder.time_limits import Plan, display_only, plan, released_limits, source_folder
 from course_utils.exercises import EXERCISES, tagged
 from course_utils.nbgrader_settings import LIMIT
 
@@ -376,6 +385,28 @@ class RestoreDeletedCells(OverwriteCells):
             earlier = [name for name in released[:position] if name in present]
             nb.cells.insert(present.index(earlier[-1]) + 1 if earlier else 0, restored)
         return nb, resources
+
+
+class TranslatedStubs(ClearSolutions):
+    """nbgrader's ``ClearSolutions``, writing the stubs of the assignment's language: those
+    its source folder holds (``translation.read_stubs``: a translated edition's, which
+    ``translation.build`` puts there), else the configured ``code_stub`` and ``text_stub``.
+    The source folder travels with every grading task (``parallel.tasks``), so a worker
+    records the edition's stubs in its gradebook as the release has them."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        assignment = resources.get("nbgrader", {}).get("assignment")
+        stubs = translation.read_stubs(source_folder(self.config, assignment)) if assignment else {}
+        if not stubs:
+            return super().preprocess(nb, resources)
+        configured = self.code_stub, self.text_stub
+        if "code_stub" in stubs:
+            self.code_stub = {**self.code_stub, "python": stubs["code_stub"]}
+        self.text_stub = stubs.get("text_stub", self.text_stub)
+        try:
+            return super().preprocess(nb, resources)
+        finally:
+            self.code_stub, self.text_stub = configured
 
 
 class NormalizeRelease(NbGraderPreprocessor):

@@ -19,6 +19,13 @@ names it, as it names the cells still *missing* a translation.
 
 The edition's reference times (``autograder.time_limits``) are the English ones, re-keyed to
 the translated notebook's SHA-256: the two notebooks run the same code, cell for cell.
+
+nbgrader's stubs, which ``ClearSolutions`` writes where a solution was (``code_stub`` for
+Python and ``text_stub``, set in ``nbgrader_config.py``), are translated the same way:
+``translations/<language>/stubs.json`` holds an entry per stub, keyed by its name, with the
+SHA-256 of the configured English stub. The build writes the up-to-date ones into the
+edition's source (``STUBS``), where ``nbgrader_hooks.TranslatedStubs`` finds them when it
+releases the edition; a stale or missing one leaves the English stub in the release.
 """
 
 from __future__ import annotations
@@ -35,9 +42,12 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.preprocessors import ClearSolutions
+from traitlets.config import Config, PyFileConfigLoader
 
-from autograder import time_limits
+from autograder import bundle, time_limits
 from autograder.cells import grade_id_of, is_test
+from autograder.course import CONFIG_FILE, STUBS
 
 #: Where the translations live, relative to the course directory.
 TRANSLATIONS = Path("translations")
@@ -45,6 +55,12 @@ TRANSLATIONS = Path("translations")
 _MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$", re.MULTILINE)
 #: A string literal that reads as prose: two words of letters in a row.
 _PROSE = re.compile(r"[^\W\d_]{2,}\s+[^\W\d_]{2,}")
+#: What ``problems`` calls the stubs' file in place of a notebook.
+STUBS_NAME = Path(STUBS).stem
+#: In a translated README, the SHA-256 of the English students' part it translates.
+_README_DIGEST = re.compile(r"<!-- en_sha256: ([0-9a-f]{64}) ")
+#: A README's Python examples.
+_PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,11 @@ class Edition:
         """Its own assignment source, generated: ``solutions/<assignment>``."""
         return Path(root) / "solutions" / self.assignment
 
+    def readme(self, root: Path) -> Path:
+        """The students' part of the README in its language, ``README.<language tag>.md``
+        (``README.pt-BR.md``), beside ``README.md``."""
+        return Path(root) / f"README.{self.language.replace('_', '-')}.md"
+
 
 EDITIONS = (Edition("vae-pt", "vae", "pt_BR"),)
 
@@ -82,16 +103,19 @@ def editions_of(english: str, root: Path) -> list[Edition]:
 class Problem:
     """What is wrong with one cell's translation: ``kind`` is ``stale`` (the English cell
     changed since), ``missing`` (no translation yet), ``unknown`` (no such English cell)
-    or ``code`` (the translation changes code); ``detail`` says more."""
+    or ``code`` (the translation changes code); ``detail`` says more. ``part`` says what
+    ``cell_id`` names: a notebook's ``cell``, a ``stub`` of ``STUBS_NAME``, or a ``section``
+    of the README."""
 
     notebook: str
     cell_id: str
     grade_id: str | None
     kind: str
     detail: str = ""
+    part: str = "cell"
 
     def __str__(self) -> str:
-        name = f"cell {self.cell_id}" + (f" ({self.grade_id})" if self.grade_id else "")
+        name = f"{self.part} {self.cell_id}" + (f" ({self.grade_id})" if self.grade_id else "")
         return f"{self.notebook}: {name}: {self.kind}" + (f": {self.detail}" if self.detail else "")
 
 
@@ -240,13 +264,13 @@ def _hidden(source: str) -> list[str]:
 
 def problems(root: Path, edition: Edition) -> list[Problem]:
     """Every stale, missing, unknown or code-changing entry of the edition, notebook by
-    notebook in the English notebooks' cell order."""
+    notebook in the English notebooks' cell order, then those of its stubs and README."""
     found = []
     for path in english_notebooks(root, edition):
         english = _read(path)
         entries = read_entries(edition.translations(root) / f"{path.stem}.json")
         found += _notebook_problems(path.stem, english, entries)
-    return found
+    return found + stub_problems(root, edition) + readme_problems(root, edition)
 
 
 def _notebook_problems(notebook: str, english: NotebookNode, entries: dict) -> list[Problem]:
@@ -292,7 +316,8 @@ def translate(english: NotebookNode, entries: dict[str, dict]) -> NotebookNode:
 def build(root: Path, edition: Edition, folder: Path | None = None) -> list[Path]:
     """Write the edition's assignment source into ``folder`` (default
     ``solutions/<assignment>``): each English notebook translated (``translate``), written
-    as nbformat writes the English ones, and the reference times. Returns the notebooks."""
+    as nbformat writes the English ones, the reference times and the translated stubs.
+    Returns the notebooks."""
     folder = Path(folder or edition.source(root))
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -305,6 +330,7 @@ def build(root: Path, edition: Edition, folder: Path | None = None) -> list[Path
     for old in set(folder.glob("*.ipynb")) - set(written):
         old.unlink()
     _write_times(edition.english_source(root), folder)
+    _write_stubs(translated_stubs(root, edition), folder)
     return written
 
 
@@ -324,6 +350,117 @@ def _write_times(english: Path, folder: Path) -> None:
             notebooks[stem] = {**entry, "sha256": time_limits.digest(translated)}
     text = json.dumps({**reference, "notebooks": notebooks}, indent=1, sort_keys=True)
     target.write_text(text + "\n")
+
+
+# -- nbgrader's stubs ------------------------------------------------------------------------------
+
+
+def english_stubs(root: Path) -> dict[str, str]:
+    """The stubs ``ClearSolutions`` writes into a Python notebook's release under the config
+    of the course directory ``root`` (nbgrader's own where it has no config): stub name
+    (``code_stub``, ``text_stub``) -> text."""
+    config = Config()
+    if (Path(root) / CONFIG_FILE).is_file():
+        config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    clear = ClearSolutions(config=config)
+    return {"code_stub": clear.code_stub["python"], "text_stub": clear.text_stub}
+
+
+def translated_stubs(root: Path, edition: Edition) -> dict[str, str]:
+    """The edition's up-to-date stub translations (stale and code-changing ones left out):
+    stub name -> text."""
+    entries = read_entries(edition.translations(root) / STUBS)
+    return {
+        name: entries[name]["source"]
+        for name, english in english_stubs(root).items()
+        if name in entries and not _stub_problem(name, english, entries[name])
+    }
+
+
+def stub_problems(root: Path, edition: Edition) -> list[Problem]:
+    """The stale, missing or code-changing translations of the course's stubs, named as
+    cells of ``STUBS_NAME``."""
+    entries = read_entries(edition.translations(root) / STUBS)
+    found = []
+    for name, english in english_stubs(root).items():
+        if name not in entries:
+            found.append(Problem(STUBS_NAME, name, None, "missing", part="stub"))
+        elif problem := _stub_problem(name, english, entries[name]):
+            found.append(problem)
+    return found
+
+
+def _stub_problem(name: str, english: str, entry: dict) -> Problem | None:
+    """What is wrong with the translation ``entry`` of the English stub ``name`` (None if
+    it is up to date): stale, or a code stub whose code changed."""
+    if entry["en_sha256"] != digest(english):
+        detail = "the configured English stub changed since it was translated"
+        return Problem(STUBS_NAME, name, None, "stale", detail, "stub")
+    if name == "code_stub" and (changes := code_changes(english, entry["source"])):
+        return Problem(STUBS_NAME, name, None, "code", "; ".join(changes), "stub")
+    return None
+
+
+def record_stub(root: Path, edition: Edition, name: str, source: str) -> None:
+    """Set the translation of the stub ``name`` (``code_stub`` or ``text_stub``) to ``source``,
+    against the English stub as the course's config sets it now. Raises ``ValueError`` for
+    an unknown stub or a code stub whose code changes."""
+    english = english_stubs(root)
+    if name not in english:
+        raise ValueError(f"no stub {name}: the stubs are {', '.join(english)}")
+    entry = {"en_sha256": digest(english[name]), "source": source}
+    if problem := _stub_problem(name, english[name], entry):
+        raise ValueError(str(problem))
+    path = edition.translations(root) / STUBS
+    write_entries(path, {**read_entries(path), name: entry})
+
+
+def read_stubs(folder: Path) -> dict[str, str]:
+    """The translated stubs an assignment's source ``folder`` holds (``build`` writes them):
+    stub name -> text; empty for an English assignment."""
+    path = Path(folder) / STUBS
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _write_stubs(stubs: dict[str, str], folder: Path) -> None:
+    """``stubs`` as ``STUBS`` in the edition's source ``folder`` (none if there are none)."""
+    target = folder / STUBS
+    if not stubs:
+        target.unlink(missing_ok=True)
+        return
+    text = json.dumps(stubs, indent=1, sort_keys=True, ensure_ascii=False)
+    target.write_text(text + "\n", encoding="utf-8")
+
+
+# -- the students' README ---------------------------------------------------------------------
+
+
+def readme_problems(root: Path, edition: Edition) -> list[Problem]:
+    """The edition's README (``Edition.readme``) missing, stale (the students' part of
+    ``README.md``, ``bundle.student_readme``, changed since the SHA-256 it records in a
+    ``<!-- en_sha256: ... -->`` comment) or with Python examples whose code differs from
+    the English ones; nothing for a course without ``README.md``."""
+    english_path, path = Path(root) / "README.md", edition.readme(root)
+    if not english_path.is_file():
+        return []
+    sections = ", ".join(bundle.READMES[english_path.name])
+
+    def problem(kind: str, detail: str = "") -> list[Problem]:
+        return [Problem(path.name, sections, None, kind, detail, "section")]
+
+    if not path.is_file():
+        return problem("missing")
+    english = bundle.student_readme(english_path.read_text())
+    translated = path.read_text()
+    recorded = _README_DIGEST.search(translated)
+    if not recorded or recorded.group(1) != digest(english):
+        return problem("stale", "README.md's students' part changed since it was translated")
+    examples = _PYTHON_BLOCK.findall(english), _PYTHON_BLOCK.findall(translated)
+    if len(examples[0]) != len(examples[1]) or any(
+        code_changes(a, b) for a, b in zip(*examples, strict=True)
+    ):
+        return problem("code", "a Python example differs from the English one beyond comments")
+    return []
 
 
 def differences(root: Path, edition: Edition) -> list[str]:

@@ -20,9 +20,14 @@ from autograder.nbgrader_hooks import GuardedExecute
 TIMEOUT_ERROR = "CellTimeoutError"
 
 
-def check_solutions(course: Course) -> dict[Path, list[str]]:
-    """Problems per solution notebook: every test cell must pass (``nbgrader validate``)."""
-    return {path: _problems(course, path, release=False) for path in _notebooks(course.source)}
+def check_solutions(course: Course, every_cell: bool = False) -> dict[Path, list[str]]:
+    """Problems per solution notebook: every test cell must pass (``nbgrader validate``);
+    with ``every_cell``, every code cell must also run without an error or stderr output
+    (nbgrader's ``validate_all``: a demonstration that breaks, which the tests do not read)."""
+    return {
+        path: _problems(course, path, release=False, every_cell=every_cell)
+        for path in _notebooks(course.source)
+    }
 
 
 def check_release(course: Course) -> dict[Path, list[str]]:
@@ -41,12 +46,14 @@ def _notebooks(folder: Path) -> list[Path]:
     return notebooks
 
 
-def _problems(course: Course, path: Path, *, release: bool) -> list[str]:
-    """Run the notebook once, in the grading sandbox as autograde does; on the release,
-    collect every failing cell (validate_all)."""
+def _problems(course: Course, path: Path, *, release: bool, every_cell: bool = False) -> list[str]:
+    """Run the notebook once, in the grading sandbox as autograde does; on the release (or
+    with ``every_cell``), collect every failing cell (validate_all)."""
     # nbgrader's own list with the course's executor (not a config trait of Validator).
     preprocessors = [CheckCellMetadata, ClearOutput, GuardedExecute]
-    validator = Validator(config=course.config, validate_all=release, preprocessors=preprocessors)
+    validator = Validator(
+        config=course.config, validate_all=release or every_cell, preprocessors=preprocessors
+    )
     try:
         results = validator.validate(str(path))
     except Exception as error:  # a dead kernel or an nbgrader crash ends validation
@@ -54,7 +61,7 @@ def _problems(course: Course, path: Path, *, release: bool) -> list[str]:
     if release:
         return _changed(results) + _release_problems(path, results)
     return _changed(results) + [
-        f"test cell failed:\n{_indent(cell['source'])}\n{_indent(cell['raw_error'])}"
+        f"cell failed:\n{_indent(cell['source'])}\n{_indent(cell['raw_error'])}"
         for cell in results.get("failed", [])
     ]
 

@@ -3,7 +3,8 @@
 A JupyterLab server (loopback, a random token) serves a temporary copy of the course: the
 repository's ``nbgrader_config.py``, ``solutions/`` and ``notebooks/``. For every notebook,
 the solution (reference code in place) and the untouched release are opened in Chromium and
-run with the Run menu, and the tests check what a person would see:
+run with the Run menu, and the tests check what a person would see (notebook 1's solution
+in the Portuguese edition ``vae-pt`` too: its heading in Portuguese, its widgets):
 
 - the solution shows no error, every cell that draws shows a decoded image, and the widgets
   render and redraw when a slider or the dropdown moves (the PNG bytes of their images are
@@ -58,7 +59,12 @@ from autograder.release import register
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "vae"
+#: The Portuguese edition (issue 25): its notebook 1 runs too.
+PT_ASSIGNMENT = "vae-pt"
 NOTEBOOKS = sorted(p.name for p in (ROOT / "solutions" / ASSIGNMENT).glob("*.ipynb"))
+#: The notebooks run in the browser: (assignment, notebook name).
+RUNS = [(ASSIGNMENT, name) for name in NOTEBOOKS]
+PT_RUN = (PT_ASSIGNMENT, NOTEBOOKS[0])
 ARTIFACTS = ROOT / "artifacts" / "browser"
 # Cells that draw: a top-level call of one of these (plot_* functions, pyplot figures).
 DRAWING_CALLS = re.compile(r"plot_\w+|show|subplots|image_grid")
@@ -127,9 +133,10 @@ class Contents:
     bound: dict[int, set[str]]  # cell -> the names it assigns
 
 
-def contents(name: str) -> Contents:
-    """What the solution notebook ``name`` holds: its drawing, widget and exercise cells."""
-    nb = nbformat.read(ROOT / "solutions" / ASSIGNMENT / name, as_version=4)
+def contents(name: str, assignment: str = ASSIGNMENT) -> Contents:
+    """What the solution notebook ``name`` of ``assignment`` holds: its drawing, widget and
+    exercise cells."""
+    nb = nbformat.read(ROOT / "solutions" / assignment / name, as_version=4)
     code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     calls = {i: _top_level_calls(nb.cells[i].source) for i in code}
     exercises = [
@@ -176,7 +183,8 @@ def lab(tmp_path_factory, artifacts) -> Iterator[Lab]:
     root.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", root)
     for folder in ("solutions", "notebooks"):
-        shutil.copytree(ROOT / folder / ASSIGNMENT, root / folder / ASSIGNMENT)
+        for assignment in (ASSIGNMENT, PT_ASSIGNMENT):
+            shutil.copytree(ROOT / folder / assignment, root / folder / assignment)
     _python3_kernel(tmp / "data")
     env = {**os.environ, "JUPYTER_PATH": str(tmp / "data")}
     # The course folder is the working directory: the Validate button reads its config there.
@@ -338,31 +346,35 @@ class Run:
 
 
 def _run(request, lab: Lab, browser, artifacts: Path, folder: str) -> Iterator[Run]:
-    """Open ``folder/vae/<param>`` in the browser, run it top to bottom, close it afterwards."""
-    name, variant = request.param, "solution" if folder == "solutions" else "release"
-    path = f"{folder}/{ASSIGNMENT}/{name}"
+    """Open ``folder/<assignment>/<name>`` (the param) in the browser, run it top to bottom,
+    close it afterwards."""
+    (assignment, name), variant = request.param, "solution" if folder == "solutions" else "release"
+    path = f"{folder}/{assignment}/{name}"
     if not (lab.root / path).exists():
         pytest.fail(f"{path} is missing: run `python -m autograder release`")
-    notebook = NotebookPage(lab, browser, path, artifacts, f"{Path(name).stem}-{variant}")
+    label = f"{_stem(request.param)}-{variant}"
+    notebook = NotebookPage(lab, browser, path, artifacts, label)
     try:
         notebook.run_all(past_errors=variant == "release")
         notebook.screenshot("end")
-        yield Run(notebook, contents(name))
+        yield Run(notebook, contents(name, assignment))
     finally:
         notebook.close()
 
 
-def _stem(name: str) -> str:
-    return Path(name).stem
+def _stem(run: tuple[str, str]) -> str:
+    """A run's id: the notebook's stem, ``-pt`` added for the Portuguese edition."""
+    assignment, name = run
+    return Path(name).stem + ("-pt" if assignment == PT_ASSIGNMENT else "")
 
 
-@pytest.fixture(scope="module", params=NOTEBOOKS, ids=_stem)
+@pytest.fixture(scope="module", params=[*RUNS, PT_RUN], ids=_stem)
 def solution(request, lab, browser, artifacts) -> Iterator[Run]:
     """A solution notebook (the reference code in place) after Run All."""
     yield from _run(request, lab, browser, artifacts, "solutions")
 
 
-@pytest.fixture(scope="module", params=NOTEBOOKS, ids=_stem)
+@pytest.fixture(scope="module", params=RUNS, ids=_stem)
 def release(request, lab, browser, artifacts) -> Iterator[Run]:
     """The untouched release of a notebook after Run All, continued past each failing cell."""
     yield from _run(request, lab, browser, artifacts, "notebooks")
@@ -479,6 +491,21 @@ def test_widgets_redraw(solution):
         WIDGET_CHECKS[widget](notebook, view)
 
 
+@pytest.mark.parametrize("solution", [PT_RUN], indirect=True, ids=_stem)
+def test_pt_notebook_shows_its_heading_in_portuguese(solution):
+    """The Portuguese edition's notebook 1, run in the browser as the English one is, shows
+    its own title (the first line of its first cell), not the English one."""
+    notebook = solution.notebook
+    assignment, name = PT_RUN
+    source = nbformat.read(ROOT / "solutions" / assignment / name, as_version=4).cells[0].source
+    title = source.splitlines()[0].lstrip("# ")
+    assert title.startswith("1. A desigualdade de Jensen"), title
+    heading = notebook.cell(0).locator(".jp-RenderedMarkdown h1").first
+    heading.scroll_into_view_if_needed()
+    assert heading.is_visible() and heading.inner_text().strip().rstrip("¶").strip() == title
+    notebook.screenshot("heading", notebook.cell(0))
+
+
 def test_validate_passes_the_solution(solution):
     outcome, text = validate(solution.notebook)
     assert outcome == "validation-success", text
@@ -518,8 +545,9 @@ def test_release_fails_only_at_its_exercises(release):
 
 
 # The button's failure path on one notebook (the smallest); `python -m autograder
-# validate-release` checks all three with the same nbgrader code (test_notebooks).
-@pytest.mark.parametrize("release", NOTEBOOKS[:1], indirect=True, ids=_stem)
+# validate-release` checks every notebook of both editions with the same nbgrader code
+# (test_notebooks, test_translation).
+@pytest.mark.parametrize("release", RUNS[:1], indirect=True, ids=_stem)
 def test_validate_fails_the_release(release):
     outcome, text = validate(release.notebook)
     assert outcome == "validation-failed", text

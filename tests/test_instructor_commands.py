@@ -190,7 +190,9 @@ def test_bundle_ships_what_students_need(student_bundle):
     with zipfile.ZipFile(student_bundle) as archive:
         names = {name.removeprefix(f"{bundle.TOP}/") for name in archive.namelist()}
     repo = Course().root
-    needed = {p.relative_to(repo).as_posix() for p in (repo / "notebooks" / "vae").glob("*.ipynb")}
+    # Every edition's release: vae and its Portuguese translation vae-pt.
+    needed = {p.relative_to(repo).as_posix() for p in (repo / "notebooks").glob("*/*.ipynb")}
+    assert {"notebooks/vae/01_jensen_elbo.ipynb", "notebooks/vae-pt/01_jensen_elbo.ipynb"} < needed
     needed |= {
         p.relative_to(repo).as_posix()
         for pattern in (
@@ -202,7 +204,8 @@ def test_bundle_ships_what_students_need(student_bundle):
         )
         for p in (repo / "course_utils").glob(pattern)
     }
-    needed |= {"README.md", "Makefile", "environment.yml", "pyproject.toml", "requirements.lock"}
+    needed |= {"README.md", "README.pt-BR.md", "Makefile", "environment.yml", "pyproject.toml"}
+    needed |= {"requirements.lock"}
     needed |= {"LICENSE"}  # pyproject.toml's license-files
     needed |= {"scripts/setup.sh", "nbgrader_config.py"}
     assert "course_utils/grading/elbo.py" in needed and len(needed) > 20
@@ -219,12 +222,16 @@ def test_leak_check_finds_what_was_slipped_in(student_bundle, tmp_path):
     solution = next(c.source for c in nb.cells if "### BEGIN SOLUTION" in c.source)
     body = solution.split("### BEGIN SOLUTION\n")[1].split("### END SOLUTION")[0]
     answer = next(c.source for c in nb.cells if c.cell_type == "markdown" and is_solution(c))
+    pt = nbformat.read(course.source.parent / "vae-pt" / "02_negative_elbo.ipynb", as_version=4)
+    resposta = next(c.source for c in pt.cells if c.cell_type == "markdown" and is_solution(c))
+    assert resposta != answer
     leaky = tmp_path / "leaky.zip"
     shutil.copy(student_bundle, leaky)
     with zipfile.ZipFile(leaky, "a") as archive:
         archive.writestr(f"{bundle.TOP}/course_utils/cheat.py", "def f(self, x):\n" + body)
         archive.writestr(f"{bundle.TOP}/course_utils/__pycache__/data.cpython-311.pyc", b"\0")
         archive.writestr(f"{bundle.TOP}/notes.md", f"Notes\n\n{answer}\n")
+        archive.writestr(f"{bundle.TOP}/notas.md", f"Notas\n\n{resposta}\n")
         reference = (course.root / "autograder" / "reference" / "bounds.py").read_text()
         archive.writestr(f"{bundle.TOP}/autograder/reference/bounds.py", reference)
 
@@ -234,6 +241,12 @@ def test_leak_check_finds_what_was_slipped_in(student_bundle, tmp_path):
         "\n".join(found)
     )
     assert any(f.startswith(f"{bundle.TOP}/notes.md: contains the written answer") for f in found)
+    # The Portuguese edition's answers too, named by their edition.
+    assert any(
+        f.startswith(f"{bundle.TOP}/notas.md: contains the written answer of 02_negative_elbo")
+        and f.endswith("(vae-pt)")
+        for f in found
+    ), found
     assert (
         f"{bundle.TOP}/course_utils/__pycache__/data.cpython-311.pyc: must not be shipped" in found
     )
@@ -262,6 +275,9 @@ def test_bundle_readme_and_makefile_are_the_students(student_bundle, tmp_path):
         assert dry_run.returncode == 0, dry_run.stderr
         assert "bash scripts/setup.sh" in dry_run.stdout
     assert "autograder" not in (root / "Makefile").read_text()
+    leia = (root / "README.pt-BR.md").read_text()
+    assert leia.startswith("# Autoencoders variacionais") and "## Para estudantes" in leia
+    assert "make course" not in leia and "notebooks/vae-pt/" in leia
 
 
 def test_cli_bundle(monkeypatch, tmp_path, capsys):
