@@ -225,7 +225,7 @@ def test_cli_checks_both_editions_and_lists_the_translations(capsys):
     assert main(["check-release"]) == 0
     assert capsys.readouterr().out.endswith("notebooks/vae matches the solutions\n")
     assert main(["translations"]) == 0
-    assert "cells not translated yet" in capsys.readouterr().out
+    assert "0 cells and 0 messages not translated yet" in capsys.readouterr().out
 
 
 # -- the messages of the course's code (course_utils.language) -----------------------------------
