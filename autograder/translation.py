@@ -86,8 +86,12 @@ class Edition:
         return Path(root) / PACKAGE / "locale" / f"{self.language}.json"
 
 
-#: The package whose messages an edition translates, relative to the course directory.
+#: The package that holds the translations of the messages (``locale/``), relative to the
+#: course directory.
 PACKAGE = Path("course_utils")
+#: The packages whose ``msg`` calls are messages: the course's code, and the grader's own
+#: verdicts (``autograder.nbgrader_hooks``).
+SPEAKERS = (PACKAGE, Path("autograder"))
 #: Each edition; its assignment and language as ``course_utils.language.EDITIONS`` has them
 #: (the kernel tells the language from the assignment's folder).
 EDITIONS = tuple(
@@ -416,12 +420,13 @@ def messages_in(source: str, filename: str = "<source>") -> list[tuple[str, str,
 
 def english_messages(root: Path) -> dict[str, str]:
     """Every message of the course's code, id -> English template: the ``msg`` calls of the
-    package's modules under the course directory ``root``, each mistake's text
+    modules of ``SPEAKERS`` under the course directory ``root``, each mistake's text
     (``mistake.<id>``) and each exercise's title (``exercise.<name>``). Raises ``ValueError``
     for an id given two templates."""
     found = _registry_messages()
     where = dict.fromkeys(found, "course_utils/exercises.py (the registry)")
-    for path in sorted((Path(root) / PACKAGE).rglob("*.py")):
+    modules = [path for package in SPEAKERS for path in (Path(root) / package).rglob("*.py")]
+    for path in sorted(modules):
         name = path.relative_to(root).as_posix()
         for message_id, template, line in messages_in(path.read_text(encoding="utf-8"), name):
             if found.setdefault(message_id, template) != template:

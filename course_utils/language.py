@@ -46,6 +46,7 @@ __all__ = [
     "language",
     "languages",
     "msg",
+    "of_assignment",
 ]
 
 ENGLISH = "en"
@@ -71,10 +72,16 @@ def language() -> str:
     if chosen:
         return chosen if chosen in languages() else ENGLISH
     try:
-        folder = Path.cwd().name
+        folder = Path.cwd()
     except OSError:  # the working directory was removed
         return ENGLISH
-    return EDITIONS.get(folder, ENGLISH)
+    return of_assignment(folder.name)
+
+
+def of_assignment(assignment: str) -> str:
+    """The language of the assignment (or of the folder nbgrader names after it): an
+    edition's, else English."""
+    return EDITIONS.get(assignment, ENGLISH)
 
 
 def digest(template: str) -> str:
@@ -114,8 +121,14 @@ class Message:
         self.id, self.template, self.values = id, template, values or {}
 
     def __str__(self) -> str:
-        values = {name: str(v) if isinstance(v, Message) else v for name, v in self.values.items()}
-        entry = catalog(language()).get(self.id)
+        return self.said()
+
+    def said(self, code: str | None = None) -> str:
+        """The message in the language ``code`` (default: the reader's, ``language()``);
+        English where its translation is missing, stale or does not format."""
+        code = code or language()
+        values = {k: v.said(code) if isinstance(v, Message) else v for k, v in self.values.items()}
+        entry = catalog(code).get(self.id)
         if entry and entry["en_sha256"] == digest(self.template):
             try:
                 return entry["text"].format(**values)
