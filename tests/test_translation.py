@@ -329,5 +329,5 @@ def test_a_grading_kernel_speaks_the_language_of_its_assignment(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[CHECK_CELL]), notebook)
     course = new_course(tmp_path / "course", [notebook], assignment=EDITION.assignment)
     [problem] = validation.check_solutions(course)[course.source / notebook.name]
-    said = "distributions.log_normal ainda não foi implementada: escreva-a no notebook"
+    said = "distributions.log_normal ainda não tem implementação: escreva-a no notebook"
     assert said in problem and "'Exercício 2.2: a log-densidade" in problem, problem
