@@ -98,12 +98,17 @@ def _release_differences(course: Course) -> list[str]:
 def _translations(course: Course, args: argparse.Namespace) -> int:
     editions = translation.editions_of(course.assignment, course.root)
     found = [p for e in editions for p in translation.problems(course.root, e)]
-    for problem in found:
+    messages = [p for e in editions for p in translation.edition_message_problems(course.root, e)]
+    for problem in [*found, *messages]:
         if args.all or problem.kind != "missing":
             print(problem)
     missing = sum(problem.kind == "missing" for problem in found)
-    print(f"{missing} cells not translated yet" + ("" if args.all else " (--all lists them)"))
-    return int(any(problem.kind != "missing" for problem in found))
+    untranslated = sum(problem.kind == "missing" for problem in messages)
+    print(
+        f"{missing} cells and {untranslated} messages not translated yet"
+        + ("" if args.all else " (--all lists them)")
+    )
+    return int(any(problem.kind != "missing" for problem in [*found, *messages]))
 
 
 def _released(course: Course) -> list[Course]:
@@ -223,7 +228,11 @@ def _parser() -> argparse.ArgumentParser:
         ("export", _export, "export the grades: build/grades.csv, or for Canvas or Moodle"),
         ("report", _report, "class report: scores, pass rates, common mistakes (build/report)"),
         ("bundle", _bundle, "zip what students get into build/student_bundle.zip"),
-        ("translations", _translations, "stale and missing cells of the translated editions"),
+        (
+            "translations",
+            _translations,
+            "stale and missing cells and messages of the translated editions",
+        ),
     ]:
         command = commands.add_parser(name, help=text, description=text)
         command.set_defaults(command=run)
@@ -255,7 +264,9 @@ def _parser() -> argparse.ArgumentParser:
                 "imports, with the graders' comments (build/grades-<format>.csv)",
             )
         if name == "translations":
-            command.add_argument("--all", action="store_true", help="list the missing cells too")
+            command.add_argument(
+                "--all", action="store_true", help="list the missing cells and messages too"
+            )
         if name == "report":
             command.add_argument(
                 "--expected", type=Path, help="JSON {student_id: expected score}: adds a column"

@@ -67,10 +67,21 @@ from autograder.sandbox import (
 from autograder.tampering import findings, module_names
 from autograder.time_limits import Plan, display_only, plan, released_limits, source_folder
 from course_utils.exercises import EXERCISES, tagged
+from course_utils.language import msg, of_assignment
 from course_utils.nbgrader_settings import LIMIT
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
 UNREADABLE = "unreadable_submission"
+
+
+def language_of(resources: dict | None) -> str:
+    """The language of the notebook being graded: its assignment's (an edition's, or English),
+    or, under Validate (no assignment), that of the folder it runs in, as its kernel has it
+    (``course_utils.language``). The grader's own verdicts are said in it."""
+    resources = resources or {}
+    assignment = resources.get("nbgrader", {}).get("assignment")
+    folder = Path(resources.get("metadata", {}).get("path") or ".").resolve().name
+    return of_assignment(assignment or folder)
 
 
 def error_output(ename: str, message: str) -> NotebookNode:
@@ -110,6 +121,8 @@ class GuardedExecute(Execute):
     cache_dir = Unicode(
         "", help="a grading run's folder of executed notebooks (autograder.execution_cache)"
     ).tag(config=True)
+    #: The language of the grader's verdicts in the notebook being run (``language_of``).
+    _language = "en"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -120,9 +133,14 @@ class GuardedExecute(Execute):
             self.log.warning("grading WITHOUT the sandbox: student code sees the course")
 
     def preprocess(self, nb: NotebookNode, resources=None, km=None):
+        self._language = language_of(resources)
         unreadable = nb.metadata.get(UNREADABLE)
         if unreadable:
-            reason = f"not run: the submitted file is not a notebook ({unreadable})"
+            reason = msg(
+                "grader.unreadable_notebook",
+                "not run: the submitted file is not a notebook ({why})",
+                why=unreadable,
+            ).said(self._language)
             self._stop_tests(nb.cells, "UnreadableNotebook", tagged(reason, "unreadable_notebook"))
             return nb, resources
         if self.sandbox:
@@ -170,8 +188,12 @@ class GuardedExecute(Execute):
 
     def preprocess_cell(self, cell: NotebookNode, resources, index: int):
         if self._stopped is None and time.monotonic() > self._ends:
-            seconds = f"{self._seconds:.0f} s"
-            reason = f"not run: the notebook's {seconds} to run were over by cell {index}"
+            reason = msg(
+                "grader.deadline",
+                "not run: the notebook's {seconds:.0f} s to run were over by cell {index}",
+                seconds=self._seconds,
+                index=index,
+            ).said(self._language)
             self._stopped = ("DeadlinePassed", tagged(reason, "deadline"))
         if self._stopped is not None:
             self._stop_tests([cell], *self._stopped)
@@ -183,9 +205,14 @@ class GuardedExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            reason = f"not run: the kernel died in cell {index} (its own code ended the process)"
+            reason = msg(
+                "grader.kernel_died_before",
+                "not run: the kernel died in cell {index} (its own code ended the process)",
+                index=index,
+            ).said(self._language)
             self._stopped = ("KernelDied", tagged(reason, "kernel_died"))
-            died = tagged("the kernel died while running this cell", "kernel_died")
+            died = msg("grader.kernel_died", "the kernel died while running this cell")
+            died = tagged(died.said(self._language), "kernel_died")
             cell.outputs.append(error_output("KernelDied", died))
             cell.execution_count = None  # set or not, as the kernel's last message raced it
             self.log.warning("the kernel died in cell %d; the later cells are not run", index)
@@ -205,7 +232,12 @@ class GuardedExecute(Execute):
             size = len(json.dumps(msg["content"]))
             if self._cell_bytes + size > self.max_output_bytes:
                 if self._cell_bytes <= self.max_output_bytes:
-                    note = f"[output cut: more than {self.max_output_bytes} bytes]\n"
+                    note = msg(
+                        "grader.output_cut",
+                        "[output cut: more than {bytes} bytes]",
+                        bytes=self.max_output_bytes,
+                    )
+                    note = note.said(self._language) + "\n"
                     outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
                 self._cell_bytes = self.max_output_bytes + 1
                 return None
@@ -235,19 +267,21 @@ class ReadAnyFile(NotebookExporter):
             self.log.warning(
                 "%s is not a notebook (%s): graded as unanswered", file_stream.name, reason
             )
-            nb = _unanswered(resources["nbgrader"], reason)
+            nb = _unanswered(resources["nbgrader"], reason, language_of(resources))
         return self.from_notebook_node(nb, resources, **kw)
 
 
-def _unanswered(where: dict, reason: str) -> NotebookNode:
+def _unanswered(where: dict, reason: str, language: str) -> NotebookNode:
     """The notebook ``where["notebook"]`` as released (its cells as the gradebook records
-    them: locked cells, tests and unanswered solution cells), after a note of ``reason``."""
-    cells = [
-        nbformat.v4.new_markdown_cell(
-            f"**The submitted file could not be read as a notebook** ({reason}): every test "
-            "of it scores 0. The cells below are the released ones, put back by the grader."
-        )
-    ]
+    them: locked cells, tests and unanswered solution cells), after a note of ``reason``
+    in ``language``."""
+    note = msg(
+        "grader.unanswered",
+        "**The submitted file could not be read as a notebook** ({reason}): every test of it "
+        "scores 0. The cells below are the released ones, put back by the grader.",
+        reason=reason,
+    )
+    cells = [nbformat.v4.new_markdown_cell(note.said(language))]
     with Gradebook(where["db_url"]) as gradebook:
         notebook = gradebook.find_notebook(where["notebook"], where["assignment"])
         points = {cell.name: cell.max_score for cell in notebook.grade_cells}
@@ -321,9 +355,12 @@ class WithholdTampered(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict):
         found = tampering(nb, instructor_sources(resources))
         if found:
-            reason = tagged(
-                "withheld for review: the student's code " + "; ".join(found), "tampering"
+            reason = msg(
+                "grader.tampering",
+                "withheld for review: the student's code {found}",
+                found="; ".join(found),
             )
+            reason = tagged(reason.said(language_of(resources)), "tampering")
             withhold(nb, resources, None, reason, "WithheldForReview")
             where = resources["nbgrader"]["notebook"]
             self.log.warning("%s: tests scored 0 for review (%s)", where, found[0])
@@ -350,12 +387,15 @@ class WithholdBorrowed(NbGraderPreprocessor):
             found = borrowed(source, where, aliases(student, where))
             if not found:
                 continue
-            reason = tagged(
-                f"withheld for a grade by hand: the solution of {where.title} calls the "
-                f"course's own code that computes its answer ({', '.join(found)}); write it "
-                "yourself (torch.distributions is fine)",
-                "borrowed_answer",
+            reason = msg(
+                "grader.borrowed_answer",
+                "withheld for a grade by hand: the solution of {title} calls the course's own "
+                "code that computes its answer ({found}); write it yourself "
+                "(torch.distributions is fine)",
+                title=where.heading,
+                found=", ".join(found),
             )
+            reason = tagged(reason.said(language_of(resources)), "borrowed_answer")
             tests = {test.grade_id for test in where.tests}
             withhold(nb, resources, tests, reason, "WithheldForReview")
             self.log.warning("%s: %s withheld (%s)", where.notebook, where.name, found[0])
@@ -441,11 +481,15 @@ class HideHiddenTests(ClearHiddenTests):
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
         if cell.cell_type != "code" or self.begin_test_delimeter not in cell.source:
             return cell, resources
+        note = msg(
+            "grader.hidden_tests",
+            "# (hidden tests ran here: their result is below, not their code)",
+        ).said(language_of(resources))
         lines, hidden = [], False
         for line in cell.source.splitlines():
             if self.begin_test_delimeter in line:
                 hidden = True
-                lines.append("# (hidden tests ran here: their result is below, not their code)")
+                lines.append(note)
             elif self.end_test_delimeter in line:
                 hidden = False
             elif not hidden:

@@ -26,6 +26,16 @@ Python and ``text_stub``, set in ``nbgrader_config.py``), are translated the sam
 SHA-256 of the configured English stub. The build writes the up-to-date ones into the
 edition's source (``STUBS``), where ``nbgrader_hooks.TranslatedStubs`` finds them when it
 releases the edition; a stale or missing one leaves the English stub in the release.
+
+What the course's code says to a student (the checks' failure messages, the mistakes'
+explanations, the exercises' titles, the labels of figures and widgets) is translated by
+message id instead (``course_utils.language``): English templates in the code,
+``msg("elbo.negative_terms", "kl = {kl:.4f} ...", kl=kl)``, read here from the source
+(``english_messages``), and the edition's in ``course_utils/locale/<language>.json`` (shipped
+with the package: the grading kernel sees nothing else of the course), each recording the
+SHA-256 of the English template it translates. ``message_problems`` names each message that
+is missing, stale, unknown, formats other fields than the English, or prints a number with a
+decimal comma.
 """
 
 from __future__ import annotations
@@ -48,6 +58,8 @@ from traitlets.config import Config, PyFileConfigLoader
 from autograder import bundle, time_limits
 from autograder.cells import grade_id_of, is_test
 from autograder.course import CONFIG_FILE, STUBS
+from course_utils import language as course_language
+from course_utils.exercises import EXERCISES, MISTAKES
 
 #: Where the translations live, relative to the course directory.
 TRANSLATIONS = Path("translations")
@@ -89,8 +101,24 @@ class Edition:
         (``README.pt-BR.md``), beside ``README.md``."""
         return Path(root) / f"README.{self.language.replace('_', '-')}.md"
 
+    def messages(self, root: Path) -> Path:
+        """The translation of the course code's messages, shipped with the package:
+        ``course_utils/locale/<language>.json``."""
+        return Path(root) / PACKAGE / "locale" / f"{self.language}.json"
 
-EDITIONS = (Edition("vae-pt", "vae", "pt_BR"),)
+
+#: The package that holds the translations of the messages (``locale/``), relative to the
+#: course directory.
+PACKAGE = Path("course_utils")
+#: The packages whose ``msg`` calls are messages: the course's code, and the grader's own
+#: verdicts (``autograder.nbgrader_hooks``).
+SPEAKERS = (PACKAGE, Path("autograder"))
+#: Each edition; its assignment and language as ``course_utils.language.EDITIONS`` has them
+#: (the kernel tells the language from the assignment's folder).
+EDITIONS = tuple(
+    Edition(assignment, "vae", language)
+    for assignment, language in course_language.EDITIONS.items()
+)
 
 
 def editions_of(english: str, root: Path) -> list[Edition]:
@@ -480,3 +508,140 @@ def differences(root: Path, edition: Edition) -> list[str]:
 
 def _read(path: Path) -> NotebookNode:
     return nbformat.read(path, as_version=nbformat.NO_CONVERT)
+
+
+# -- the messages of the course's code --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageProblem:
+    """What is wrong with one message's translation: ``kind`` is ``missing``, ``stale`` (the
+    English template changed since), ``unknown`` (no such message in the code), ``fields``
+    (other replacement fields than the English) or ``number`` (a decimal comma or a
+    thousands separator: numbers the code prints read as Python prints them)."""
+
+    message_id: str
+    kind: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"message {self.message_id}: {self.kind}" + (
+            f": {self.detail}" if self.detail else ""
+        )
+
+
+#: The English of a message whose id is made from the registry, not written in a ``msg`` call.
+def _registry_messages() -> dict[str, str]:
+    found = {mistake.explained.id: mistake.text for mistake in MISTAKES.values()}
+    found |= {where.heading.id: where.title for where in EXERCISES}
+    return found
+
+
+def messages_in(source: str, filename: str = "<source>") -> list[tuple[str, str, int]]:
+    """The ``msg(id, template, ...)`` calls of a module's ``source``: ``(id, template,
+    line)``. Raises ``ValueError`` for a call whose id or template is not a literal string."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "msg"):
+            continue
+        literal = [
+            isinstance(arg, ast.Constant) and isinstance(arg.value, str) for arg in node.args
+        ]
+        if len(node.args) != 2 or not all(literal):
+            raise ValueError(
+                f"{filename}:{node.lineno}: msg() takes a literal id and a literal template"
+            )
+        found.append((node.args[0].value, node.args[1].value, node.lineno))
+    return found
+
+
+def english_messages(root: Path) -> dict[str, str]:
+    """Every message of the course's code, id -> English template: the ``msg`` calls of the
+    modules of ``SPEAKERS`` under the course directory ``root``, each mistake's text
+    (``mistake.<id>``) and each exercise's title (``exercise.<name>``). Raises ``ValueError``
+    for an id given two templates."""
+    found = _registry_messages()
+    where = dict.fromkeys(found, "course_utils/exercises.py (the registry)")
+    modules = [path for package in SPEAKERS for path in (Path(root) / package).rglob("*.py")]
+    for path in sorted(modules):
+        name = path.relative_to(root).as_posix()
+        for message_id, template, line in messages_in(path.read_text(encoding="utf-8"), name):
+            if found.setdefault(message_id, template) != template:
+                raise ValueError(
+                    f"{name}:{line}: message {message_id} has another template in "
+                    f"{where[message_id]}"
+                )
+            where.setdefault(message_id, f"{name}:{line}")
+    return dict(sorted(found.items()))
+
+
+def read_messages(path: Path) -> dict[str, dict[str, str]]:
+    """A language's messages, ``{id: {"en_sha256": ..., "text": ...}}`` (empty if none)."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def write_messages(path: Path, entries: dict[str, dict[str, str]]) -> None:
+    """Write a language's messages, sorted by id."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(dict(sorted(entries.items())), indent=1, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+#: A number written with a decimal comma or a thousands separator ("0,5", "1,000").
+_COMMA_NUMBER = re.compile(r"\d,\d")
+
+
+def check_message(english: str, translated: str) -> list[str]:
+    """How a translation of the English template ``english`` is wrong (empty if it is not):
+    other replacement fields (names, conversions, format specs), or a number with a comma."""
+    found = []
+    ours, theirs = set(course_language.fields(english)), set(course_language.fields(translated))
+    if ours != theirs:
+        found.append(
+            f"its fields {sorted(theirs)} differ from the English {sorted(ours)}: the same "
+            "values, formatted alike"
+        )
+    if _COMMA_NUMBER.search(translated) and not _COMMA_NUMBER.search(english):
+        found.append("a number with a comma: write it as Python prints it (0.5, 1000)")
+    return found
+
+
+def message_problems(english: dict[str, str], entries: dict[str, dict]) -> list[MessageProblem]:
+    """Every missing, stale, unknown, field-changing or comma-numbered translation in
+    ``entries`` (``read_messages``) of the ``english`` messages (``english_messages``)."""
+    found = []
+    for message_id, template in english.items():
+        entry = entries.get(message_id)
+        if entry is None:
+            found.append(MessageProblem(message_id, "missing"))
+        elif entry["en_sha256"] != course_language.digest(template):
+            detail = f"the English changed since it was translated; it is now {template!r}"
+            found.append(MessageProblem(message_id, "stale", detail))
+        else:
+            for wrong in check_message(template, entry["text"]):
+                kind = "number" if "comma" in wrong else "fields"
+                found.append(MessageProblem(message_id, kind, wrong))
+    for message_id in entries.keys() - english.keys():
+        found.append(MessageProblem(message_id, "unknown", "the code has no such message"))
+    return found
+
+
+def edition_message_problems(root: Path, edition: Edition) -> list[MessageProblem]:
+    """``message_problems`` of the edition's messages file against the course's code."""
+    entries = read_messages(edition.messages(root))
+    return message_problems(english_messages(root), entries)
+
+
+def record_message(root: Path, edition: Edition, message_id: str, text: str) -> None:
+    """Set the translation of the message ``message_id`` to ``text``, against its English
+    template as the code has it now. Raises ``ValueError`` for an unknown id or a
+    translation whose fields differ from the English (``check_message``)."""
+    english = english_messages(root)
+    if message_id not in english:
+        raise ValueError(f"no message {message_id} in the course's code")
+    if wrong := check_message(english[message_id], text):
+        raise ValueError(f"message {message_id}: {'; '.join(wrong)}")
+    path = edition.messages(root)
+    entries = read_messages(path)
+    entries[message_id] = {"en_sha256": course_language.digest(english[message_id]), "text": text}
+    write_messages(path, entries)

@@ -11,6 +11,7 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 from tqdm.auto import tqdm
 
 from course_utils.data import check_images
+from course_utils.language import msg
 from course_utils.models import VAE, GaussianPrior
 from course_utils.training import progress_enabled, set_seed
 
@@ -231,7 +232,8 @@ def best_gaussian_elbo(
         m = m0.clone().requires_grad_()
         log_v = v0.log().clone().requires_grad_()
         optimizer = torch.optim.Adam([m, log_v], lr=lr)
-        for _ in tqdm(range(steps), desc="best q", leave=False, disable=not progress_enabled()):
+        desc = str(msg("evaluation.best_q", "best q"))
+        for _ in tqdm(range(steps), desc=desc, leave=False, disable=not progress_enabled()):
             optimizer.zero_grad()
             (-_elbo_of_gaussian(model, x, m, log_v, samples).sum()).backward()
             optimizer.step()

@@ -8,13 +8,17 @@ means. The stubs of ``course_utils.models`` and ``course_utils.distributions``, 
 corpus, the class report and the grader's own verdicts (tampering, a notebook it could not
 run) all key on these ids.
 
-This module is data only: it imports nothing from the course.
+This module is data only: it imports nothing from the course but ``language`` (which needs
+nothing but the standard library), whose ``Message`` gives a mistake's text and an exercise's
+title in the reader's language.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from course_utils.language import Message
 
 __all__ = [
     "EXERCISES",
@@ -37,6 +41,12 @@ class Mistake:
     id: str
     text: str
     notebook: bool = False
+
+    @property
+    def explained(self) -> Message:
+        """``text`` in the reader's language (the message ``mistake.<id>``): what a student's
+        failure says; the class report keeps the English ``text``."""
+        return Message(f"mistake.{self.id}", self.text)
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,12 @@ class Exercise:
     uses: tuple[str, ...] = ()
     shape_test: str = ""
     answered_by: tuple[str, ...] = ()
+
+    @property
+    def heading(self) -> Message:
+        """``title`` in the reader's language (the message ``exercise.<name>``), as the
+        notebook of that language heads the exercise."""
+        return Message(f"exercise.{self.name}", self.title)
 
     @property
     def defines(self) -> str:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from course_utils.data import IMAGE_DIM
 from course_utils.distributions import log_sum_exp
 from course_utils.evaluation import check_binary_images
+from course_utils.language import msg
 from course_utils.models import VAE
 from course_utils.training import progress_enabled
 
@@ -114,7 +115,8 @@ def log_px_quadrature(
     no_ink = images.new_zeros(IMAGE_DIM)
     total = torch.full((len(x),), -math.inf, dtype=torch.float64, device=x.device)
     starts = range(0, len(z), chunk)
-    for start in tqdm(starts, desc="log p(x) by quadrature", disable=not progress_enabled()):
+    desc = str(msg("likelihood.progress", "log p(x) by quadrature"))
+    for start in tqdm(starts, desc=desc, disable=not progress_enabled()):
         logits = model.dec(z[start : start + chunk].to(x.dtype)).double()  # (chunk, 784)
         # log p(x|z) = x . logits + log p(0|z), since log sigmoid(l) - log sigmoid(-l) = l
         log_p_no_ink = Bernoulli(logits=logits).log_prob(no_ink).sum(-1)  # (chunk,)

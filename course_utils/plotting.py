@@ -10,6 +10,9 @@ that axes and return its figure.
 
 Images are tensors or arrays of shape ``(n, 784)`` or ``(n, 28, 28)`` with values in [0, 1]
 (grey levels, Bernoulli means or binary pixels).
+
+Titles, axis labels and legends are in the reader's language (``course_utils.language``);
+what the caller passes (labels, names, titles) is drawn as given.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from torch import Tensor
 
 from course_utils.data import check_images
 from course_utils.distributions import normal_quantiles
+from course_utils.language import Message, msg
 from course_utils.models import GMVAE, VAE, check_latent_2d, decode_means, encode_means
 from course_utils.training import TrainingHistory
 
@@ -66,6 +70,11 @@ TRAINING_CURVES = (
     ("kl", "gen/kl_z", "KL"),
     ("rec", "gen/rec", "Rec"),
 )
+#: Axis labels several figures share.
+ITERATION = msg("plotting.iteration", "iteration")
+IMPORTANCE_SAMPLES = msg("plotting.importance_samples", "k (importance samples)")
+#: The legend label of ``plot_training_curves``' reference lines, unless the caller gives one.
+REFERENCE_LABEL = msg("plotting.training.reference", "reference")
 
 
 class CourseFigure(Figure):
@@ -146,7 +155,7 @@ def image_grid(
     nrow: int,
     *,
     ax: Axes | None = None,
-    title: str | None = None,
+    title: str | Message | None = None,
     pad: int = 1,
 ) -> Figure:
     """Draw images in a grid of ``nrow`` rows, in grey levels (0 black, 1 white).
@@ -190,7 +199,9 @@ def plot_samples(
     """
     with _seeded(seed, next(model.parameters()).device):
         means = model.sample_sigmoid(nrow * ncol)  # (nrow * ncol, 784)
-    title = f"{model.name}: Bernoulli means of p(x | z), z ~ p(z)"
+    title = msg(
+        "plotting.samples.title", "{model}: Bernoulli means of p(x | z), z ~ p(z)", model=model.name
+    )
     return image_grid(means, nrow, ax=ax, title=title)
 
 
@@ -215,8 +226,13 @@ def plot_reconstructions(
     originals = x[index.to(x.device)].cpu()  # (n, 784)
     rebuilt = decode_means(model, encode_means(model, originals))  # (n, 784)
     fig, ax = _axes(ax, _grid_figsize(2, n))
-    image_grid(torch.cat([originals, rebuilt]), 2, ax=ax, title=f"{model.name}: reconstructions")
-    ax.set_yticks(_tile_centers(2, pad=1), ["data", "reconstruction"])
+    title = msg("plotting.reconstructions.title", "{model}: reconstructions", model=model.name)
+    image_grid(torch.cat([originals, rebuilt]), 2, ax=ax, title=title)
+    rows = [
+        msg("plotting.reconstructions.data", "data"),
+        msg("plotting.reconstructions.reconstruction", "reconstruction"),
+    ]
+    ax.set_yticks(_tile_centers(2, pad=1), rows)
     ax.tick_params(length=0)
     return fig
 
@@ -238,7 +254,7 @@ def plot_training_curves(
     history: TrainingHistory,
     *,
     reference: Mapping[str, float] | None = None,
-    reference_label: str = "reference",
+    reference_label: str | Message = REFERENCE_LABEL,
     zoom_after: float = 0.1,
 ) -> Figure:
     """NELBO, KL and Rec of the training batches against the iteration, one panel each.
@@ -265,12 +281,13 @@ def plot_training_curves(
     fig = CourseFigure(figsize=(12, 3.6), layout="constrained")
     for ax, (key, name, title) in zip(fig.subplots(1, 3), TRAINING_CURVES, strict=True):
         values = np.asarray(history.metrics[name])
-        ax.plot(iterations, values, color="C0", label="training batches")
+        batches = msg("plotting.training.batches", "training batches")
+        ax.plot(iterations, values, color="C0", label=batches)
         references = [reference[key]] if key in reference else []
         for value in references:
             ax.axhline(value, color="C3", ls="--", label=f"{reference_label}: {value:g}")
         ax.set_ylim(_zoomed_limits(iterations, values, references, zoom_after))
-        ax.set(title=title, xlabel="iteration", ylabel="nats")
+        ax.set(title=title, xlabel=ITERATION, ylabel="nats")
         ax.legend()
     return fig
 
@@ -305,9 +322,17 @@ def plot_heldout_curves(
             lines = np.array([np.asarray(curve[key], dtype=float)[skip_first:] for curve in seeds])
             for line in lines if len(lines) > 1 else ():
                 ax.plot(iterations, line, style, color=f"C{i}", lw=0.7, alpha=0.4)
-            images = "test images" if key == "test" else "training images"
+            if key == "test":
+                images = msg("plotting.heldout.test_images", "test images")
+            else:
+                images = msg("plotting.heldout.training_images", "training images")
             mean = lines.mean(0)
-            seeds_text = f"mean of {len(lines)} seeds" if len(lines) > 1 else "one run"
+            if len(lines) > 1:
+                seeds_text = msg(
+                    "plotting.heldout.mean_of_seeds", "mean of {n} seeds", n=len(lines)
+                )
+            else:
+                seeds_text = msg("plotting.heldout.one_run", "one run")
             ax.plot(
                 iterations,
                 mean,
@@ -320,9 +345,11 @@ def plot_heldout_curves(
                 best = int(mean.argmin())
                 ax.plot([iterations[best]], [mean[best]], "o", color=f"C{i}", ms=7)
     ax.set(
-        xlabel="iteration",
-        ylabel="negative ELBO (nats per image)",
-        title="Held-out curves: the minimum of each test curve is a dot",
+        xlabel=ITERATION,
+        ylabel=msg("plotting.heldout.ylabel", "negative ELBO (nats per image)"),
+        title=msg(
+            "plotting.heldout.title", "Held-out curves: the minimum of each test curve is a dot"
+        ),
     )
     ax.legend(fontsize=8)
     return fig
@@ -356,7 +383,9 @@ def plot_seeds(
         ax.set_xticks(range(len(columns)), list(columns), rotation=20, ha="right")
         ax.set_xlim(-0.6, len(columns) - 0.4)
         ax.set(title=title, ylabel=ylabel)
-    fig.suptitle("mean ± sd over the training seeds (squares); each seed a dot")
+    fig.suptitle(
+        msg("plotting.seeds.title", "mean ± sd over the training seeds (squares); each seed a dot")
+    )
     return fig
 
 
@@ -385,8 +414,12 @@ def plot_latent_scatter(
         ax.scatter(
             chosen[:, 0], chosen[:, 1], s=6, alpha=0.7, color=colours(i % 10), label=str(label)
         )
-    ax.legend(title="label", markerscale=2.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    ax.set(xlabel="$z_1$", ylabel="$z_2$", title=f"{model.name}: encoder means of {len(x)} images")
+    legend = msg("plotting.latent.label", "label")
+    ax.legend(title=legend, markerscale=2.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    title = msg(
+        "plotting.latent.title", "{model}: encoder means of {n} images", model=model.name, n=len(x)
+    )
+    ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
     ax.set_aspect("equal")
     return fig
 
@@ -419,7 +452,8 @@ def plot_manifold(
     z1, z2 = np.meshgrid(values, values[::-1])  # each (n, n); row i holds z2 = values[n - 1 - i]
     z = np.stack([z1.ravel(), z2.ravel()], axis=1)  # (n * n, 2), row-major like the image grid
     fig, ax = _axes(ax, (7, 7.3))
-    image_grid(decode_means(model, z), n, ax=ax, pad=0, title=f"{model.name}: decoded latent grid")
+    title = msg("plotting.manifold.title", "{model}: decoded latent grid", model=model.name)
+    image_grid(decode_means(model, z), n, ax=ax, pad=0, title=title)
     labelled = np.unique(np.linspace(0, n - 1, min(n, 7)).round().astype(int))  # ends included
     centers = _tile_centers(n, pad=0)[labelled]
     ax.set_xticks(centers, [f"{v:.2f}" for v in values[labelled]])
@@ -468,20 +502,31 @@ def plot_jensen(
     curve = np.linspace(max(low - margin, low / 2), high + margin, 400)
     fig, ax = _axes(ax, (6.5, 4.5))
     ax.plot(curve, np.log(curve), color="C0", label="log x")
-    ax.plot(x, np.log(x), "o", color="C0", ms=4, alpha=0.3, label="samples $(x_i, \\log x_i)$")
-    ax.plot([low, high], np.log([low, high]), ":", color="grey", label="chord")
+    samples_label = msg("plotting.jensen.samples", "samples $(x_i, \\log x_i)$")
+    ax.plot(x, np.log(x), "o", color="C0", ms=4, alpha=0.3, label=samples_label)
+    ax.plot(
+        [low, high],
+        np.log([low, high]),
+        ":",
+        color="grey",
+        label=msg("plotting.jensen.chord", "chord"),
+    )
     ax.plot([mean], [log_e], "o", color="C2", ms=9, label=f"log E[X] = {log_e:.3f}")
-    ax.plot([mean], [centre], "s", color="C3", ms=8, label=f"log E[X] - your gap = {centre:.3f}")
+    centre_label = msg(
+        "plotting.jensen.centre", "log E[X] - your gap = {centre:.3f}", centre=centre
+    )
+    ax.plot([mean], [centre], "s", color="C3", ms=8, label=centre_label)
     ax.vlines(mean, centre, log_e, color="black", lw=1.5)
     ax.annotate(
-        f"gap = {your_gap:.3f}",
+        str(msg("plotting.jensen.gap", "gap = {gap:.3f}", gap=your_gap)),
         xy=(mean, (centre + log_e) / 2),
         xytext=(8, 0),
         textcoords="offset points",
         va="center",
         bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
     )
-    ax.set(xlabel="x", ylabel="log x", title="Jensen's inequality: E[log X] $\\leq$ log E[X]")
+    title = msg("plotting.jensen.title", "Jensen's inequality: E[log X] $\\leq$ log E[X]")
+    ax.set(xlabel="x", ylabel="log x", title=title)
     ax.legend(loc="lower right")
     return fig
 
@@ -514,10 +559,10 @@ def plot_bound_gap(
     ax.fill_between(params, elbo, log_px, color="C1", alpha=0.3, label="KL(q || p(z|x))")
     ax.axhline(log_px, color="black", label=f"log p(x) = {log_px:.3f}")
     ax.plot(params, elbo, color="C0", label="ELBO(q)")
-    ax.plot(
-        params[best], elbo[best], "o", color="C0", label=f"best q: gap = {log_px - elbo[best]:.3g}"
-    )
-    ax.set(xlabel=xlabel, ylabel="nats", title="ELBO $\\leq$ log p(x); the gap is KL(q || p(z|x))")
+    best_label = msg("plotting.gap.best", "best q: gap = {gap:.3g}", gap=log_px - elbo[best])
+    ax.plot(params[best], elbo[best], "o", color="C0", label=best_label)
+    title = msg("plotting.gap.title", "ELBO $\\leq$ log p(x); the gap is KL(q || p(z|x))")
+    ax.set(xlabel=xlabel, ylabel="nats", title=title)
     ax.legend(loc="best")
     return fig
 
@@ -549,7 +594,10 @@ def plot_bounds_vs_k(
             f"ks (positive) and values must be 1-D of equal length, got {ks} and {values}"
         )
     sign = "-" if negative else ""
-    bound = "negative IWAE bound $-L_k$" if negative else "IWAE bound $L_k$"
+    if negative:
+        bound = msg("plotting.bounds.negative_bound", "negative IWAE bound $-L_k$")
+    else:
+        bound = msg("plotting.bounds.bound", "IWAE bound $L_k$")
     fig, ax = _axes(ax, (6.5, 4.5))
     ax.plot(ks_array, values, "o-", color="C0", label=label or bound)
     if log_px is not None:
@@ -562,7 +610,8 @@ def plot_bounds_vs_k(
     ax.set_xscale("log")
     ax.set_xticks(sorted(ticks), [str(k) for k in sorted(ticks)])
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set(xlabel="k (importance samples)", ylabel="nats", title=f"{bound} against k")
+    title = msg("plotting.bounds.title", "{bound} against k", bound=bound)
+    ax.set(xlabel=IMPORTANCE_SAMPLES, ylabel="nats", title=title)
     ax.legend()
     return fig
 
@@ -595,7 +644,14 @@ def plot_gap_vs_k(
             raise ValueError(f"series {name!r} has shape {values.shape}, ks {ks_array.shape}")
         shown = values > 0
         left_out = ", ".join(f"{k:g}" for k in ks_array[~shown])
-        label = f"{name} (k = {left_out} left out: gap <= 0)" if left_out else name
+        label = name
+        if left_out:
+            label = msg(
+                "plotting.gaps.left_out",
+                "{name} (k = {left_out} left out: gap <= 0)",
+                name=name,
+                left_out=left_out,
+            )
         if not shown.any():
             ax.plot([], [], "o-", color=f"C{i}", label=label)
             continue
@@ -606,15 +662,16 @@ def plot_gap_vs_k(
         start = max(ks_array[0], k_shown[-1] / 10)
         k_guide = np.array([start, k_shown[-1]]) if start < k_shown[-1] else ks_array
         guide = v_shown[-1] * k_shown[-1] / k_guide
-        ax.plot(k_guide, guide, ":", color=f"C{i}", label="gap $\\propto$ 1/k" if i == 0 else None)
+        slope = msg("plotting.gaps.slope", "gap $\\propto$ 1/k") if i == 0 else None
+        ax.plot(k_guide, guide, ":", color=f"C{i}", label=slope)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(ks_array, [f"{k:g}" for k in ks_array])
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set(
-        xlabel="k (importance samples)",
+        xlabel=IMPORTANCE_SAMPLES,
         ylabel="log p(x) - $L_k$ (nats)",
-        title="The gap of the IWAE bound against k",
+        title=msg("plotting.gaps.title", "The gap of the IWAE bound against k"),
     )
     ax.legend()
     return fig
@@ -646,20 +703,20 @@ def _ranked_bars(
     ax: Axes,
     series: Mapping[str, np.ndarray],
     threshold: float,
-    counted: str,
+    counted: Callable[[str, int], Message],
     *,
     floor: float | None = None,
 ) -> None:
     """Each model's values as bars, largest first, the models' bars side by side at each rank
     (heights at least ``floor``, for a log axis); the legend counts each model's values above
-    ``threshold``: ``"<model>: <count> <counted>"``."""
+    ``threshold``: ``counted(model, count)``."""
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series.items()):
         ranked = np.sort(values)[::-1]
         count = int((values > threshold).sum())
         positions = np.arange(len(ranked)) + (i - (len(series) - 1) / 2) * width
         heights = ranked if floor is None else np.maximum(ranked, floor)
-        ax.bar(positions, heights, width, color=f"C{i}", label=f"{name}: {count} {counted}")
+        ax.bar(positions, heights, width, color=f"C{i}", label=counted(name, count))
 
 
 def plot_active_units(
@@ -682,14 +739,19 @@ def plot_active_units(
     series = _per_unit(variances, "variances", "one non-negative variance", nonnegative=True)
     units = max(len(v) for v in series.values())
     fig, ax = _axes(ax, (max(8.5, 0.45 * units + 2), 4.0))
-    _ranked_bars(ax, series, threshold, "active", floor=ACTIVITY_FLOOR)
-    ax.axhline(threshold, color="black", ls="--", label=f"threshold {threshold:g}")
+
+    def active(name: str, count: int) -> Message:
+        return msg("plotting.active.count", "{name}: {count} active", name=name, count=count)
+
+    _ranked_bars(ax, series, threshold, active, floor=ACTIVITY_FLOOR)
+    line = msg("plotting.active.threshold", "threshold {threshold:g}", threshold=threshold)
+    ax.axhline(threshold, color="black", ls="--", label=line)
     ax.set_yscale("log")
     ax.set_xticks(np.arange(units), [str(u + 1) for u in range(units)])
     ax.set(
-        xlabel="latent units, most active first",
-        ylabel="variance of the posterior mean",
-        title="Active units: Cov$_x$(E$_q$[z$_u$ | x])",
+        xlabel=msg("plotting.active.xlabel", "latent units, most active first"),
+        ylabel=msg("plotting.active.ylabel", "variance of the posterior mean"),
+        title=msg("plotting.active.title", "Active units: Cov$_x$(E$_q$[z$_u$ | x])"),
     )
     # Beside the axes: bars of active units fill the top of the plot, idle ones the bottom.
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
@@ -751,9 +813,14 @@ def plot_mixture_prior(
             fontsize=8,
             bbox={"boxstyle": "circle,pad=0.15", "facecolor": "white", "alpha": 0.8},
         )
-    ax.set_title(
-        f"{model.name}: the {model.k} components of p(z) ({scale:g} sd) over the encoder means"
+    title = msg(
+        "plotting.mixture.title",
+        "{model}: the {k} components of p(z) ({scale:g} sd) over the encoder means",
+        model=model.name,
+        k=model.k,
+        scale=scale,
     )
+    ax.set_title(title)
     ax.autoscale_view()
     return fig
 
@@ -771,8 +838,12 @@ def plot_component_samples(
         components = torch.arange(model.k).repeat_interleave(n)  # (k * n,), row by row
         means = model.compute_sigmoid_given(model.prior.sample_component(components))
     fig, ax = _axes(ax, _grid_figsize(model.k, n))
-    image_grid(means, model.k, ax=ax, title=f"{model.name}: {n} draws from each component")
-    ax.set_yticks(_tile_centers(model.k, pad=1), [f"component {j}" for j in range(model.k)])
+    title = msg(
+        "plotting.components.title", "{model}: {n} draws from each component", model=model.name, n=n
+    )
+    image_grid(means, model.k, ax=ax, title=title)
+    rows = [msg("plotting.components.row", "component {j}", j=j) for j in range(model.k)]
+    ax.set_yticks(_tile_centers(model.k, pad=1), rows)
     ax.tick_params(length=0)
     return fig
 
@@ -819,14 +890,15 @@ def plot_rate_distortion(
         )
     totals = kl + rec
     span = np.array([0.0, kl.max() * 1.15 + 1])
-    for total, label in ((totals.min(), "equal ELBO"), (totals.max(), None)):
+    equal = msg("plotting.rate_distortion.equal_elbo", "equal ELBO")
+    for total, label in ((totals.min(), equal), (totals.max(), None)):
         ax.plot(span, total - span, ":", color="grey", label=label)
     ax.set_xlim(0, span[1])
     ax.set_ylim(rec.min() - 5, rec.max() + 5)
     ax.set(
-        xlabel="rate: KL(q(z|x) || p(z)) (nats)",
-        ylabel="distortion: -E_q[log p(x|z)] (nats)",
-        title="The rate-distortion trade-off",
+        xlabel=msg("plotting.rate_distortion.xlabel", "rate: KL(q(z|x) || p(z)) (nats)"),
+        ylabel=msg("plotting.rate_distortion.ylabel", "distortion: -E_q[log p(x|z)] (nats)"),
+        title=msg("plotting.rate_distortion.title", "The rate-distortion trade-off"),
     )
     ax.legend(loc="upper right")
     return fig
@@ -850,14 +922,18 @@ def plot_kl_per_dimension(
     series = _per_unit(kls, "kls", "one KL")
     units = max(len(v) for v in series.values())
     fig, ax = _axes(ax, (max(8.5, 0.2 * units + 3), 4.0))
-    _ranked_bars(ax, series, threshold, "above")
+
+    def above(name: str, count: int) -> Message:
+        return msg("plotting.kl.count", "{name}: {count} above", name=name, count=count)
+
+    _ranked_bars(ax, series, threshold, above)
     ax.axhline(threshold, color="black", ls="--", label=f"{threshold:g} nats")
     ticks = np.arange(0, units, max(1, units // 10))
     ax.set_xticks(ticks, [str(u + 1) for u in ticks])
     ax.set(
-        xlabel="latent units, largest KL first",
+        xlabel=msg("plotting.kl.xlabel", "latent units, largest KL first"),
         ylabel="KL(q(z_u|x) || p(z_u)) (nats)",
-        title="The KL term of each latent unit, averaged over the images",
+        title=msg("plotting.kl.title", "The KL term of each latent unit, averaged over the images"),
     )
     ax.legend(loc="upper right")
     return fig

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_utils.language import msg
+
 __all__ = [
     "KL_THRESHOLD",
     "RECORDS_DIR",
@@ -173,7 +175,9 @@ class SeedTable:
             column: max(len(column), *(len(texts[row, column]) for row in self.rows))
             for column in self.columns
         }
-        lines = [f"{'':{first}}" + "".join(f"  {c:>{width[c]}}" for c in self.columns) + "  seeds"]
+        seeds = msg("records.seeds", "seeds")
+        header = "".join(f"  {c:>{width[c]}}" for c in self.columns)
+        lines = [f"{'':{first}}{header}  {seeds}"]
         for row in self.rows:
             seeds = {self.cells[row, column].n for column in self.columns}
             cells = "".join(f"  {texts[row, c]:>{width[c]}}" for c in self.columns)

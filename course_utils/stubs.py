@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import TypeVar
 
 from course_utils.exercises import exercise
+from course_utils.language import msg
 
 __all__ = ["add_to_class", "add_to_module", "not_implemented"]
 
@@ -31,11 +32,18 @@ def not_implemented(owner: str, name: str, decorator: str) -> NotImplementedErro
         where = exercise(f"{owner}.{name}")  # a method of a named class (GMVAE)
     except KeyError:
         where = exercise(name)
-    return NotImplementedError(
-        f"{owner}.{name} is not implemented yet: write it in notebook {where.notebook}.ipynb, "
-        f"'{where.title}', and run that cell (it attaches your function with {decorator}). "
-        "Each notebook runs in its own kernel: what another notebook attached is not here."
+    message = msg(
+        "stubs.not_implemented",
+        "{owner}.{name} is not implemented yet: write it in notebook {notebook}.ipynb, "
+        "'{title}', and run that cell (it attaches your function with {decorator}). Each "
+        "notebook runs in its own kernel: what another notebook attached is not here.",
+        owner=owner,
+        name=name,
+        notebook=where.notebook,
+        title=where.heading,
+        decorator=decorator,
     )
+    return NotImplementedError(str(message))
 
 
 def _attach(owner: type | ModuleType, label: str) -> Callable[[F], F]:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from course_utils.checkpoints import save_checkpoint
 from course_utils.data import binarize_dynamic, check_images
+from course_utils.language import msg
 from course_utils.models import VAE, check_objective
 
 T = TypeVar("T")
@@ -244,7 +245,7 @@ def _optimize(
     model.train()
     bar = tqdm(
         total=recipe.iterations,
-        desc=f"training {model.name}",
+        desc=str(msg("training.progress", "training {model}", model=model.name)),
         unit="it",
         disable=not (progress_enabled() if progress is None else progress),
     )

@@ -6,7 +6,8 @@ Each widget is made one way, by its class: ``JensenExplorer(jensen_gap)``,
 ``course_utils.plotting`` into a ``matplotlib.figure.Figure`` it owns (on an Agg canvas, no
 pyplot) and shows the result as PNG bytes in an ``ipywidgets.Image``. So they run headless,
 and a test drives them by setting slider values (``w.z1.value = 1.0``) and comparing
-``w.decoded.value`` before and after.
+``w.decoded.value`` before and after. Their labels, captions and readouts are in the reader's
+language (``course_utils.language``); the values of their controls are not.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from course_utils.language import Message, msg
 from course_utils.models import GMVAE, VAE, check_latent_2d, decode_means
 from course_utils.plotting import (
     component_ellipses,
@@ -36,7 +38,9 @@ from course_utils.plotting import (
 )
 
 __all__ = [
+    "DISTRIBUTION_LABELS",
     "JENSEN_DISTRIBUTIONS",
+    "PARAMETER_LABELS",
     "JensenExplorer",
     "JensenValues",
     "LatentExplorer",
@@ -87,7 +91,13 @@ class PositiveDistribution:
 def _uniform_exact(a: float, b: float) -> tuple[float, float]:
     """X ~ U[a, b]: E[log X] = (b log b - a log a) / (b - a) - 1, E[X] = (a + b) / 2."""
     if not 0 < a < b:
-        raise ValueError(f"uniform on [a, b] needs 0 < a < b, got a={a:g}, b={b:g}")
+        message = msg(
+            "widgets.jensen.uniform_bounds",
+            "uniform on [a, b] needs 0 < a < b, got a={a:g}, b={b:g}",
+            a=a,
+            b=b,
+        )
+        raise ValueError(str(message))
     return (b * math.log(b) - a * math.log(a)) / (b - a) - 1, math.log((a + b) / 2)
 
 
@@ -102,7 +112,8 @@ def _two_point_exact(x1: float, x2: float, p: float) -> tuple[float, float]:
     return p * math.log(x1) + (1 - p) * math.log(x2), math.log(p * x1 + (1 - p) * x2)
 
 
-#: The distributions of the Jensen explorer, by the name shown in its dropdown.
+#: The distributions of the Jensen explorer, by their name (the dropdown's value; it shows
+#: ``DISTRIBUTION_LABELS``).
 JENSEN_DISTRIBUTIONS: dict[str, PositiveDistribution] = {
     "log-normal": PositiveDistribution(
         parameters={"mu": (0.0, -1.0, 1.0, 0.05), "sigma": (0.75, 0.05, 1.5, 0.05)},
@@ -146,15 +157,32 @@ class JensenValues:
         return self.log_e_x - self.e_log_x
 
 
+#: What the dropdown and the sliders of the Jensen explorer show for each distribution and
+#: parameter name (a name not here shows as it is).
+DISTRIBUTION_LABELS: dict[str, Message] = {
+    "log-normal": msg("widgets.jensen.log_normal", "log-normal"),
+    "uniform": msg("widgets.jensen.uniform", "uniform"),
+    "gamma": msg("widgets.jensen.gamma", "gamma"),
+    "two-point": msg("widgets.jensen.two_point", "two-point"),
+}
+PARAMETER_LABELS: dict[str, Message] = {
+    "shape": msg("widgets.jensen.shape", "shape"),
+    "scale": msg("widgets.jensen.scale", "scale"),
+}
+
+
 def _readout_html(values: JensenValues, n_samples: int) -> str:
+    exact = msg("widgets.jensen.exact", "exact")
+    yours = msg("widgets.jensen.yours", "your jensen_gap, sample of {n}", n=n_samples)
     rows = [
-        ("exact", f"{values.e_log_x:.4f}", f"{values.log_e_x:.4f}", f"{values.gap:.4f}"),
-        (f"your jensen_gap, sample of {n_samples}", "", "", f"{values.sample_gap:.4f}"),
+        (exact, f"{values.e_log_x:.4f}", f"{values.log_e_x:.4f}", f"{values.gap:.4f}"),
+        (yours, "", "", f"{values.sample_gap:.4f}"),
     ]
     cells = "".join(
         f"<tr><td>{name}</td><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for name, a, b, c in rows
     )
-    header = "<tr><th></th><th>E[log X]</th><th>log E[X]</th><th>gap</th></tr>"
+    gap = msg("widgets.jensen.gap", "gap")
+    header = f"<tr><th></th><th>E[log X]</th><th>log E[X]</th><th>{gap}</th></tr>"
     return f"<table style='font-family: monospace'>{header}{cells}</table>"
 
 
@@ -170,7 +198,8 @@ class JensenExplorer(widgets.VBox):
         seed: its seed (the same parameters always give the same sample).
 
     Attributes:
-        distribution: ``Dropdown`` of the names in ``JENSEN_DISTRIBUTIONS``.
+        distribution: ``Dropdown`` of the names in ``JENSEN_DISTRIBUTIONS`` (its values; it
+            shows their ``DISTRIBUTION_LABELS``).
         sliders: parameter name -> ``FloatSlider`` of the current distribution (replaced
             when the distribution changes).
         image: ``Image`` holding the PNG of ``plot_jensen`` for a seeded sample.
@@ -186,7 +215,10 @@ class JensenExplorer(widgets.VBox):
         self.gap = gap
         self.n_samples = n_samples
         self.seed = seed
-        self.distribution = widgets.Dropdown(options=list(JENSEN_DISTRIBUTIONS), description="X ~")
+        options = [
+            (str(DISTRIBUTION_LABELS.get(name, name)), name) for name in JENSEN_DISTRIBUTIONS
+        ]
+        self.distribution = widgets.Dropdown(options=options, description="X ~")
         self.sliders: dict[str, widgets.FloatSlider] = {}
         self.image = widgets.Image(format="png")
         self.readout = widgets.HTML()
@@ -206,7 +238,12 @@ class JensenExplorer(widgets.VBox):
         spec = JENSEN_DISTRIBUTIONS[self.distribution.value]
         self.sliders = {
             name: widgets.FloatSlider(
-                value=value, min=low, max=high, step=step, description=name, continuous_update=False
+                value=value,
+                min=low,
+                max=high,
+                step=step,
+                description=str(PARAMETER_LABELS.get(name, name)),
+                continuous_update=False,
             )
             for name, (value, low, high, step) in spec.parameters.items()
         }
@@ -333,8 +370,13 @@ class LatentExplorer(widgets.VBox):
         self.scatter.value = self._scatter.png(self.z)
         means = decode_means(self.model, [self.z])[0].reshape(28, 28).numpy()  # (784,) -> (28, 28)
         self.decoded.value = _grey_png(means, self.scale)
-        self.caption.value = (
-            f"Bernoulli means of p(x | z) at z = ({self.z[0]:.2f}, {self.z[1]:.2f})"
+        self.caption.value = str(
+            msg(
+                "widgets.latent.caption",
+                "Bernoulli means of p(x | z) at z = ({z1:.2f}, {z2:.2f})",
+                z1=self.z[0],
+                z2=self.z[1],
+            )
         )
 
 
@@ -376,7 +418,11 @@ class MixtureExplorer(widgets.VBox):
         check_latent_2d(model, "MixtureExplorer")
         self.model, self.n_samples, self.seed = model, n_samples, seed
         self.component = widgets.IntSlider(
-            value=0, min=0, max=model.k - 1, step=1, description="component"
+            value=0,
+            min=0,
+            max=model.k - 1,
+            step=1,
+            description=str(msg("widgets.mixture.component", "component")),
         )
         self.scatter = widgets.Image(format="png")
         self.samples = widgets.Image(format="png")
@@ -409,7 +455,15 @@ class MixtureExplorer(widgets.VBox):
         self.samples.value = _grey_png(tile_images(decode_means(self.model, z), 1), 3)
         sd = ", ".join(f"{value:.2f}" for value in v.sqrt().tolist())
         mean = ", ".join(f"{value:.2f}" for value in m.tolist())
-        self.caption.value = (
-            f"component {j} of {self.model.k}: mean ({mean}), standard deviations ({sd}); "
-            f"the Bernoulli means of {self.n_samples} draws from it"
+        self.caption.value = str(
+            msg(
+                "widgets.mixture.caption",
+                "component {j} of {k}: mean ({mean}), standard deviations ({sd}); the Bernoulli "
+                "means of {n} draws from it",
+                j=j,
+                k=self.model.k,
+                mean=mean,
+                sd=sd,
+                n=self.n_samples,
+            )
         )

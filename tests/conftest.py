@@ -15,11 +15,27 @@ from wheel_install import InstalledWheel, build_wheel, install_wheel
 from autograder.examples.corpus import run_solution_cells
 from autograder.examples.implementations import Implementation
 from autograder.reference import bounds as reference_bounds
+from course_utils import language
 
 
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    """English, whatever the environment running the tests says (``course_utils.language``)."""
+    monkeypatch.delenv(language.ENVIRONMENT, raising=False)
+
+
+@pytest.fixture
+def portuguese(monkeypatch, tmp_path):
+    """The pt-BR edition's language, as a kernel has it: run from a folder named after the
+    edition's assignment (``vae-pt``), as nbgrader names the notebook's."""
+    (folder,) = [a for a, code in language.EDITIONS.items() if code == "pt_BR"]
+    (tmp_path / folder).mkdir()
+    monkeypatch.chdir(tmp_path / folder)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ checks it should, each failure ending with the mistake id expected of it. Hidden
 run as their hidden block runs them, with the reference values it carries."""
 
 import importlib
+import re
 
 import pytest
 import torch
@@ -85,6 +86,73 @@ def test_every_check_of_the_grading_modules_is_in_the_registry():
             for check in where.checks + where.hidden_checks
         }
         assert public - {"check_iwae_quadrature"} == registered
+
+
+#: A number as the checks print it (Python's decimal point, in every language).
+NUMBER = re.compile(r"-?\d+\.\d+(?:e[-+]?\d+)?")
+
+
+def outcomes_in_both_languages(name, hidden_blocks, monkeypatch, tmp_path):
+    """``outcomes`` in English, then in the pt-BR edition's folder, each check from the same
+    random state: ``{check: (English message, Portuguese message)}``."""
+    found = {}
+    for folder in ("vae", "vae-pt"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        torch.manual_seed(0)
+        for check, message in outcomes(name, hidden_blocks).items():
+            found.setdefault(check, []).append(message)
+    return found
+
+
+def assert_graded_alike(found):
+    """The same checks fail with the same mistake ids and the same numbers; only the words
+    differ."""
+    for check, (english, portuguese) in found.items():
+        assert (english is None) == (portuguese is None), check
+        if english is None:
+            continue
+        assert mistake_of(english) == mistake_of(portuguese), (english, portuguese)
+        assert sorted(NUMBER.findall(english)) == sorted(NUMBER.findall(portuguese)), (
+            english,
+            portuguese,
+        )
+        assert english != portuguese, f"{check}: not translated: {english}"
+
+
+#: Corpus entries whose failures compose messages (diagnoses naming a mistake, module
+#: constants, labels of a bound's outputs, the hidden reference check).
+IN_PORTUGUESE = [
+    ("negative_elbo_bound", "mistake_std_for_variance"),
+    ("negative_elbo_bound", "mistake_per_image_values"),
+    ("negative_iwae_bound", "mistake_exp_then_log"),
+]
+
+
+@pytest.mark.parametrize(("name", "entry"), IN_PORTUGUESE)
+def test_a_failure_in_portuguese_has_the_english_mistake_id_and_numbers(
+    name, entry, attach, hidden_blocks, monkeypatch, tmp_path
+):
+    attach(name, IMPLEMENTATIONS[name][entry])
+    found = outcomes_in_both_languages(name, hidden_blocks, monkeypatch, tmp_path)
+    assert_graded_alike(found)
+    failed = {check: mistake_of(pt) for check, (_, pt) in found.items() if pt}
+    assert failed == IMPLEMENTATIONS[name][entry].fails
+    if entry == "mistake_std_for_variance":
+        assert (
+            "este é o valor de um erro conhecido: v tratado como desvio padrão"
+            in (found["check_elbo_kl"][1])
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, entry", CASES)
+def test_every_implementation_is_graded_alike_in_portuguese(
+    name, entry, attach, hidden_blocks, monkeypatch, tmp_path
+):
+    """The whole corpus, in both languages (minutes: ``make test-slow``)."""
+    attach(name, IMPLEMENTATIONS[name][entry])
+    assert_graded_alike(outcomes_in_both_languages(name, hidden_blocks, monkeypatch, tmp_path))
 
 
 def test_every_failure_ends_with_a_known_mistake_id():

@@ -11,7 +11,15 @@ import nbformat
 import pytest
 
 from autograder.course import REPO_ROOT, Course
-from autograder.nbgrader_hooks import HideHiddenTests, NormalizeRelease, error_output, tampering
+from autograder.nbgrader_hooks import (
+    UNREADABLE,
+    GuardedExecute,
+    HideHiddenTests,
+    NormalizeRelease,
+    error_output,
+    language_of,
+    tampering,
+)
 from autograder.tampering import FINDINGS
 
 
@@ -39,6 +47,28 @@ def test_feedback_shows_a_hidden_tests_result_not_its_code():
     assert cell.source.splitlines()[1].startswith("# (hidden tests ran here")
     assert cell.outputs[0].text == "printed\n"
     assert cell.outputs[1].traceback == ["AssertionError: off (mistake: x)"]
+
+
+def test_the_graders_verdicts_are_in_the_language_of_the_assignment():
+    """The grader says its own verdicts (a notebook it could not read, the note over hidden
+    tests) in the graded assignment's language, or the folder's under Validate."""
+    assert language_of({"nbgrader": {"assignment": "vae-pt"}}) == "pt_BR"
+    assert language_of({"nbgrader": {"assignment": "vae"}}) == "en"
+    assert language_of({"metadata": {"path": "/home/student/vae-pt"}}) == "pt_BR"
+    test = nbformat.v4.new_code_cell("check()\n### BEGIN HIDDEN TESTS\nx\n### END HIDDEN TESTS")
+    test.metadata = {"nbgrader": {"grade": True, "grade_id": "t", "points": 1}}
+    for assignment, said in (
+        ("vae", "not run: the submitted file is not a notebook (no JSON)"),
+        ("vae-pt", "não executada: o arquivo entregue não é um notebook (no JSON)"),
+    ):
+        nb = nbformat.v4.new_notebook(cells=[test.copy()], metadata={UNREADABLE: "no JSON"})
+        GuardedExecute(sandbox=False).preprocess(nb, {"nbgrader": {"assignment": assignment}})
+        assert nb.cells[0].outputs[0].evalue == f"{said} (mistake: unreadable_notebook)"
+    nb = nbformat.v4.new_notebook(cells=[test.copy()])
+    HideHiddenTests().preprocess(nb, {"nbgrader": {"assignment": "vae-pt"}})
+    assert nb.cells[0].source.splitlines()[1] == (
+        "# (os testes ocultos rodaram aqui: o resultado deles está abaixo, o código não)"
+    )
 
 
 def test_a_cell_without_hidden_tests_keeps_its_traceback():

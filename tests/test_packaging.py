@@ -186,6 +186,7 @@ from packaging.requirements import Requirement
 import course_utils
 import course_utils.grading
 from course_utils.checkpoints import load_pretrained, pretrained_names
+from course_utils.language import catalog
 
 unmet = [
     str(r) for r in map(Requirement, requires("vae-course"))
@@ -205,6 +206,7 @@ print(json.dumps({
     "autograder": importlib.util.find_spec("autograder") is not None,
     "unmet": unmet,
     "models": models,
+    "messages": len(catalog("pt_BR")),
     "cells": len(nb.cells),
     "outputs": outputs,
 }))
@@ -237,6 +239,7 @@ def test_installed_wheel_works_outside_the_repository(installed_wheel, tmp_path)
         for path in pretrained.glob("*.pt")
     }
     assert {"VAE", "GMVAE"} <= set(shipped.values()) and found["models"] == shipped
+    assert found["messages"] > 0, "the pt-BR messages (course_utils/locale) are not in the wheel"
     release = nbformat.read(notebook, as_version=4)
     first = next(i for i, cell in enumerate(release.cells) if is_solution(cell))
     before = [cell for cell in release.cells[:first] if cell.cell_type == "code"]

@@ -507,6 +507,24 @@ def test_plot_rate_distortion_labels_each_model_with_its_nelbo():
     plt.close(fig)
 
 
+def test_plot_labels_are_in_the_readers_language(portuguese, model, images):
+    """The pt-BR edition's figures: titles, axis labels and legends in Portuguese, the
+    caller's labels and the numbers as given."""
+    fig = plot_rate_distortion({"beta = 1": (20.0, 88.0), "beta = 5": (5.0, 120.0)})
+    ax = fig.axes[0]
+    assert ax.get_title() == "O compromisso taxa-distorção"
+    assert ax.get_xlabel() == "taxa: KL(q(z|x) || p(z)) (nats)"
+    assert legend_texts(ax) == ["ELBO igual"]
+    assert [t.get_text() for t in ax.texts] == ["beta = 1\nNELBO 108.0", "beta = 5\nNELBO 125.0"]
+    plt.close(fig)
+    fig = plot_reconstructions(model, images[0], n=3)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["dados", "reconstrução"]
+    assert fig.axes[0].get_title() == f"{model.name}: reconstruções"
+    fig = plot_active_units({"vae": [0.5, 0.002]}, threshold=0.01)
+    assert legend_texts(fig.axes[0]) == ["limiar 0.01", "vae: 1 ativas"]
+
+
 def test_plot_kl_per_dimension_ranks_units_and_counts_those_above_the_threshold():
     kls = {"ELBO": [0.0, 3.0, 0.001, 1.0], "warm-up": [2.0, 0.5, 0.2, 0.0]}
     fig = plot_kl_per_dimension(kls, threshold=0.01)

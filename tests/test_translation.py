@@ -14,6 +14,7 @@ from autograder import bundle, release, time_limits, translation, validation
 from autograder.__main__ import main
 from autograder.cells import grade_id_of, is_test
 from autograder.course import CONFIG_FILE, REPO_ROOT, Course, new_course
+from course_utils import language
 
 EDITION = translation.EDITIONS[0]
 COURSE = Course()
@@ -372,3 +373,109 @@ def test_cli_bundle_needs_the_pt_release_in_sync(monkeypatch, tmp_path, capsys):
     assert main(["bundle"]) == 1
     assert f"{PT.release} is out of date" in capsys.readouterr().out
     assert not bundle.BUNDLE.exists()
+    assert "0 cells and 0 messages not translated yet" in capsys.readouterr().out
+
+
+# -- the messages of the course's code (course_utils.language) -----------------------------------
+
+
+def test_every_message_of_the_code_is_translated_and_current():
+    """Each ``msg`` of course_utils, each mistake's text and each exercise's title has a
+    translation in ``course_utils/locale/pt_BR.json``, made from its English as it is now,
+    with the same fields formatted alike."""
+    found = translation.edition_message_problems(REPO_ROOT, EDITION)
+    assert found == [], "\n".join(map(str, found))
+
+
+def test_a_changed_or_untranslated_message_is_named():
+    english = {
+        "elbo.negative_terms": "kl = {kl:.4f} and rec = {rec:.4f}: check the signs",
+        "common.above": "above",
+        "plotting.iteration": "iteration",
+    }
+    entries = {
+        message_id: {"en_sha256": language.digest(text), "text": f"[pt] {text}"}
+        for message_id, text in english.items()
+    }
+    assert translation.message_problems(english, entries) == []
+    changed = {**english, "elbo.negative_terms": "kl = {kl:.4f} and rec = {rec:.4f}: signs?"}
+    del entries["common.above"]
+    entries["gone.message"] = {"en_sha256": "0" * 64, "text": "texto"}
+    entries["plotting.iteration"]["text"] = "iteração {n}"
+    found = {(p.message_id, p.kind) for p in translation.message_problems(changed, entries)}
+    assert found == {
+        ("elbo.negative_terms", "stale"),
+        ("common.above", "missing"),
+        ("gone.message", "unknown"),
+        ("plotting.iteration", "fields"),
+    }
+    [stale] = [p for p in translation.message_problems(changed, entries) if p.kind == "stale"]
+    assert str(stale).startswith("message elbo.negative_terms: stale: the English changed")
+
+
+def test_a_translation_formats_the_same_values_alike():
+    english = "kl = {kl:.4f} over {n} images of {name!r}"
+    assert translation.check_message(english, "{n} imagens de {name!r}: kl = {kl:.4f}") == []
+    assert translation.check_message(english, "kl = {kl:.2f} em {n} imagens de {name!r}")
+    assert translation.check_message(english, "kl = {kl:.4f} em {n} imagens de {name}")
+    commas = translation.check_message("within about 0.5", "a cerca de 0,5")
+    assert commas == ["a number with a comma: write it as Python prints it (0.5, 1000)"]
+
+
+def test_messages_are_read_from_literal_msg_calls(tmp_path):
+    source = 'x = msg("a.b", "two {n}", n=2)\ny = msg(\n    "a.c",\n    "one " "line",\n)\n'
+    assert translation.messages_in(source) == [("a.b", "two {n}", 1), ("a.c", "one line", 2)]
+    with pytest.raises(ValueError, match="literal id and a literal template"):
+        translation.messages_in('msg("a.b", f"{x} things")')
+    package = tmp_path / translation.PACKAGE
+    package.mkdir()
+    (package / "one.py").write_text('msg("a.b", "first")\n')
+    (package / "two.py").write_text('msg("a.b", "second")\n')
+    with pytest.raises(ValueError, match=r"message a\.b has another template"):
+        translation.english_messages(tmp_path)
+
+
+def test_record_message_keeps_the_fields_of_the_english(tmp_path):
+    shutil.copytree(REPO_ROOT / translation.PACKAGE, tmp_path / translation.PACKAGE)
+    path = EDITION.messages(tmp_path)
+    translation.record_message(tmp_path, EDITION, "common.above", "por cima")
+    entry = translation.read_messages(path)["common.above"]
+    assert entry == {"en_sha256": language.digest("above"), "text": "por cima"}
+    with pytest.raises(ValueError, match="fields"):
+        translation.record_message(tmp_path, EDITION, "elbo.negative_terms", "kl = {kl}")
+    with pytest.raises(ValueError, match=r"no message no\.such"):
+        translation.record_message(tmp_path, EDITION, "no.such", "nada")
+
+
+def test_the_editions_are_the_languages_the_kernel_tells_apart():
+    assert {e.assignment: e.language for e in translation.EDITIONS} == language.EDITIONS
+    for edition in translation.EDITIONS:
+        assert edition.messages(REPO_ROOT) == language.LOCALE / f"{edition.language}.json"
+
+
+CHECK_CELL = nbformat.v4.new_code_cell(
+    "from course_utils.grading import densities\ndensities.check_log_normal_shape()",
+    metadata={
+        "nbgrader": {
+            "grade": True,
+            "grade_id": "log_normal_shape",
+            "locked": True,
+            "points": 1,
+            "schema_version": 3,
+            "solution": False,
+            "task": False,
+        }
+    },
+)
+
+
+def test_a_grading_kernel_speaks_the_language_of_its_assignment(tmp_path):
+    """Validate as autograde runs it (the grading sandbox, in the notebook's folder, which
+    nbgrader names after the assignment): a test cell of the pt-BR edition fails in
+    Portuguese (English is the default: ``tests/test_language.py``)."""
+    notebook = tmp_path / "check.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[CHECK_CELL]), notebook)
+    course = new_course(tmp_path / "course", [notebook], assignment=EDITION.assignment)
+    [problem] = validation.check_solutions(course)[course.source / notebook.name]
+    said = "distributions.log_normal ainda não tem implementação: escreva-a no notebook"
+    assert said in problem and "'Exercício 2.2: a log-densidade" in problem, problem

@@ -93,7 +93,8 @@ def jensen():
 
 def test_jensen_explorer_exposes_its_parts_and_draws_at_once(jensen):
     assert isinstance(jensen, JensenExplorer) and isinstance(jensen, ipywidgets.Widget)
-    assert list(jensen.distribution.options) == list(JENSEN_DISTRIBUTIONS)
+    assert [name for _, name in jensen.distribution.options] == list(JENSEN_DISTRIBUTIONS)
+    assert [label for label, _ in jensen.distribution.options] == list(JENSEN_DISTRIBUTIONS)
     assert jensen.distribution.value == "log-normal"
     assert set(jensen.sliders) == {"mu", "sigma"}
     assert bytes(jensen.image.value).startswith(PNG_SIGNATURE)
@@ -107,6 +108,24 @@ def test_moving_a_slider_redraws_the_plot_and_the_numbers(jensen):
     assert jensen.values.gap == pytest.approx(1.2**2 / 2)
     assert jensen.values.gap > before_gap
     assert f"{jensen.values.gap:.4f}" in jensen.readout.value
+
+
+def test_the_jensen_explorer_speaks_the_readers_language(portuguese):
+    """In the pt-BR edition the dropdown shows Portuguese names (its values stay the
+    distributions' names), and the readout and its errors are in Portuguese."""
+    jensen = JensenExplorer(reference_gap, n_samples=200)
+    labels = [label for label, _ in jensen.distribution.options]
+    assert labels == ["log-normal", "uniforme", "gama", "dois pontos"]
+    assert [name for _, name in jensen.distribution.options] == list(JENSEN_DISTRIBUTIONS)
+    assert "<td>exato</td>" in jensen.readout.value and "<th>lacuna</th>" in jensen.readout.value
+    assert "a sua jensen_gap, amostra de 200" in jensen.readout.value
+    jensen.distribution.value = "gamma"
+    assert [slider.description for slider in jensen.sliders.values()] == ["forma", "escala"]
+    jensen.distribution.value = "uniform"
+    jensen.sliders["b"].value = 0.1
+    assert "a uniforme em [a, b] exige 0 &lt; a &lt; b; recebeu a=0.2, b=0.1" in (
+        jensen.readout.value
+    )
 
 
 def test_the_two_point_readout_shows_the_exact_values(jensen):

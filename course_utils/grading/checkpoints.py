@@ -27,6 +27,7 @@ from course_utils.checkpoints import PRETRAINED_DIR, load_pretrained
 from course_utils.data import binarize_fixed, evenly_spaced, load_data
 from course_utils.grading.common import (
     Z_SCORE,
+    above_or_below,
     call_bound,
     check_against_reference,
     fail,
@@ -34,6 +35,7 @@ from course_utils.grading.common import (
     repeated_means,
 )
 from course_utils.grading.probes import UNSTABLE, float_slack, niwae_of
+from course_utils.language import Message, msg
 from course_utils.likelihood import log_px_quadrature
 from course_utils.models import VAE
 
@@ -80,24 +82,32 @@ def reference_batch() -> Tensor:
     return evenly_spaced(load_data("mnist-subset", verbose=False).x_test, REFERENCE_IMAGES)
 
 
-def _reference_description(name: str) -> str:
+def _reference_description(name: str) -> Message:
     """The model and the images of the hidden reference checks on the checkpoint ``name``."""
-    return (
-        f"the shipped checkpoint {name!r} and {REFERENCE_IMAGES} test images of the offline "
-        "MNIST subset"
+    return msg(
+        "checkpoints.reference_images",
+        "the shipped checkpoint {name!r} and {images} test images of the offline MNIST subset",
+        name=name,
+        images=REFERENCE_IMAGES,
     )
 
 
-def _checkpoint_and_test_images(name: str) -> tuple[VAE, Tensor, str]:
+def _checkpoint_and_test_images(name: str) -> tuple[VAE, Tensor, Message]:
     """The shipped checkpoint ``name``, the 1,000 test images of the offline subset, and the
     two in words."""
     model = load_pretrained(name)
     x = load_data("mnist-subset", verbose=False).x_test
-    return model, x, f"the shipped checkpoint {name!r} and the {len(x)} test images"
+    description = msg(
+        "checkpoints.test_images",
+        "the shipped checkpoint {name!r} and the {images} test images",
+        name=name,
+        images=len(x),
+    )
+    return model, x, description
 
 
 def _provenance_check(
-    description: str,
+    description: Message,
     recorded: Mapping[str, float],
     measured: Mapping[str, float],
     tolerance: float,
@@ -108,12 +118,21 @@ def _provenance_check(
     implementation)."""
     for name, value in measured.items():
         if abs(value - recorded[name]) > tolerance:
-            side = "above" if value > recorded[name] else "below"
             fail(
-                f"on {description}, your {name} is {value:.2f}, {side} the "
-                f"{recorded[name]:.2f} that the checkpoint's provenance records (the reference "
-                f"implementation's, course_utils/pretrained/{checkpoint}.json) by more "
-                f"than {tolerance:g} nat; a correct bound stays within about 0.5",
+                msg(
+                    "checkpoints.provenance",
+                    "on {description}, your {name} is {value:.2f}, {side} the {recorded:.2f} "
+                    "that the checkpoint's provenance records (the reference implementation's, "
+                    "course_utils/pretrained/{checkpoint}.json) by more than {tolerance:g} nat; "
+                    "a correct bound stays within about 0.5",
+                    description=description,
+                    name=name,
+                    value=value,
+                    side=above_or_below(value, recorded[name]),
+                    recorded=recorded[name],
+                    checkpoint=checkpoint,
+                    tolerance=tolerance,
+                ),
                 "reference_mismatch",
             )
 
@@ -194,7 +213,12 @@ def _iwae_reference_check(
     model = load_pretrained(name)
     x = reference_batch()
     for k, reference in references.items():
-        at_k = f"{_reference_description(name)}, with k={k} importance samples"
+        at_k = msg(
+            "checkpoints.with_k",
+            "{images}, with k={k} importance samples",
+            images=_reference_description(name),
+            k=k,
+        )
         bound = model.negative_iwae_bound
         check_against_reference(at_k, reference, bound, x, k, nonfinite=UNSTABLE)
 
@@ -287,9 +311,15 @@ def check_iwae_quadrature(
         bounds[k] = (-niwae, se)
         if -niwae > exact + Z_SCORE * se + slack:
             fail(
-                f"IWAE_{k} = {-niwae:.3f} (standard error {se:.3f}) exceeds the exact log p(x) of "
-                "this model (quadrature over the latent plane), but it is a lower bound: check "
-                "the - log k and the signs of the log-weights",
+                msg(
+                    "checkpoints.above_log_px",
+                    "IWAE_{k} = {iwae:.3f} (standard error {se:.3f}) exceeds the exact log p(x) "
+                    "of this model (quadrature over the latent plane), but it is a lower bound: "
+                    "check the - log k and the signs of the log-weights",
+                    k=k,
+                    iwae=-niwae,
+                    se=se,
+                ),
                 "above_log_px",
             )
     # Far below first: a bound that falls with k is far below log p(x) at the largest k too,
@@ -298,18 +328,31 @@ def check_iwae_quadrature(
     iwae, se = bounds[k]
     if exact - iwae > max_gap + Z_SCORE * se + slack:
         fail(
-            f"IWAE_{k} = {iwae:.3f} (standard error {se:.3f}) stays further below the exact "
-            f"log p(x) of this model (quadrature over the latent plane) than a correct bound "
-            f"does at k = {k}. Are the samples of image b weighted with q(z|x_b) and p(x_b|z) "
-            "of the same image, and averaged with log-mean-exp?",
+            msg(
+                "checkpoints.far_below_log_px",
+                "IWAE_{k} = {iwae:.3f} (standard error {se:.3f}) stays further below the exact "
+                "log p(x) of this model (quadrature over the latent plane) than a correct bound "
+                "does at k = {k}. Are the samples of image b weighted with q(z|x_b) and "
+                "p(x_b|z) of the same image, and averaged with log-mean-exp?",
+                k=k,
+                iwae=iwae,
+                se=se,
+            ),
             "far_below_log_px",
         )
     for small, large in itertools.pairwise(sorted(bounds)):
         (iwae_small, se_small), (iwae_large, se_large) = bounds[small], bounds[large]
         if iwae_large < iwae_small - Z_SCORE * math.hypot(se_small, se_large) - slack:
             fail(
-                f"IWAE_{large} = {iwae_large:.3f} is below IWAE_{small} = {iwae_small:.3f} for "
-                "this model; the bound is non-decreasing in k",
+                msg(
+                    "checkpoints.decreasing_in_k",
+                    "IWAE_{large} = {iwae_large:.3f} is below IWAE_{small} = {iwae_small:.3f} "
+                    "for this model; the bound is non-decreasing in k",
+                    large=large,
+                    iwae_large=iwae_large,
+                    small=small,
+                    iwae_small=iwae_small,
+                ),
                 "decreasing_in_k",
             )
 

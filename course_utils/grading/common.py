@@ -19,6 +19,7 @@ from torch import Tensor
 from course_utils import distributions
 from course_utils.data import IMAGE_DIM
 from course_utils.exercises import MISTAKES, Exercise, exercise, tagged
+from course_utils.language import Message, msg
 from course_utils.models import GMVAE, VAE
 from course_utils.reference_densities import (
     bernoulli_log_likelihood,
@@ -64,10 +65,11 @@ Z_SCORE = 5.0
 RTOL = 1e-4
 
 
-def fail(message: str, mistake: str) -> None:
-    """Fail the check with ``message`` (shown to the student), ending with the id of the
-    likely ``mistake`` (a key of ``course_utils.exercises.MISTAKES``)."""
-    raise AssertionError(tagged(message, mistake))
+def fail(message: str | Message, mistake: str) -> None:
+    """Fail the check with ``message`` (shown to the student, in their language:
+    ``course_utils.language``), ending with the id of the likely ``mistake`` (a key of
+    ``course_utils.exercises.MISTAKES``, the same in every language)."""
+    raise AssertionError(tagged(str(message), mistake))
 
 
 def close(value: float, expected: float, atol: float = 0.0) -> bool:
@@ -80,7 +82,7 @@ def diagnose(
     mistakes: Mapping[str, float | tuple[float, ...]],
     otherwise: str,
     atol: float = 0.0,
-) -> tuple[str, str]:
+) -> tuple[Message, str]:
     """The mistake whose predicted value matches ``value``: ``(sentence, mistake id)``.
 
     ``mistakes`` maps mistake ids to the value each predicts, or to the values of its
@@ -90,8 +92,16 @@ def diagnose(
     for mistake, predicted in mistakes.items():
         variants = predicted if isinstance(predicted, tuple) else (predicted,)
         if any(close(value, p, atol) for p in variants):
-            return f"this is the value of a known mistake: {MISTAKES[mistake].text}.", mistake
-    return "it matches none of the usual mistakes; print your terms step by step.", otherwise
+            known = MISTAKES[mistake].explained
+            return msg(
+                "common.known_mistake",
+                "this is the value of a known mistake: {known}.",
+                known=known,
+            ), mistake
+    return msg(
+        "common.no_known_mistake",
+        "it matches none of the usual mistakes; print your terms step by step.",
+    ), otherwise
 
 
 # The exact answers the checks compare with are ``course_utils.reference_densities``' (the
@@ -214,29 +224,52 @@ NONFINITE = ("", "nonfinite_output")
 
 #: The three outputs of a bound, in order, as the checks name them.
 OUTPUTS = ("bound", "kl", "rec")
-_LABELS = {"bound": "first (the bound)", "kl": "kl", "rec": "rec"}
+_LABELS = {"bound": msg("common.first_output", "first (the bound)"), "kl": "kl", "rec": "rec"}
+
+
+def _name(bound: Callable) -> str | Message:
+    return getattr(bound, "__name__", None) or msg("common.the_bound", "the bound")
 
 
 def _returned_triple(bound: Callable, x: Tensor, *args) -> tuple:
     out = bound(x, *args)
     if not isinstance(out, (tuple, list)) or len(out) != 3:
-        name = getattr(bound, "__name__", "the bound")
         fail(
-            f"{name} must return a tuple of three tensors (bound, kl, rec); got {type(out)}",
+            msg(
+                "common.not_a_triple",
+                "{name} must return a tuple of three tensors (bound, kl, rec); got {type}",
+                name=_name(bound),
+                type=type(out),
+            ),
             "not_a_triple",
         )
     return tuple(out)
 
 
-def _check_finite(name: str, label: str, value: Tensor, nonfinite: tuple[str, str]) -> None:
+def _not_a_tensor(name: str | Message, label: str, value) -> Message:
+    return msg(
+        "common.not_a_tensor",
+        "{name}: {output} is a {type}, expected a torch tensor",
+        name=name,
+        output=_LABELS[label],
+        type=type(value).__name__,
+    )
+
+
+def _check_finite(
+    name: str | Message, label: str, value: Tensor, nonfinite: tuple[str | Message, str]
+) -> None:
     if not torch.isfinite(value).all():
         hint, mistake = nonfinite if label == "bound" else NONFINITE
         shown = value.item() if value.numel() == 1 else value
-        fail(
-            f"{name}: {_LABELS[label]} is {shown} for an ordinary batch"
-            + (f"; {hint}" if hint else ""),
-            mistake,
+        message = msg(
+            "common.nonfinite_output",
+            "{name}: {output} is {value} for an ordinary batch",
+            name=name,
+            output=_LABELS[label],
+            value=shown,
         )
+        fail(f"{message}; {hint}" if hint else message, mistake)
 
 
 def check_bound_shapes(
@@ -248,21 +281,35 @@ def check_bound_shapes(
 
     ``nonfinite``: ``(hint, mistake id)`` for a bound (the first output) that is not finite.
     """
-    name = getattr(bound, "__name__", "the bound")
+    name = _name(bound)
     out = _returned_triple(bound, x, *args)
     for label, value in zip(OUTPUTS, out, strict=True):
         if not isinstance(value, Tensor):
+            fail(_not_a_tensor(name, label, value), "not_a_tensor")
+        if value.shape == (len(x),):
             fail(
-                f"{name}: {_LABELS[label]} is a {type(value).__name__}, expected a torch tensor",
-                "not_a_tensor",
+                msg(
+                    "common.per_image_values",
+                    "{name}: {output} has shape {shape}, expected () for a batch of {batch} "
+                    "(per-image values: average them over the batch with .mean())",
+                    name=name,
+                    output=_LABELS[label],
+                    shape=tuple(value.shape),
+                    batch=len(x),
+                ),
+                "per_image_values",
             )
         if value.shape != ():
-            per_image = value.shape == (len(x),)
-            hint = " (per-image values: average them over the batch with .mean())"
             fail(
-                f"{name}: {_LABELS[label]} has shape {tuple(value.shape)}, expected () for a "
-                f"batch of {len(x)}{hint if per_image else ''}",
-                "per_image_values" if per_image else "wrong_output_shape",
+                msg(
+                    "common.wrong_output_shape",
+                    "{name}: {output} has shape {shape}, expected () for a batch of {batch}",
+                    name=name,
+                    output=_LABELS[label],
+                    shape=tuple(value.shape),
+                    batch=len(x),
+                ),
+                "wrong_output_shape",
             )
         _check_finite(name, label, value, nonfinite)
     return out
@@ -285,17 +332,13 @@ def call_bound(
 
     ``nonfinite``: ``(hint, mistake id)`` for a bound (the first output) that is not finite.
     """
-    name = getattr(bound, "__name__", "the bound")
+    name = _name(bound)
     judged = set(judge)
     out = []
     for label, value in zip(OUTPUTS, _returned_triple(bound, x, *args), strict=True):
         if not isinstance(value, Tensor):
             if label in judged:
-                fail(
-                    f"{name}: {_LABELS[label]} is a {type(value).__name__}, expected a torch "
-                    "tensor",
-                    "not_a_tensor",
-                )
+                fail(_not_a_tensor(name, label, value), "not_a_tensor")
             value = torch.tensor(float("nan"))
         value = value.mean() if value.dim() else value  # (batch,) or (iw, batch) -> ()
         if label in judged:
@@ -332,7 +375,7 @@ def repeated_means(
 
 
 def check_against_reference(
-    description: str,
+    description: str | Message,
     reference: Mapping[str, tuple[float, float]],
     bound: Callable,
     x: Tensor,
@@ -351,24 +394,40 @@ def check_against_reference(
         bound, x, args: the student's bound and its arguments.
     """
     measured = repeated_means(bound, x, *args, nonfinite=nonfinite)
-    for name, (value, se) in measured.items():
-        expected, expected_se = reference[name]
+    names = {"bound": msg("common.output_bound", "bound"), "kl": "kl", "rec": "rec"}
+    for output, (value, se) in measured.items():
+        expected, expected_se = reference[output]
         tolerance = Z_SCORE * (se**2 + expected_se**2) ** 0.5
         if not close(value, expected, tolerance):
-            side = "above" if value > expected else "below"
             fail(
-                f"on {description}, your {name} averages {value:.3f} (standard error {se:.3f}) "
-                f"over repeated calls: {side} the reference implementation's by more than "
-                f"{Z_SCORE:g} combined standard errors (its values stay hidden).",
+                msg(
+                    "common.reference_mismatch",
+                    "on {description}, your {name} averages {value:.3f} (standard error "
+                    "{se:.3f}) over repeated calls: {side} the reference implementation's by "
+                    "more than {z:g} combined standard errors (its values stay hidden).",
+                    description=description,
+                    name=names[output],
+                    value=value,
+                    se=se,
+                    side=above_or_below(value, expected),
+                    z=Z_SCORE,
+                ),
                 "reference_mismatch",
             )
+
+
+def above_or_below(value: float, expected: float) -> Message:
+    """Where ``value`` lies from ``expected``, in a word."""
+    if value > expected:
+        return msg("common.above", "above")
+    return msg("common.below", "below")
 
 
 def _fmt(t: Tensor) -> str:
     return "[" + ", ".join(f"{value:.2f}" for value in t.tolist()) + "]"
 
 
-def check_sample_moments(z: Tensor, m: Tensor, v: Tensor, what: str) -> None:
+def check_sample_moments(z: Tensor, m: Tensor, v: Tensor, what: str | Message) -> None:
     """The rows of ``z (n, dim)`` look like draws from ``N(m, diag(v))``: their per-dimension
     mean and variance match ``m`` and ``v`` within ``Z_SCORE`` standard errors
     (``sqrt(v / n)`` and ``v sqrt(2 / n)``); otherwise fail naming the likely mistake.
@@ -381,32 +440,56 @@ def check_sample_moments(z: Tensor, m: Tensor, v: Tensor, what: str) -> None:
     var_ok = ((var - v).abs() <= Z_SCORE * v * math.sqrt(2 / n)).all()
     if mean_ok and var_ok:
         return
-    stats = f"{what} have mean {_fmt(mean)} and variance {_fmt(var)}"
-    expected = f"N(m, v) has mean {_fmt(m)} and variance {_fmt(v)}"
     if torch.allclose(var, torch.zeros_like(var), atol=1e-6):
-        hint = "there is no noise: sample z = m + sqrt(v) * eps instead of using the mean."
+        hint = msg(
+            "common.moments.no_noise",
+            "there is no noise: sample z = m + sqrt(v) * eps instead of using the mean.",
+        )
         mistake = "no_noise"
     elif torch.allclose(var, v**2, rtol=0.2):
-        hint = "the variance is v**2: you used v as a standard deviation; use sqrt(v)."
+        hint = msg(
+            "common.moments.std_for_variance",
+            "the variance is v**2: you used v as a standard deviation; use sqrt(v).",
+        )
         mistake = "std_for_variance"
     elif torch.allclose(var, v.exp(), rtol=0.2):
-        hint = "the variance is exp(v): you treated v as a log-variance, but it is a variance."
+        hint = msg(
+            "common.moments.log_variance_for_variance",
+            "the variance is exp(v): you treated v as a log-variance, but it is a variance.",
+        )
         mistake = "log_variance_for_variance"
     elif torch.allclose(var, v.sqrt(), rtol=0.2):
-        hint = "the variance is sqrt(v): scale the noise by sqrt(v), not v ** 0.25."
+        hint = msg(
+            "common.moments.fourth_root_noise",
+            "the variance is sqrt(v): scale the noise by sqrt(v), not v ** 0.25.",
+        )
         mistake = "fourth_root_noise"
     elif torch.allclose(mean, torch.zeros_like(mean), atol=0.1) and torch.allclose(
         var, torch.ones_like(var), rtol=0.2
     ):
-        hint = "these look like draws from the prior N(0, I); sample from N(m, v) instead."
+        hint = msg(
+            "common.moments.prior_sample",
+            "these look like draws from the prior N(0, I); sample from N(m, v) instead.",
+        )
         mistake = "prior_sample"
     elif not mean_ok:
-        hint = "the mean is off: z = m + sqrt(v) * eps."
+        hint = msg("common.moments.sample_mean_wrong", "the mean is off: z = m + sqrt(v) * eps.")
         mistake = "sample_mean_wrong"
     else:
-        hint = "scale standard normal noise by sqrt(v)."
+        hint = msg("common.moments.sample_scale_wrong", "scale standard normal noise by sqrt(v).")
         mistake = "sample_scale_wrong"
-    fail(f"{stats}, but {expected}: {hint}", mistake)
+    message = msg(
+        "common.moments",
+        "{what} have mean {mean} and variance {variance}, but N(m, v) has mean {m} and "
+        "variance {v}: {hint}",
+        what=what,
+        mean=_fmt(mean),
+        variance=_fmt(var),
+        m=_fmt(m),
+        v=_fmt(v),
+        hint=hint,
+    )
+    fail(message, mistake)
 
 
 # -- an exercise graded alone -------------------------------------------------------------------
@@ -484,21 +567,28 @@ def _helper_blame(where: Exercise, failure: Exception) -> str:
     for helper in where.uses:
         problem = _helper_problem(helper, namespace.get(helper))
         if problem:
-            found.append(problem)
-    said = "; ".join(found) or (
-        f"each of {', '.join(where.uses)} passes its own tests, yet one of them behaves "
-        "differently inside the bound than the reference does"
+            found.append(str(problem))
+    said = "; ".join(found) or msg(
+        "common.helpers_pass_alone",
+        "each of {helpers} passes its own tests, yet one of them behaves differently inside "
+        "the bound than the reference does",
+        helpers=", ".join(where.uses),
     )
     first = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure)
-    return (
-        f"Note: your {where.defines} passes this test with the course's reference versions "
-        f"of the functions it calls, not with yours. With yours: {first}\n{said}.\n"
-        f"This test's points stay yours ({where.title}); the mistake costs the tests of the "
-        "function to fix."
+    blame = msg(
+        "common.helper_blame",
+        "Note: your {function} passes this test with the course's reference versions of the "
+        "functions it calls, not with yours. With yours: {first}\n{said}.\nThis test's points "
+        "stay yours ({title}); the mistake costs the tests of the function to fix.",
+        function=where.defines,
+        first=first,
+        said=said,
+        title=where.heading,
     )
+    return str(blame)
 
 
-def _helper_problem(helper: str, in_notebook: Callable | None) -> str | None:
+def _helper_problem(helper: str, in_notebook: Callable | None) -> Message | None:
     """Why the exercise ``helper``'s function, as the notebook has it (``in_notebook``, else
     the one attached to ``distributions``), fails its own value tests, or None."""
     where = exercise(helper)
@@ -511,13 +601,22 @@ def _helper_problem(helper: str, in_notebook: Callable | None) -> str | None:
             try:
                 getattr(checks, check)()
             except NotImplementedError:
-                return (
-                    f"{helper} is not written in this notebook's kernel (see {where.title}, "
-                    f"notebook {where.notebook}); copy your version in, or call "
-                    "torch.distributions"
+                return msg(
+                    "common.helper_not_written",
+                    "{helper} is not written in this notebook's kernel (see {title}, notebook "
+                    "{notebook}); copy your version in, or call torch.distributions",
+                    helper=helper,
+                    title=where.heading,
+                    notebook=where.notebook,
                 )
             except Exception as error:  # its own test's verdict
-                return f"your {helper} fails its own test ({where.title}): {error}"
+                return msg(
+                    "common.helper_fails",
+                    "your {helper} fails its own test ({title}): {error}",
+                    helper=helper,
+                    title=where.heading,
+                    error=error,
+                )
     finally:
         setattr(distributions, where.defines, saved)
     return None

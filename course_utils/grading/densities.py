@@ -35,6 +35,7 @@ from course_utils.grading.common import (
     gaussian_kl,
     gaussian_log_density,
 )
+from course_utils.language import Message, msg
 
 __all__ = [
     "check_kl_normal_shape",
@@ -55,18 +56,52 @@ def _call(name: str, *args: Tensor, shape: tuple[int, ...], finite: bool = True)
     ``finite`` is False)."""
     out = getattr(distributions, name)(*args)
     if not isinstance(out, Tensor):
-        fail(f"{name} must return a torch tensor, got {type(out).__name__}", "not_a_tensor_result")
+        fail(
+            msg(
+                "densities.not_a_tensor_result",
+                "{name} must return a torch tensor, got {type}",
+                name=name,
+                type=type(out).__name__,
+            ),
+            "not_a_tensor_result",
+        )
     if tuple(out.shape) != shape:
         shapes = ", ".join(str(tuple(a.shape)) for a in args)
-        summed = name != "sample_gaussian" and tuple(out.shape) == (*shape, args[0].shape[-1])
-        hint = ": sum the per-dimension values over the last dimension, .sum(-1)" if summed else ""
+        found = tuple(out.shape)
+        if name != "sample_gaussian" and found == (*shape, args[0].shape[-1]):
+            fail(
+                msg(
+                    "densities.dimensions_not_summed",
+                    "{name} of inputs of shapes {shapes} returned shape {found}; expected "
+                    "{shape}: sum the per-dimension values over the last dimension, .sum(-1)",
+                    name=name,
+                    shapes=shapes,
+                    found=found,
+                    shape=shape,
+                ),
+                "dimensions_not_summed",
+            )
         fail(
-            f"{name} of inputs of shapes {shapes} returned shape {tuple(out.shape)}; expected "
-            f"{shape}{hint}",
-            "dimensions_not_summed" if summed else "wrong_result_shape",
+            msg(
+                "densities.wrong_result_shape",
+                "{name} of inputs of shapes {shapes} returned shape {found}; expected {shape}",
+                name=name,
+                shapes=shapes,
+                found=found,
+                shape=shape,
+            ),
+            "wrong_result_shape",
         )
     if finite and not torch.isfinite(out).all():
-        fail(f"{name} returned non-finite values for ordinary inputs: {out}", "nonfinite_output")
+        fail(
+            msg(
+                "densities.nonfinite_output",
+                "{name} returned non-finite values for ordinary inputs: {out}",
+                name=name,
+                out=out,
+            ),
+            "nonfinite_output",
+        )
     return out
 
 
@@ -84,9 +119,13 @@ def check_sample_gaussian_shape() -> None:
         second = _call("sample_gaussian", m, v, shape=shape)
         if torch.equal(first, second):
             fail(
-                f"two calls of sample_gaussian with the same m and v of shape {shape} returned "
-                "the same values: draw fresh noise eps ~ N(0, I) at every call (no fixed seed, "
-                "no noise stored between calls)",
+                msg(
+                    "densities.same_sample_every_call",
+                    "two calls of sample_gaussian with the same m and v of shape {shape} "
+                    "returned the same values: draw fresh noise eps ~ N(0, I) at every call (no "
+                    "fixed seed, no noise stored between calls)",
+                    shape=shape,
+                ),
                 "same_sample_every_call",
             )
 
@@ -97,7 +136,8 @@ def check_sample_gaussian_moments(n: int = 20_000) -> None:
     m, v = PROBE_M, PROBE_V
     with torch.no_grad():
         z = _call("sample_gaussian", m.expand(n, -1), v.expand(n, -1), shape=(n, len(m)))
-    check_sample_moments(z, m, v, f"{n} samples of sample_gaussian(m, v)")
+    what = msg("densities.samples_of", "{n} samples of sample_gaussian(m, v)", n=n)
+    check_sample_moments(z, m, v, what)
 
 
 def check_sample_gaussian_gradients(n: int = 20_000) -> None:
@@ -107,10 +147,11 @@ def check_sample_gaussian_gradients(n: int = 20_000) -> None:
     m = torch.tensor([0.5, -1.0], requires_grad=True)
     v = torch.tensor([2.0, 0.5], requires_grad=True)
     z = _call("sample_gaussian", m.expand(n, -1), v.expand(n, -1), shape=(n, 2))
-    cut = (
+    cut = msg(
+        "densities.sample_cut_from_graph",
         "the sample is cut off from the graph, so no gradient reaches m and v: build it as "
         "z = m + sqrt(v) * eps (or with .rsample()), not with .sample(), .detach(), "
-        "torch.no_grad() or torch.normal(m, ...)"
+        "torch.no_grad() or torch.normal(m, ...)",
     )
     if not z.requires_grad:
         fail(cut, "sample_cut_from_graph")
@@ -120,8 +161,11 @@ def check_sample_gaussian_gradients(n: int = 20_000) -> None:
         fail(cut, "sample_cut_from_graph")
     if grad_v is None or not grad_v.abs().sum() > 0:
         fail(
-            "the gradient reaches m but not v: the noise must be scaled by sqrt(v), "
-            "z = m + sqrt(v) * eps",
+            msg(
+                "densities.gradient_misses_variance",
+                "the gradient reaches m but not v: the noise must be scaled by sqrt(v), "
+                "z = m + sqrt(v) * eps",
+            ),
             "gradient_misses_variance",
         )
     m, v = m.detach(), v.detach()
@@ -129,9 +173,14 @@ def check_sample_gaussian_gradients(n: int = 20_000) -> None:
     se_v = ((m**2 / v + 2) / n).sqrt()  # and z eps / sqrt(v) has variance m^2 / v + 2
     if not ((grad_m - 2 * m).abs() <= Z_SCORE * se_m).all():
         fail(
-            f"the gradient of mean(z**2) with respect to m is {grad_m.tolist()}, but "
-            f"E[z**2] = m**2 + v has the gradient 2 m = {(2 * m).tolist()}: the sample's mean "
-            "is off, z = m + sqrt(v) * eps",
+            msg(
+                "densities.gradient_of_mean",
+                "the gradient of mean(z**2) with respect to m is {grad}, but E[z**2] = m**2 + v "
+                "has the gradient 2 m = {expected}: the sample's mean is off, "
+                "z = m + sqrt(v) * eps",
+                grad=grad_m.tolist(),
+                expected=(2 * m).tolist(),
+            ),
             "sample_mean_wrong",
         )
     if not ((grad_v - 1).abs() <= Z_SCORE * se_v).all():
@@ -143,8 +192,13 @@ def check_sample_gaussian_gradients(n: int = 20_000) -> None:
         }
         sentence, mistake = diagnose(grad_v[0].item(), mistakes, "sample_scale_wrong", atol)
         fail(
-            f"the gradient of mean(z**2) with respect to v is {grad_v.tolist()}, but "
-            f"E[z**2] = m**2 + v has the gradient 1 for each v; {sentence}",
+            msg(
+                "densities.gradient_of_variance",
+                "the gradient of mean(z**2) with respect to v is {grad}, but E[z**2] = m**2 + v "
+                "has the gradient 1 for each v; {sentence}",
+                grad=grad_v.tolist(),
+                sentence=sentence,
+            ),
             mistake,
         )
 
@@ -195,10 +249,21 @@ def check_log_normal_values() -> None:
             value[0].item(), {k: p[0].item() for k, p in mistakes.items()}, "log_normal_wrong"
         )
         fail(
-            f"log_normal(x, m, v) = {_fmt(value)} for x = {x.tolist()}, m = {m.tolist()} and "
-            f"the variances v = {v.tolist()}; expected {_fmt(exact)} (and {expected:.4f} for "
-            f"the standard normal at its mean in {dims} dimensions, got {at_mean.item():.4f}); "
-            f"{sentence}",
+            msg(
+                "densities.log_normal_values",
+                "log_normal(x, m, v) = {value} for x = {x}, m = {m} and the variances v = {v}; "
+                "expected {exact} (and {expected:.4f} for the standard normal at its mean in "
+                "{dims} dimensions, got {at_mean:.4f}); {sentence}",
+                value=_fmt(value),
+                x=x.tolist(),
+                m=m.tolist(),
+                v=v.tolist(),
+                exact=_fmt(exact),
+                expected=expected,
+                dims=dims,
+                at_mean=at_mean.item(),
+                sentence=sentence,
+            ),
             mistake,
         )
     far = _call(
@@ -212,15 +277,24 @@ def check_log_normal_values() -> None:
     exact_far = gaussian_log_density(torch.full((1, 2), 100.0), torch.zeros(1), torch.tensor(0.01))
     if not torch.isfinite(far).all():
         fail(
-            f"log_normal is {far.item()} for x = [100, 100], m = 0, v = 0.01, where it is "
-            f"{exact_far.item():.1f}: the density exp(...) underflows to 0 and its log is -inf. "
-            "Compute the log-density directly, -(log(2 pi v) + (x - m)**2 / v) / 2 per dimension",
+            msg(
+                "densities.density_then_log",
+                "log_normal is {far} for x = [100, 100], m = 0, v = 0.01, where it is "
+                "{exact:.1f}: the density exp(...) underflows to 0 and its log is -inf. Compute "
+                "the log-density directly, -(log(2 pi v) + (x - m)**2 / v) / 2 per dimension",
+                far=far.item(),
+                exact=exact_far.item(),
+            ),
             "density_then_log",
         )
     if not torch.allclose(far, exact_far, rtol=1e-4):
         fail(
-            f"log_normal is {far.item():.1f} for x = [100, 100], m = 0, v = 0.01; expected "
-            f"{exact_far.item():.1f}",
+            msg(
+                "densities.log_normal_far",
+                "log_normal is {far:.1f} for x = [100, 100], m = 0, v = 0.01; expected {exact:.1f}",
+                far=far.item(),
+                exact=exact_far.item(),
+            ),
             "log_normal_wrong",
         )
 
@@ -268,9 +342,18 @@ def check_kl_normal_values() -> None:
         }
         sentence, mistake = diagnose(value, mistakes, "kl_wrong")
         fail(
-            f"kl_normal = {value:.4f} for q = N({qm.tolist()}, {qv.tolist()}) and "
-            f"p = N({pm.tolist()}, {pv.tolist()}) (means and variances); expected "
-            f"{exact:.4f}; {sentence}",
+            msg(
+                "densities.kl_normal_values",
+                "kl_normal = {value:.4f} for q = N({qm}, {qv}) and p = N({pm}, {pv}) (means and "
+                "variances); expected {exact:.4f}; {sentence}",
+                value=value,
+                qm=qm.tolist(),
+                qv=qv.tolist(),
+                pm=pm.tolist(),
+                pv=pv.tolist(),
+                exact=exact,
+                sentence=sentence,
+            ),
             mistake,
         )
     same = _call("kl_normal", qm, qv, qm, qv, shape=()).item()
@@ -278,8 +361,13 @@ def check_kl_normal_values() -> None:
     shifted = _call("kl_normal", two, one, torch.zeros(1), torch.ones(1), shape=()).item()
     if not close(same, 0.0) or not close(shifted, 6.0):
         fail(
-            f"kl_normal is {same:.4f} for q = p (expected 0) and {shifted:.4f} for N(2, 1) from "
-            "N(0, 1) in 3 dimensions (expected 2 per dimension, 6)",
+            msg(
+                "densities.kl_normal_known",
+                "kl_normal is {same:.4f} for q = p (expected 0) and {shifted:.4f} for N(2, 1) "
+                "from N(0, 1) in 3 dimensions (expected 2 per dimension, 6)",
+                same=same,
+                shifted=shifted,
+            ),
             "kl_wrong",
         )
 
@@ -300,7 +388,7 @@ def check_log_bernoulli_shape() -> None:
     _call("log_bernoulli_with_logits", x, logits, shape=(3, 5))
 
 
-def _bernoulli_mistakes(x: Tensor, logits: Tensor, value: Tensor) -> tuple[str, str]:
+def _bernoulli_mistakes(x: Tensor, logits: Tensor, value: Tensor) -> tuple[Message, str]:
     """``diagnose`` of a batch mean ``value`` of log-likelihoods of ``x`` under ``logits``."""
     exact = bernoulli_log_likelihood(x, logits)
     p = torch.sigmoid(logits)
@@ -332,10 +420,18 @@ def check_log_bernoulli_values() -> None:
         return
     sentence, mistake = _bernoulli_mistakes(x, logits, value)
     fail(
-        f"for zero logits log_bernoulli_with_logits gives {_fmt(zero[:3])}... per image, "
-        f"where it is -784 log 2 = {coin:.4f}; for logits spread over [-3, 3] its batch mean "
-        f"is {value.mean().item():.4f}, where it is {exact.mean().item():.4f} (the sum over the "
-        f"784 pixels of x log sigmoid(l) + (1 - x) log(1 - sigmoid(l))); {sentence}",
+        msg(
+            "densities.log_bernoulli_values",
+            "for zero logits log_bernoulli_with_logits gives {zero}... per image, where it is "
+            "-784 log 2 = {coin:.4f}; for logits spread over [-3, 3] its batch mean is "
+            "{value:.4f}, where it is {exact:.4f} (the sum over the 784 pixels of "
+            "x log sigmoid(l) + (1 - x) log(1 - sigmoid(l))); {sentence}",
+            zero=_fmt(zero[:3]),
+            coin=coin,
+            value=value.mean().item(),
+            exact=exact.mean().item(),
+            sentence=sentence,
+        ),
         mistake,
     )
 
@@ -357,16 +453,26 @@ def check_log_bernoulli_stable() -> None:
     if not torch.allclose(at_moderate, bernoulli_log_likelihood(x, moderate)):
         sentence, mistake = _bernoulli_mistakes(x, logits, value)
         fail(
-            f"for logits of +-1000 log_bernoulli_with_logits gives {_fmt(value[:3])}... where "
-            f"it is {_fmt(exact[:3])}...; it is off for logits spread over [-3, 3] too: "
-            f"{sentence}",
+            msg(
+                "densities.log_bernoulli_off_everywhere",
+                "for logits of +-1000 log_bernoulli_with_logits gives {value}... where it is "
+                "{exact}...; it is off for logits spread over [-3, 3] too: {sentence}",
+                value=_fmt(value[:3]),
+                exact=_fmt(exact[:3]),
+                sentence=sentence,
+            ),
             mistake,
         )
     fail(
-        f"for logits of +-1000 log_bernoulli_with_logits gives {_fmt(value[:3])}... where it is "
-        f"{_fmt(exact[:3])}...: sigmoid(1000) is exactly 1 in floating point, so "
-        "log(1 - sigmoid(l)) is log 0 = -inf (clamping the probabilities gives a finite but "
-        "wrong value). Compute it from the logits: log sigmoid(l) = -softplus(-l), "
-        "log(1 - sigmoid(l)) = -softplus(l), or use F.binary_cross_entropy_with_logits",
+        msg(
+            "densities.sigmoid_then_log",
+            "for logits of +-1000 log_bernoulli_with_logits gives {value}... where it is "
+            "{exact}...: sigmoid(1000) is exactly 1 in floating point, so log(1 - sigmoid(l)) "
+            "is log 0 = -inf (clamping the probabilities gives a finite but wrong value). "
+            "Compute it from the logits: log sigmoid(l) = -softplus(-l), "
+            "log(1 - sigmoid(l)) = -softplus(l), or use F.binary_cross_entropy_with_logits",
+            value=_fmt(value[:3]),
+            exact=_fmt(exact[:3]),
+        ),
         "sigmoid_then_log",
     )

@@ -27,6 +27,7 @@ from course_utils.data import IMAGE_DIM
 from course_utils.grading import common, probes
 from course_utils.grading.checkpoints import check_elbo_checkpoint_loose, check_elbo_reference
 from course_utils.grading.common import probe_vae
+from course_utils.language import msg
 from course_utils.models import VAE
 
 __all__ = [
@@ -59,8 +60,13 @@ def check_elbo_sum(model: VAE | None = None) -> None:
     probes.check_nelbo_is_kl_plus_rec(nelbo, kl, rec)
     if kl < 0 or rec < 0:
         common.fail(
-            f"kl = {kl:.4f} and rec = {rec:.4f}: both terms of the negative ELBO are "
-            "non-negative for binary images; check the signs",
+            msg(
+                "elbo.negative_terms",
+                "kl = {kl:.4f} and rec = {rec:.4f}: both terms of the negative ELBO are "
+                "non-negative for binary images; check the signs",
+                kl=kl,
+                rec=rec,
+            ),
             "negative_terms",
         )
 
@@ -89,8 +95,16 @@ def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
             kl, probes.kl_mistakes(m, v, batch), otherwise="kl_wrong", atol=common.Z_SCORE * sd
         )
         common.fail(
-            f"kl = {kl:.4f} for an encoder with m = {m.tolist()} and variance v = {v.tolist()} "
-            f"(N(0, I) prior); the closed-form KL is {exact:.4f}. {sentence}",
+            msg(
+                "elbo.kl",
+                "kl = {kl:.4f} for an encoder with m = {m} and variance v = {v} (N(0, I) prior); "
+                "the closed-form KL is {exact:.4f}. {sentence}",
+                kl=kl,
+                m=m.tolist(),
+                v=v.tolist(),
+                exact=exact,
+                sentence=sentence,
+            ),
             mistake,
         )
 
@@ -130,7 +144,10 @@ def check_elbo_gradients(model: VAE | None = None) -> None:
     rec = common.call_bound(model.negative_elbo_bound, common.binary_batch(), judge=("rec",))[2]
     if not rec.requires_grad:
         common.fail(
-            "rec carries no gradient: was it computed under torch.no_grad() or detached?",
+            msg(
+                "elbo.no_gradient",
+                "rec carries no gradient: was it computed under torch.no_grad() or detached?",
+            ),
             "no_gradient",
         )
     rec.backward()

@@ -44,6 +44,7 @@ from course_utils.grading.checkpoints import (
     check_gmvae_iwae_checkpoint_loose,
     check_gmvae_iwae_reference,
 )
+from course_utils.language import msg
 from course_utils.models import GMVAE
 
 __all__ = [
@@ -85,29 +86,45 @@ def _call(z: Tensor, m: Tensor, v: Tensor, *, finite: bool = True) -> Tensor:
     out = getattr(distributions, MIXTURE_DENSITY)(z, m, v)
     if not isinstance(out, Tensor):
         common.fail(
-            f"log_normal_mixture must return a torch tensor, got {type(out).__name__}",
+            msg(
+                "gmvae.not_a_tensor_result",
+                "log_normal_mixture must return a torch tensor, got {type}",
+                type=type(out).__name__,
+            ),
             "not_a_tensor_result",
         )
     batch, mix, dim = m.shape
     if tuple(out.shape) != (batch,):
-        shapes = f"z {tuple(z.shape)}, m and v {tuple(m.shape)}"
         found = tuple(out.shape)
-        if found in ((batch, mix, dim), (batch, dim, mix)):
-            hint = ": sum each component's log density over the last dimension (the latents)"
-            mistake = "dimensions_not_summed"
-        elif found == (batch, mix):
-            hint = ": combine the components' log densities with log-mean-exp over dimension 1"
-            mistake = "components_not_combined"
-        else:
-            hint, mistake = "", "wrong_result_shape"
-        common.fail(
-            f"log_normal_mixture of {shapes} returned shape {found}; expected ({batch},), one "
-            f"log density per row of z{hint}",
-            mistake,
+        message = msg(
+            "gmvae.mixture_shape",
+            "log_normal_mixture of z {z_shape}, m and v {m_shape} returned shape {found}; "
+            "expected ({batch},), one log density per row of z",
+            z_shape=tuple(z.shape),
+            m_shape=tuple(m.shape),
+            found=found,
+            batch=batch,
         )
+        if found in ((batch, mix, dim), (batch, dim, mix)):
+            hint = msg(
+                "gmvae.dimensions_not_summed",
+                "sum each component's log density over the last dimension (the latents)",
+            )
+            common.fail(f"{message}: {hint}", "dimensions_not_summed")
+        if found == (batch, mix):
+            hint = msg(
+                "gmvae.components_not_combined",
+                "combine the components' log densities with log-mean-exp over dimension 1",
+            )
+            common.fail(f"{message}: {hint}", "components_not_combined")
+        common.fail(message, "wrong_result_shape")
     if finite and not torch.isfinite(out).all():
         common.fail(
-            f"log_normal_mixture returned non-finite values for ordinary inputs: {out}",
+            msg(
+                "gmvae.nonfinite_output",
+                "log_normal_mixture returned non-finite values for ordinary inputs: {out}",
+                out=out,
+            ),
             "nonfinite_output",
         )
     return out
@@ -168,10 +185,17 @@ def check_log_normal_mixture_values() -> None:
             value, _mixture_mistakes(z, m, v), otherwise="log_normal_mixture_wrong", atol=1e-3
         )
         common.fail(
-            f"log_normal_mixture averages {value:.4f} over 5 points for a mixture of {mix} "
-            f"diagonal Gaussian component(s) in 4 dimensions (variances from 0.3 to 4); "
-            f"torch.distributions.MixtureSameFamily gives {expected:.4f}: "
-            f"log (1/k) sum_j N(z; m_j, diag(v_j)). {sentence}",
+            msg(
+                "gmvae.mixture_values",
+                "log_normal_mixture averages {value:.4f} over 5 points for a mixture of {mix} "
+                "diagonal Gaussian component(s) in 4 dimensions (variances from 0.3 to 4); "
+                "torch.distributions.MixtureSameFamily gives {expected:.4f}: "
+                "log (1/k) sum_j N(z; m_j, diag(v_j)). {sentence}",
+                value=value,
+                mix=mix,
+                expected=expected,
+                sentence=sentence,
+            ),
             mistake,
         )
 
@@ -186,19 +210,30 @@ def check_log_normal_mixture_stable() -> None:
     z = torch.stack([torch.full((4,), 40.0), m[1, 0] + 1.0])
     out = _call(z, m, v, finite=False)
     exact = common.mixture_log_density(z, m, v)
+    exact_shown = [round(e, 1) for e in exact.tolist()]
     if not torch.isfinite(out).all():
         common.fail(
-            f"log_normal_mixture is {out.tolist()} far from every component (exact: "
-            f"{[round(e, 1) for e in exact.tolist()]}): each component's density underflows "
-            "to 0 there, so its log is -inf. Combine the components' log densities with "
-            "log-mean-exp, torch.logsumexp(log_densities, dim) - math.log(k), which never "
-            "leaves log space.",
+            msg(
+                "gmvae.density_then_log",
+                "log_normal_mixture is {out} far from every component (exact: {exact}): each "
+                "component's density underflows to 0 there, so its log is -inf. Combine the "
+                "components' log densities with log-mean-exp, "
+                "torch.logsumexp(log_densities, dim) - math.log(k), which never leaves log "
+                "space.",
+                out=out.tolist(),
+                exact=exact_shown,
+            ),
             "density_then_log",
         )
     if not torch.allclose(out, exact, rtol=1e-4):
         common.fail(
-            f"log_normal_mixture is {[round(o, 1) for o in out.tolist()]} far from every "
-            f"component; the exact values are {[round(e, 1) for e in exact.tolist()]}",
+            msg(
+                "gmvae.mixture_far",
+                "log_normal_mixture is {out} far from every component; the exact values are "
+                "{exact}",
+                out=[round(o, 1) for o in out.tolist()],
+                exact=exact_shown,
+            ),
             "log_normal_mixture_wrong",
         )
 
@@ -216,7 +251,7 @@ Q_TEXT = "N([0.5, 0.5], diag([1.0, 0.6]))"
 MC_BATCH = 10_000
 #: Logits spread over [-3, 3]: the reconstruction term is exact whatever z is.
 SPREAD_LOGITS = torch.linspace(-3, 3, IMAGE_DIM)
-MIXTURE = "a prior of three unequal Gaussian components"
+MIXTURE = msg("gmvae.mixture_prior", "a prior of three unequal Gaussian components")
 
 
 @functools.cache
@@ -291,10 +326,20 @@ def check_gmvae_elbo_standard_prior(batch: int = MC_BATCH) -> None:
             kl, probes.kl_mistakes(m, v, batch), otherwise="mc_kl_wrong", atol=tolerance
         )
         common.fail(
-            f"kl = {kl:.4f} over {batch} images for an encoder with m = {m.tolist()} and "
-            f"variance v = {v.tolist()}, and a prior of one component N(0, I): the GMVAE is "
-            f"then a VAE, and E_q[log q(z|x) - log p(z)] is the closed-form KL(q || N(0, I)) = "
-            f"{exact:.4f} (within {tolerance:.3f}). {sentence}",
+            msg(
+                "gmvae.standard_prior",
+                "kl = {kl:.4f} over {batch} images for an encoder with m = {m} and variance "
+                "v = {v}, and a prior of one component N(0, I): the GMVAE is then a VAE, and "
+                "E_q[log q(z|x) - log p(z)] is the closed-form KL(q || N(0, I)) = {exact:.4f} "
+                "(within {tolerance:.3f}). {sentence}",
+                kl=kl,
+                batch=batch,
+                m=m.tolist(),
+                v=v.tolist(),
+                exact=exact,
+                tolerance=tolerance,
+                sentence=sentence,
+            ),
             mistake,
         )
 
@@ -316,10 +361,19 @@ def check_gmvae_elbo_mixture_kl(batch: int = MC_BATCH) -> None:
             kl, _mixture_kl_mistakes(Q_M, Q_V, batch), otherwise="mc_kl_wrong", atol=tolerance
         )
         common.fail(
-            f"kl = {kl:.4f} over {batch} images for q(z|x) = {Q_TEXT} and {MIXTURE}; "
-            f"E_q[log q(z|x) - log p(z)] is "
-            f"{expected['kl']:.4f} (within {tolerance:.3f}), with log p(z) the mixture's "
-            f"log density. {sentence}",
+            msg(
+                "gmvae.mixture_kl",
+                "kl = {kl:.4f} over {batch} images for q(z|x) = {q} and {mixture}; "
+                "E_q[log q(z|x) - log p(z)] is {expected:.4f} (within {tolerance:.3f}), with "
+                "log p(z) the mixture's log density. {sentence}",
+                kl=kl,
+                batch=batch,
+                q=Q_TEXT,
+                mixture=MIXTURE,
+                expected=expected["kl"],
+                tolerance=tolerance,
+                sentence=sentence,
+            ),
             mistake,
         )
 
@@ -339,14 +393,25 @@ def _check_prior_gradient(model: GMVAE, value: Tensor, name: str) -> None:
     (grad,) = torch.autograd.grad(value, [model.z_pre], allow_unused=True, retain_graph=True)
     if grad is None or not grad.abs().sum() > 0:
         common.fail(
-            f"the gradient of {name} does not reach the prior's parameters self.z_pre, so "
-            "training would never move the mixture: read them with "
-            "gaussian_parameters(self.z_pre, dim=1) inside the bound, without .detach(), "
-            ".data or torch.no_grad()",
+            msg(
+                "gmvae.prior_no_gradient",
+                "the gradient of {name} does not reach the prior's parameters self.z_pre, so "
+                "training would never move the mixture: read them with "
+                "gaussian_parameters(self.z_pre, dim=1) inside the bound, without .detach(), "
+                ".data or torch.no_grad()",
+                name=name,
+            ),
             "prior_no_gradient",
         )
     if not torch.isfinite(grad).all():
-        common.fail(f"the gradient of {name} reaching z_pre is not finite", "nonfinite_gradient")
+        common.fail(
+            msg(
+                "gmvae.prior_nonfinite_gradient",
+                "the gradient of {name} reaching z_pre is not finite",
+                name=name,
+            ),
+            "nonfinite_gradient",
+        )
 
 
 @common.graded_alone("gmvae_negative_elbo_bound")
@@ -359,7 +424,10 @@ def check_gmvae_elbo_gradients() -> None:
     )
     if not (rec.requires_grad and nelbo.requires_grad):
         common.fail(
-            "the bound carries no gradient: was it computed under torch.no_grad() or detached?",
+            msg(
+                "gmvae.no_gradient",
+                "the bound carries no gradient: was it computed under torch.no_grad() or detached?",
+            ),
             "no_gradient",
         )
     _check_prior_gradient(model, nelbo, "nelbo")
@@ -397,9 +465,10 @@ def check_gmvae_iwae_exact_at_prior(batch: int = 23, ks: tuple[int, ...] = (1, 4
     model = common.probe_gmvae(
         EQUAL_M, EQUAL_V, torch.zeros(2), torch.ones(2), logits=probes.LOGITS
     )
-    probe = (
+    probe = msg(
+        "gmvae.equal_components_probe",
         "a decoder with constant logits, q(z|x) = N(0, I) and a prior of three components all "
-        "N(0, I) (so p(z) = N(0, I))"
+        "N(0, I) (so p(z) = N(0, I))",
     )
     # A constant: log p(z) is off by log 3 everywhere, so the bound by -log 3.
     exact = (
@@ -420,7 +489,12 @@ def check_gmvae_iwae_k1_matches_elbo(batch: int = 4000) -> None:
     tolerance = common.Z_SCORE * expected["sd"] * math.sqrt(1 / batch + 1 / 400_000)
     kls = _mixture_kl_mistakes(Q_M, Q_V, 1)
     named = ("kl_to_standard_normal", "mixture_missing_log_k", "mean_of_component_log_densities")
-    probe = f"a decoder with constant logits, q(z|x) = {Q_TEXT} and {MIXTURE}"
+    probe = msg(
+        "gmvae.mixture_probe",
+        "a decoder with constant logits, q(z|x) = {q} and {mixture}",
+        q=Q_TEXT,
+        mixture=MIXTURE,
+    )
     mistakes = {name: kls[name] for name in named}
     probes.check_iwae1_is_elbo(model, batch, expected["kl"], tolerance, probe, mistakes)
 
@@ -435,7 +509,11 @@ def check_gmvae_iwae_increases_with_k(repeats: int = 20) -> None:
         MIXTURE_M, MIXTURE_V, probes.WIDE_M, probes.WIDE_V, logits=probes.LOGITS
     )
     expected = _kl_of(probes.WIDE_M, probes.WIDE_V)
-    probe = f"a decoder with constant logits, q(z|x) = N(0, 4 I) and {MIXTURE}"
+    probe = msg(
+        "gmvae.wide_mixture_probe",
+        "a decoder with constant logits, q(z|x) = N(0, 4 I) and {mixture}",
+        mixture=MIXTURE,
+    )
     probes.rises_to_log_px(
         model, expected["kl"], expected["weight_variance"], probe, repeats, len(MIXTURE_M)
     )

@@ -41,6 +41,7 @@ from course_utils.grading.checkpoints import (
     check_iwae_quadrature_reference,
     check_iwae_reference,
 )
+from course_utils.language import msg
 from course_utils.models import VAE
 
 __all__ = [
@@ -67,9 +68,13 @@ EXTREME_LOGITS = torch.where(torch.arange(IMAGE_DIM) % 2 == 0, 1000.0, -1000.0)
 
 #: ``call_bound``'s ``nonfinite`` for the stability check (``UNSTABLE`` for the others).
 UNSTABLE_EXTREME = (
-    "decoder logits of +-1000 put the log-weights near -4e5 nats, where exp(log_w) underflows "
-    "to 0 even in float64 (exp-then-log): average the weights in log space with log-mean-exp, "
-    "torch.logsumexp(log_w, dim) - math.log(iw), which subtracts the largest log-weight first",
+    msg(
+        "iwae.unstable_extreme",
+        "decoder logits of +-1000 put the log-weights near -4e5 nats, where exp(log_w) "
+        "underflows to 0 even in float64 (exp-then-log): average the weights in log space with "
+        "log-mean-exp, torch.logsumexp(log_w, dim) - math.log(iw), which subtracts the largest "
+        "log-weight first",
+    ),
     "unstable_log_mean_exp",
 )
 
@@ -106,8 +111,14 @@ def check_iwae_stable(batch: int = 23, iw: int = 10) -> None:
             niwae, probes.reduction_mistakes(log_px, iw), otherwise="not_exact_at_prior"
         )
         common.fail(
-            f"niwae = {niwae:.1f} for decoder logits of +-1000 and q(z|x) = p(z); every weight "
-            f"is then p(x), so niwae = -log p(x) = {exact:.1f}; {sentence}",
+            msg(
+                "iwae.stable",
+                "niwae = {niwae:.1f} for decoder logits of +-1000 and q(z|x) = p(z); every "
+                "weight is then p(x), so niwae = -log p(x) = {exact:.1f}; {sentence}",
+                niwae=niwae,
+                exact=exact,
+                sentence=sentence,
+            ),
             mistake,
         )
 
@@ -121,7 +132,8 @@ def check_iwae_exact_at_prior(batch: int = 23, ks: tuple[int, ...] = (1, 4, 10))
     ``log p(x)`` and gives a value the message names.
     """
     model = common.probe_vae(PRIOR_M, PRIOR_V, logits=probes.LOGITS)
-    probes.exact_at_prior(model, batch, ks, "a decoder with constant logits and q(z|x) = p(z)")
+    probe = msg("iwae.prior_probe", "a decoder with constant logits and q(z|x) = p(z)")
+    probes.exact_at_prior(model, batch, ks, probe)
 
 
 #: The posterior probe: bump pixel j is on with probability C exp(-|z - a_j|^2 / (2 s^2)),
@@ -171,10 +183,11 @@ def _posterior_probe(batch: int) -> tuple[VAE, Tensor, Tensor]:
     return model, x, log_px
 
 
-PAIRING = (
+PAIRING = msg(
+    "iwae.pairing",
     "the weights of image b must use its own samples: z drawn from q(z|x_b), with p(x_b|z) "
     "and q(z|x_b) at those z. Repeat x, m and v the same way (all with duplicate or all with "
-    "repeat_interleave), and use log w = log p(x|z) + log p(z) - log q(z|x)."
+    "repeat_interleave), and use log w = log p(x|z) + log p(z) - log q(z|x).",
 )
 
 
@@ -195,16 +208,22 @@ def check_iwae_exact_at_posterior(batch: int = 23, ks: tuple[int, ...] = (1, 10)
                 niwae, probes.reduction_mistakes(log_px, iw), otherwise="not_exact_at_posterior"
             )
             common.fail(
-                f"niwae = {niwae:.3f} with iw={iw} for a model whose q(z|x) is its exact "
-                f"posterior p(z|x): every weight is then p(x), so niwae = -log p(x) = "
-                f"{exact:.3f} (the batch mean) for every k; "
-                + (PAIRING if mistake == "not_exact_at_posterior" else sentence),
+                msg(
+                    "iwae.exact_at_posterior",
+                    "niwae = {niwae:.3f} with iw={iw} for a model whose q(z|x) is its exact "
+                    "posterior p(z|x): every weight is then p(x), so niwae = -log p(x) = "
+                    "{exact:.3f} (the batch mean) for every k; {hint}",
+                    niwae=niwae,
+                    iw=iw,
+                    exact=exact,
+                    hint=PAIRING if mistake == "not_exact_at_posterior" else sentence,
+                ),
                 mistake,
             )
 
 
 #: The probe of the checks with the wide q(z|x), in words.
-PROBE = "a decoder with constant logits and q(z|x) = N(0, 4 I)"
+PROBE = msg("iwae.wide_probe", "a decoder with constant logits and q(z|x) = N(0, 4 I)")
 
 
 @common.graded_alone("negative_iwae_bound")
@@ -251,13 +270,30 @@ def check_iwae_kl_rec(batch: int = 50, iw: int = 10) -> None:
             sentence, mistake = common.diagnose(
                 value, mistakes, otherwise="kl_rec_wrong", atol=iw * atol
             )
-            common.fail(
-                f"{name} = {value:.3f} for a decoder with constant logits and q(z|x) = N(0, 4 I); "
-                f"expected {exact:.3f}, its mean over the iw samples and the batch"
-                + (f" (within {atol:.2f})" if atol else "")
-                + f"; {sentence}",
-                mistake,
-            )
+            if atol:
+                message = msg(
+                    "iwae.kl_rec_within",
+                    "{name} = {value:.3f} for {probe}; expected {exact:.3f}, its mean over the "
+                    "iw samples and the batch (within {atol:.2f}); {sentence}",
+                    name=name,
+                    value=value,
+                    probe=PROBE,
+                    exact=exact,
+                    atol=atol,
+                    sentence=sentence,
+                )
+            else:
+                message = msg(
+                    "iwae.kl_rec",
+                    "{name} = {value:.3f} for {probe}; expected {exact:.3f}, its mean over the "
+                    "iw samples and the batch; {sentence}",
+                    name=name,
+                    value=value,
+                    probe=PROBE,
+                    exact=exact,
+                    sentence=sentence,
+                )
+            common.fail(message, mistake)
 
 
 @common.graded_alone("negative_iwae_bound")
@@ -297,16 +333,28 @@ def check_iwae_vectorized(batch: int = 7, iw: int = 10) -> None:
         common.call_bound(model.negative_iwae_bound, common.binary_batch(batch), iw, judge=())
     if not latents:
         common.fail(
-            "negative_iwae_bound never called the decoder self.dec on the samples z",
+            msg(
+                "iwae.decoder_not_called",
+                "negative_iwae_bound never called the decoder self.dec on the samples z",
+            ),
             "decoder_not_called",
         )
     rows = [len(z) for z in latents]
     if max(rows) < iw * batch:
-        loop = "a Python loop over the samples; " if len(rows) >= iw else ""
+        loop = msg("iwae.a_python_loop", "a Python loop over the samples; ")
         common.fail(
-            f"the decoder was called {len(rows)} times with {rows} rows for iw={iw} and a batch "
-            f"of {batch}: {loop}stack all iw * batch = {iw * batch} samples and decode them in "
-            "one call (the decoder takes any leading dimensions: samples of shape "
-            "(iw, batch, z_dim) or (batch, iw, z_dim), or duplicated to (iw * batch, z_dim))",
+            msg(
+                "iwae.python_loop",
+                "the decoder was called {calls} times with {rows} rows for iw={iw} and a batch "
+                "of {batch}: {loop}stack all iw * batch = {total} samples and decode them in "
+                "one call (the decoder takes any leading dimensions: samples of shape "
+                "(iw, batch, z_dim) or (batch, iw, z_dim), or duplicated to (iw * batch, z_dim))",
+                calls=len(rows),
+                rows=rows,
+                iw=iw,
+                batch=batch,
+                loop=loop if len(rows) >= iw else "",
+                total=iw * batch,
+            ),
             "python_loop",
         )

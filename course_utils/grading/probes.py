@@ -36,6 +36,7 @@ from course_utils.grading.common import (
     recorded_latents,
     repeated_means,
 )
+from course_utils.language import Message, msg
 from course_utils.models import VAE
 
 __all__ = [
@@ -125,8 +126,14 @@ def check_nelbo_is_kl_plus_rec(nelbo: float, kl: float, rec: float) -> None:
             nelbo, {"returns_elbo": -(kl + rec)}, otherwise="nelbo_not_kl_plus_rec"
         )
         fail(
-            f"nelbo = {nelbo:.4f}, but kl + rec = {kl + rec:.4f}: the negative ELBO is "
-            f"KL + Rec; {sentence}",
+            msg(
+                "probes.nelbo_not_kl_plus_rec",
+                "nelbo = {nelbo:.4f}, but kl + rec = {total:.4f}: the negative ELBO is KL + Rec; "
+                "{sentence}",
+                nelbo=nelbo,
+                total=kl + rec,
+                sentence=sentence,
+            ),
             mistake,
         )
 
@@ -137,11 +144,21 @@ def check_rec_exact(rec: float, x: Tensor, logits: Tensor) -> None:
     (``784 log 2``) or logits spread over [-3, 3]."""
     exact = -bernoulli_log_likelihood(x, logits).mean().item()
     if not close(rec, exact):
-        what = "zero logits (784 log 2)" if not logits.any() else "logits spread over [-3, 3]"
+        if logits.any():
+            what = msg("probes.spread_logits", "logits spread over [-3, 3]")
+        else:
+            what = msg("probes.zero_logits", "zero logits (784 log 2)")
         sentence, mistake = diagnose(rec, rec_mistakes(x, logits), otherwise="rec_wrong")
         fail(
-            f"rec = {rec:.4f} for a decoder that outputs {what}; expected {exact:.4f}, "
-            f"-log p(x|z) summed over the 784 pixels and averaged over the batch. {sentence}",
+            msg(
+                "probes.rec_exact",
+                "rec = {rec:.4f} for a decoder that outputs {what}; expected {exact:.4f}, "
+                "-log p(x|z) summed over the 784 pixels and averaged over the batch. {sentence}",
+                rec=rec,
+                what=what,
+                exact=exact,
+                sentence=sentence,
+            ),
             mistake,
         )
 
@@ -154,10 +171,14 @@ def check_sampled_latents(model: VAE, rows: int, m: Tensor, v: Tensor) -> None:
         call_bound(model.negative_elbo_bound, binary_batch(rows), judge=())
     if not latents:
         fail(
-            "negative_elbo_bound never called the decoder self.dec on a sample z",
+            msg(
+                "probes.decoder_not_called",
+                "negative_elbo_bound never called the decoder self.dec on a sample z",
+            ),
             "decoder_not_called",
         )
-    check_sample_moments(torch.cat(latents), m, v, "the z given to the decoder")
+    what = msg("probes.z_given_to_the_decoder", "the z given to the decoder")
+    check_sample_moments(torch.cat(latents), m, v, what)
 
 
 def check_rec_gradients(encoder: Tensor | None, decoder: Tensor | None, z_dim: int) -> None:
@@ -167,20 +188,29 @@ def check_rec_gradients(encoder: Tensor | None, decoder: Tensor | None, z_dim: i
     sample: the term reaches the encoder's mean and variance through z, and the decoder."""
     if encoder is None or not encoder[:z_dim].abs().sum() > 0:
         fail(
-            "the gradient of rec does not reach the encoder: the sample z is cut off from the "
-            "graph. Use z = m + sqrt(v) * eps (or .rsample()), not .sample(), .detach() or "
-            "torch.no_grad().",
+            msg(
+                "probes.rec_cut_from_graph",
+                "the gradient of rec does not reach the encoder: the sample z is cut off from "
+                "the graph. Use z = m + sqrt(v) * eps (or .rsample()), not .sample(), .detach() "
+                "or torch.no_grad().",
+            ),
             "sample_cut_from_graph",
         )
     if not encoder[z_dim:].abs().sum() > 0:
         fail(
-            "the gradient of rec reaches the encoder's mean but not its variance: z must "
-            "depend on v through the noise term, z = m + sqrt(v) * eps.",
+            msg(
+                "probes.rec_misses_variance",
+                "the gradient of rec reaches the encoder's mean but not its variance: z must "
+                "depend on v through the noise term, z = m + sqrt(v) * eps.",
+            ),
             "gradient_misses_variance",
         )
     if decoder is None:
         fail(
-            "the gradient of rec does not reach the decoder: is rec computed from self.dec(z)?",
+            msg(
+                "probes.rec_misses_decoder",
+                "the gradient of rec does not reach the decoder: is rec computed from self.dec(z)?",
+            ),
             "gradient_misses_decoder",
         )
 
@@ -195,14 +225,17 @@ LOGITS = torch.full((IMAGE_DIM,), -0.5)
 
 #: ``call_bound``'s ``nonfinite`` for the IWAE bound: what a non-finite bound most likely means.
 UNSTABLE = (
-    "the log-weights of binary images are hundreds of nats below 0, so exp(log_w) underflows "
-    "to 0 and its log is -inf (exp-then-log): average the weights in log space with "
-    "log-mean-exp, torch.logsumexp(log_w, dim) - math.log(iw)",
+    msg(
+        "probes.unstable",
+        "the log-weights of binary images are hundreds of nats below 0, so exp(log_w) "
+        "underflows to 0 and its log is -inf (exp-then-log): average the weights in log space "
+        "with log-mean-exp, torch.logsumexp(log_w, dim) - math.log(iw)",
+    ),
     "unstable_log_mean_exp",
 )
 
 
-def niwae_of(model: VAE, x: Tensor, iw: int, nonfinite: tuple[str, str] = UNSTABLE) -> Tensor:
+def niwae_of(model: VAE, x: Tensor, iw: int, nonfinite: tuple[Message, str] = UNSTABLE) -> Tensor:
     """The student's ``niwae`` (the first output, its batch mean) for ``model``, ``x`` and
     ``iw``, judged finite; the other outputs are the shape test's and ``kl_rec``'s to judge."""
     return call_bound(model.negative_iwae_bound, x, iw, judge=("bound",), nonfinite=nonfinite)[0]
@@ -234,7 +267,7 @@ def exact_at_prior(
     model: VAE,
     batch: int,
     ks: tuple[int, ...],
-    probe: str,
+    probe: Message,
     mistakes: Mapping[str, float] | None = None,
 ) -> None:
     """The exact-at-prior check on ``model``, a probe whose every importance weight is
@@ -250,8 +283,16 @@ def exact_at_prior(
             known = {**(mistakes or {}), **reduction_mistakes(log_px, iw)}
             sentence, mistake = diagnose(niwae, known, otherwise="not_exact_at_prior")
             fail(
-                f"niwae = {niwae:.3f} with iw={iw} for {probe}: every weight is then p(x), so "
-                f"niwae = -log p(x) = {exact:.3f} (the batch mean) for every k; {sentence}",
+                msg(
+                    "probes.exact_at_prior",
+                    "niwae = {niwae:.3f} with iw={iw} for {probe}: every weight is then p(x), "
+                    "so niwae = -log p(x) = {exact:.3f} (the batch mean) for every k; {sentence}",
+                    niwae=niwae,
+                    iw=iw,
+                    probe=probe,
+                    exact=exact,
+                    sentence=sentence,
+                ),
                 mistake,
             )
 
@@ -261,7 +302,7 @@ def check_iwae1_is_elbo(
     batch: int,
     kl: float,
     tolerance: float,
-    probe: str,
+    probe: Message,
     kl_mistakes: Mapping[str, float] | None = None,
 ) -> None:
     """With one sample the IWAE bound is the ELBO: on ``batch`` images, ``niwae`` with
@@ -278,8 +319,17 @@ def check_iwae1_is_elbo(
         mistakes["prior_ratio_wrong_sign"] = -log_px - kl
         sentence, mistake = diagnose(niwae, mistakes, otherwise="iwae1_not_elbo", atol=tolerance)
         fail(
-            f"niwae = {niwae:.3f} with iw=1; with one sample the IWAE bound is the ELBO: for "
-            f"{probe}, -log p(x) + KL(q || p) = {expected:.3f} within {tolerance:.2f}; {sentence}",
+            msg(
+                "probes.iwae1_is_elbo",
+                "niwae = {niwae:.3f} with iw=1; with one sample the IWAE bound is the ELBO: for "
+                "{probe}, -log p(x) + KL(q || p) = {expected:.3f} within {tolerance:.2f}; "
+                "{sentence}",
+                niwae=niwae,
+                probe=probe,
+                expected=expected,
+                tolerance=tolerance,
+                sentence=sentence,
+            ),
             mistake,
         )
 
@@ -292,7 +342,7 @@ def rises_to_log_px(
     model: VAE,
     kl: float,
     weight_variance: float,
-    probe: str,
+    probe: Message,
     repeats: int = 20,
     components: int = 1,
 ) -> None:
@@ -323,9 +373,20 @@ def rises_to_log_px(
         (gap_small, se_small, slack), (gap_large, se_large, _) = gaps[small], gaps[large]
         if gap_large > gap_small + Z_SCORE * math.hypot(se_small, se_large) + slack:
             fail(
-                f"the bound decreases with k: log p(x) - IWAE_k is {gap_small:.3f} at k={small} "
-                f"but {gap_large:.3f} at k={large} (standard errors {se_small:.3f}, "
-                f"{se_large:.3f}) for {probe}; IWAE_k is non-decreasing in k. Subtract log k once.",
+                msg(
+                    "probes.decreasing_in_k",
+                    "the bound decreases with k: log p(x) - IWAE_k is {gap_small:.3f} at "
+                    "k={small} but {gap_large:.3f} at k={large} (standard errors "
+                    "{se_small:.3f}, {se_large:.3f}) for {probe}; IWAE_k is non-decreasing in k. "
+                    "Subtract log k once.",
+                    gap_small=gap_small,
+                    small=small,
+                    gap_large=gap_large,
+                    large=large,
+                    se_small=se_small,
+                    se_large=se_large,
+                    probe=probe,
+                ),
                 "decreasing_in_k",
             )
     k = max(gaps)
@@ -333,7 +394,7 @@ def rises_to_log_px(
 
 
 def _check_below_log_px(
-    k: int, gap: float, se: float, slack: float, *, kl: float, probe: str, components: int = 1
+    k: int, gap: float, se: float, slack: float, *, kl: float, probe: Message, components: int = 1
 ) -> None:
     if gap >= -(Z_SCORE * se + slack):
         return
@@ -345,23 +406,36 @@ def _check_below_log_px(
     if not close(gap, predicted[nearest], kl / 2 + Z_SCORE * se):
         nearest = "above_log_px"
     if nearest == "mixture_missing_log_k":
-        hint = (
-            f"it is about log {components} too high at every k: the - log k of the mixture's "
-            f"equal weights 1/k (k = {components} components) forgotten in log p(z)."
+        hint = msg(
+            "probes.mixture_missing_log_k",
+            "it is about log {components} too high at every k: the - log k of the mixture's "
+            "equal weights 1/k (k = {components} components) forgotten in log p(z).",
+            components=components,
         )
         mistake = "mixture_missing_log_k"
     elif nearest == "missing_log_k":
-        hint = "forgetting the - log k of log-mean-exp gives about log k more."
+        hint = msg(
+            "probes.missing_log_k", "forgetting the - log k of log-mean-exp gives about log k more."
+        )
         mistake = "missing_log_k"
     else:
-        hint = (
+        hint = msg(
+            "probes.above_log_px_hint",
             "check the - log k, the signs of the log-weights, and that log-mean-exp reduces "
-            "over the iw samples of each image, not over the batch."
+            "over the iw samples of each image, not over the batch.",
         )
         mistake = "above_log_px"
     fail(
-        f"IWAE_{k} exceeds the exact log p(x) by {-gap:.3f} nats (standard error {se:.3f}) "
-        f"for {probe}, but it is a lower bound on log p(x); {hint}",
+        msg(
+            "probes.above_log_px",
+            "IWAE_{k} exceeds the exact log p(x) by {excess:.3f} nats (standard error {se:.3f}) "
+            "for {probe}, but it is a lower bound on log p(x); {hint}",
+            k=k,
+            excess=-gap,
+            se=se,
+            probe=probe,
+            hint=hint,
+        ),
         mistake,
     )
 
@@ -374,30 +448,46 @@ def _check_converges(
     *,
     kl: float,
     weight_variance: float,
-    probe: str,
+    probe: Message,
 ) -> None:
     if gap <= weight_variance / k + Z_SCORE * se + slack:
         return
     if se == 0:
-        hint = (
+        hint = msg(
+            "probes.constant_weights",
             "every call returns the same value, so the log-weights do not depend on the "
             "samples z: the closed-form KL inside the weights (log w = log p(x|z) - KL) makes "
-            "them all equal. Use log w = log p(x|z) + log p(z) - log q(z|x)."
+            "them all equal. Use log w = log p(x|z) + log p(z) - log q(z|x).",
         )
         mistake = "constant_weights"
     elif close(gap, kl, Z_SCORE * se):
-        hint = (
-            f"this is the ELBO's gap KL(q || p) = {kl:.2f}: averaging the log-weights (the mean "
-            "of log w is the ELBO for every k) instead of the weights; use log-mean-exp."
+        hint = msg(
+            "probes.mean_of_log_weights",
+            "this is the ELBO's gap KL(q || p) = {kl:.2f}: averaging the log-weights (the mean "
+            "of log w is the ELBO for every k) instead of the weights; use log-mean-exp.",
+            kl=kl,
         )
         mistake = "mean_of_log_weights"
     else:
-        hint = "print log p(x|z), log p(z) and log q(z|x) and check the reduction over samples."
+        hint = msg(
+            "probes.far_below_log_px_hint",
+            "print log p(x|z), log p(z) and log q(z|x) and check the reduction over samples.",
+        )
         mistake = "far_below_log_px"
     fail(
-        f"IWAE_{k} is {gap:.3f} nats below the exact log p(x) (standard error {se:.3f}) for "
-        f"{probe}; with these bounded weights the gap shrinks from {kl:.2f} at k=1 to about "
-        f"{weight_variance / (2 * k):.3f} at k={k}; {hint}",
+        msg(
+            "probes.far_below_log_px",
+            "IWAE_{k} is {gap:.3f} nats below the exact log p(x) (standard error {se:.3f}) for "
+            "{probe}; with these bounded weights the gap shrinks from {kl:.2f} at k=1 to about "
+            "{expected:.3f} at k={k}; {hint}",
+            k=k,
+            gap=gap,
+            se=se,
+            probe=probe,
+            kl=kl,
+            expected=weight_variance / (2 * k),
+            hint=hint,
+        ),
         mistake,
     )
 
@@ -414,24 +504,45 @@ def gradients_reach_the_networks(model: VAE, batch: int = 20, iw: int = 10) -> N
         hook.remove()
     if not niwae.requires_grad:
         fail(
-            "niwae carries no gradient: was it computed under torch.no_grad() or detached?",
+            msg(
+                "probes.niwae_no_gradient",
+                "niwae carries no gradient: was it computed under torch.no_grad() or detached?",
+            ),
             "no_gradient",
         )
     if not all(in_graph):
         fail(
-            "the samples z given to the decoder are cut off from the graph, so the gradient "
-            "misses the path through z: use z = m + sqrt(v) * eps (or .rsample()), not "
-            ".sample(), .detach() or torch.no_grad().",
+            msg(
+                "probes.niwae_cut_from_graph",
+                "the samples z given to the decoder are cut off from the graph, so the gradient "
+                "misses the path through z: use z = m + sqrt(v) * eps (or .rsample()), not "
+                ".sample(), .detach() or torch.no_grad().",
+            ),
             "sample_cut_from_graph",
         )
     parts = {"encoder": model.enc.net[-1].weight, "decoder": model.dec.net[-1].weight}
+    names = {
+        "encoder": msg("probes.reaches_the_encoder", "the encoder"),
+        "decoder": msg("probes.reaches_the_decoder", "the decoder"),
+    }
     grads = torch.autograd.grad(niwae, list(parts.values()), allow_unused=True)
     for part, grad in zip(parts, grads, strict=True):
         if grad is None or not grad.abs().sum() > 0:
-            fail(f"the gradient of niwae does not reach the {part}", f"gradient_misses_{part}")
+            fail(
+                msg(
+                    "probes.niwae_misses",
+                    "the gradient of niwae does not reach {part}",
+                    part=names[part],
+                ),
+                f"gradient_misses_{part}",
+            )
         if not torch.isfinite(grad).all():
             fail(
-                f"the gradient of niwae reaching the {part} is not finite: compute log-mean-exp "
-                "with torch.logsumexp, whose gradient (the normalized weights) is stable",
+                msg(
+                    "probes.niwae_nonfinite_gradient",
+                    "the gradient of niwae reaching {part} is not finite: compute log-mean-exp "
+                    "with torch.logsumexp, whose gradient (the normalized weights) is stable",
+                    part=names[part],
+                ),
                 "nonfinite_gradient",
             )
