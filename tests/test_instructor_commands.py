@@ -201,6 +201,7 @@ def test_bundle_ships_what_students_need(student_bundle):
             "pretrained/*.pt",
             "pretrained/*.json",
             "records/*/*.json",
+            "locale/*.json",
         )
         for p in (repo / "course_utils").glob(pattern)
     }
