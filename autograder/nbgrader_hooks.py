@@ -227,9 +227,9 @@ class GuardedExecute(Execute):
         left = max(1, math.ceil(self._ends - time.monotonic()))
         return left if not timeout or timeout < 0 else min(timeout, left)
 
-    def output(self, outs: list, msg: dict, display_id, cell_index: int):
-        if msg["msg_type"] != "error":
-            size = len(json.dumps(msg["content"]))
+    def output(self, outs: list, message: dict, display_id, cell_index: int):
+        if message["msg_type"] != "error":
+            size = len(json.dumps(message["content"]))
             if self._cell_bytes + size > self.max_output_bytes:
                 if self._cell_bytes <= self.max_output_bytes:
                     note = msg(
@@ -242,7 +242,7 @@ class GuardedExecute(Execute):
                 self._cell_bytes = self.max_output_bytes + 1
                 return None
             self._cell_bytes += size
-        return super().output(outs, msg, display_id, cell_index)
+        return super().output(outs, message, display_id, cell_index)
 
     @staticmethod
     def _stop_tests(cells: list[NotebookNode], ename: str, reason: str) -> None:
