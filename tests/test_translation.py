@@ -218,7 +218,7 @@ def test_pt_solutions_pass_nbgrader_validate_and_every_cell_runs(tmp_path):
     """Validate as students' button and the course's command do (the grading sandbox,
     ``NBGRADER_EXECUTION=validate``: checkpoints instead of training), all four notebooks in
     one run, every cell checked, not only the tests: a translated label that the code also
-    uses as a key (GLOSSARY.md, rule 9) breaks a demonstration, which no test reads. This is
+    uses as a key (GLOSSARY.md, rule 11) breaks a demonstration, which no test reads. This is
     the one run of the pt notebooks 3 and 4 in the default suite."""
     notebooks = [PT.source / name for name in NOTEBOOKS]
     course = new_course(tmp_path / "course", notebooks, assignment=EDITION.assignment)
