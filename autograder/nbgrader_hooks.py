@@ -53,7 +53,7 @@ from nbgrader.preprocessors import (
     NbGraderPreprocessor,
     OverwriteCells,
 )
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Enum, Integer, Unicode
 
 from autograder import execution_cache, translation
 from autograder.borrowing import aliases, borrowed
@@ -112,12 +112,18 @@ class GuardedExecute(Execute):
     - ``cache_dir`` (set by ``parallel.grade_all`` for its run): a notebook identical to one
       executed earlier in the run is not run again (``autograder.execution_cache``);
     - before the first notebook, ``autograder.sandbox.preflight``: a sandboxed kernel that
-      cannot import the course's packages stops grading with one message.
+      cannot import the course's packages stops grading with one message;
+    - the kernel is killed once its last cell has run (``shutdown_kernel``): its outputs are
+      in, and its files are on a tmpfs that goes with it. A graceful shutdown waited 1.2-1.4
+      s per notebook for torch's kernel to exit.
     """
 
     sandbox = Bool(True, help="run each kernel in autograder.sandbox (bubblewrap)").tag(config=True)
     deadline = Integer(600, help="seconds a notebook may run in all, at most").tag(config=True)
     max_output_bytes = Integer(4 * 2**20, help="bytes of output a cell may keep").tag(config=True)
+    shutdown_kernel = Enum(
+        ["graceful", "immediate"], "immediate", help="how the kernel ends after the last cell"
+    ).tag(config=True)
     cache_dir = Unicode(
         "", help="a grading run's folder of executed notebooks (autograder.execution_cache)"
     ).tag(config=True)

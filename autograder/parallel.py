@@ -21,7 +21,9 @@ crash regrades and overwrites: nothing is lost or doubled.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -30,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -168,19 +171,41 @@ def tasks(course: Course, students: Iterable[str], threads: int, cache_dir: str 
 _TEMPLATES: dict[str, Path] = {}
 
 
+@functools.cache
+def _work_folder() -> Path:
+    """The worker process's own folder, removed when it exits: its template courses, and
+    the course each task is graded in (always the same path, emptied between tasks, so
+    that what is cached per kind of course folder, the sandbox's pre-flight, is reused)."""
+    folder = Path(tempfile.mkdtemp(prefix="vae-grading-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def _template(task: Task) -> Path:
     """A course with the task's config and source notebooks, its assignment recorded in a
     gradebook of its own: made once per worker process and course version."""
     content = repr((task.config, task.assignment, sorted(task.source.items())))
     key = hashlib.sha256(content.encode()).hexdigest()
     if key not in _TEMPLATES:
-        root = Path(tempfile.mkdtemp(prefix="vae-grading-course-"))
+        root = Path(tempfile.mkdtemp(prefix="template-", dir=_work_folder()))
         (root / CONFIG_FILE).write_text(task.config)
         course = Course(root, task.assignment, _own_gradebook(root))
         _write(task.source, course.source)
         register(course)
         _TEMPLATES[key] = root
     return _TEMPLATES[key]
+
+
+@contextlib.contextmanager
+def _task_folder() -> Iterator[Path]:
+    """Where a task's course goes: a path of the worker's own folder, per thread (a Dask
+    worker may run several tasks at once), absent before and removed after."""
+    root = _work_folder() / f"course-{threading.get_ident()}"
+    shutil.rmtree(root, ignore_errors=True)  # what a task that crashed left
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _own_gradebook(root: Path, settings: dict | None = None) -> Config:
@@ -200,8 +225,7 @@ def grade(task: Task) -> Result:
     os.environ["OMP_NUM_THREADS"] = str(task.threads)
     started = time.perf_counter()
     template = _template(task)
-    with tempfile.TemporaryDirectory(prefix="vae-grading-") as tmp:
-        root = Path(tmp, "course")
+    with _task_folder() as root:
         shutil.copytree(template, root)
         course = Course(root, task.assignment, _own_gradebook(root, task.overrides))
         if course.setting(GuardedExecute, "sandbox"):
@@ -414,8 +438,12 @@ def grade_all(
         send_what_can_start()
         while running:  # the tasks waiting are sent as those running end
             done, _ = wait(running, timeout=5, return_when=FIRST_COMPLETED)
-            for future in done:
-                student, _, sent_to = running.pop(future)
+            ended = [(future, *running.pop(future)) for future in done]
+            if not isinstance(pool, InThisProcess) and not any(
+                isinstance(future.exception(), BrokenProcessPool) for future in done
+            ):
+                send_what_can_start()  # the freed workers start before the results are written
+            for future, student, _, sent_to in ended:
                 try:
                     result = future.result()
                 except BrokenProcessPool:  # a worker process died: a new pool, again
