@@ -67,7 +67,7 @@ from autograder.sandbox import (
 from autograder.tampering import findings, module_names
 from autograder.time_limits import Plan, display_only, plan, released_limits, source_folder
 from course_utils.exercises import EXERCISES, tagged
-from course_utils.language import msg, of_assignment
+from course_utils.language import Message, msg, of_assignment
 from course_utils.nbgrader_settings import LIMIT
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
@@ -313,7 +313,7 @@ def _unanswered(where: dict, reason: str, language: str) -> NotebookNode:
     return nbformat.v4.new_notebook(cells=cells, metadata={UNREADABLE: reason})
 
 
-def tampering(nb: NotebookNode, instructors: set[str]) -> list[str]:
+def tampering(nb: NotebookNode, instructors: set[str]) -> list[Message]:
     """What ``autograder.tampering`` finds in the code cells of ``nb`` the student wrote
     (those whose source is none of the ``instructors`` cells'), with the offending line.
     A module any cell imports counts as a module wherever it is used."""
@@ -364,7 +364,7 @@ class WithholdTampered(NbGraderPreprocessor):
             reason = msg(
                 "grader.tampering",
                 "withheld for review: the student's code {found}",
-                found="; ".join(found),
+                found="; ".join(finding.said(language_of(resources)) for finding in found),
             )
             reason = tagged(reason.said(language_of(resources)), "tampering")
             withhold(nb, resources, None, reason, "WithheldForReview")

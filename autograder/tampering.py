@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
+from course_utils.language import Message, msg
+
 #: Names of the modules the tests use, whatever the notebook imports.
 MODULES = {
     "torch",
@@ -45,17 +47,23 @@ DYNAMIC = {"exec", "eval", "compile", "__import__"}
 
 #: What each finding means, by id.
 FINDINGS = {
-    "module_attribute": "assigns to an attribute of a module",
-    "setattr": "calls setattr or delattr on a module",
-    "module_namespace": "writes into a module's namespace (vars, __dict__, globals)",
-    "ipython_hooks": "changes how IPython runs or reports cells",
-    "modules_or_builtins": "reaches sys.modules or the builtins",
-    "comparisons": "defines how its results compare",
-    "dynamic_code": "runs code it builds at run time (exec, eval, __import__)",
+    "module_attribute": msg("tampering.module_attribute", "assigns to an attribute of a module"),
+    "setattr": msg("tampering.setattr", "calls setattr or delattr on a module"),
+    "module_namespace": msg(
+        "tampering.module_namespace", "writes into a module's namespace (vars, __dict__, globals)"
+    ),
+    "ipython_hooks": msg("tampering.ipython_hooks", "changes how IPython runs or reports cells"),
+    "modules_or_builtins": msg(
+        "tampering.modules_or_builtins", "reaches sys.modules or the builtins"
+    ),
+    "comparisons": msg("tampering.comparisons", "defines how its results compare"),
+    "dynamic_code": msg(
+        "tampering.dynamic_code", "runs code it builds at run time (exec, eval, __import__)"
+    ),
 }
 
 
-def findings(source: str, modules: set[str] | frozenset[str] = frozenset()) -> list[str]:
+def findings(source: str, modules: set[str] | frozenset[str] = frozenset()) -> list[Message]:
     """``finding id: the line`` for each thing in ``source`` that tampers, in line order.
 
     ``modules`` adds names the notebook binds to modules (``import torch as t``); the
@@ -68,7 +76,12 @@ def findings(source: str, modules: set[str] | frozenset[str] = frozenset()) -> l
     names = MODULES | set(modules) | imported_names(tree)
     lines = source.splitlines()
     found = sorted(set(_scan(tree, names)))
-    return [f"{FINDINGS[what]}: {lines[line - 1].strip()}" for line, what in found]
+    return [
+        msg(
+            "tampering.finding", "{what}: {line}", what=FINDINGS[what], line=lines[line - 1].strip()
+        )
+        for line, what in found
+    ]
 
 
 def module_names(sources: Iterable[str]) -> set[str]:

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from course_utils.language import msg
+
 __all__ = [
     "DATASETS",
     "IMAGE_DIM",
@@ -350,6 +352,13 @@ def load_data(
             f"could not load {dataset!r}. Tried:\n- " + "\n- ".join(failures)
         )
     if verbose:
-        fallback = " (full MNIST unavailable offline)" if failures else ""
-        print(f"Data: {data.description}{fallback}.")
+        if failures:
+            said = msg(
+                "data.loaded_fallback",
+                "Data: {description} (full MNIST unavailable offline).",
+                description=data.description,
+            )
+        else:
+            said = msg("data.loaded", "Data: {description}.", description=data.description)
+        print(said)
     return data

@@ -203,7 +203,7 @@ def train(
             value allowed with ``iw > 1``, see ``VAE.loss``).
         warmup: KL warm-up: the KL term's weight rises linearly from ``beta / warmup`` to
             ``beta`` over the first ``warmup`` iterations, then stays at ``beta`` (Bowman et
-            al. 2016, sec. 3.1; Sonderby et al. 2016, sec. 2.3); 0 for none. With ``iw = 1``
+            al. 2016, sec. 3.1; Sønderby et al. 2016, sec. 2.3); 0 for none. With ``iw = 1``
             only.
         seed: seeds the global generators (and so the sampling in ``loss``) and the batch order.
         log_every: iterations per logging window of the history.

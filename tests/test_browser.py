@@ -484,11 +484,15 @@ WIDGET_CHECKS = {
 }
 
 
+#: The runs whose notebook calls a widget (read from the notebooks): a notebook without one
+#: has nothing for ``test_widgets_redraw`` to test.
+WIDGET_RUNS = [run for run in [*RUNS, PT_RUN] if contents(run[1], run[0]).widgets]
+
+
+@pytest.mark.parametrize("solution", WIDGET_RUNS, indirect=True, ids=_stem)
 def test_widgets_redraw(solution):
     """Every widget of the notebook renders and redraws (same page as the other tests)."""
     notebook, widgets = solution.notebook, solution.contents.widgets
-    if not widgets:
-        pytest.skip("this notebook has no widget")
     for widget, index in widgets.items():
         view = notebook.cell(index).locator(".jp-OutputArea-output .jupyter-widgets").first
         view.wait_for()

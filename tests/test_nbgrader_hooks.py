@@ -108,7 +108,7 @@ def test_release_normalization_drops_what_the_authors_last_save_left():
 def test_tampering_is_flagged_with_what_the_line_does(line, found):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(line)])
     flagged = tampering(nb, instructors=set())
-    assert flagged and flagged[0].startswith(FINDINGS[found] + ": ")
+    assert flagged and str(flagged[0]).startswith(f"{FINDINGS[found]}: ")
     assert tampering(nb, instructors={line}) == []  # the instructor's own cells are not scanned
 
 

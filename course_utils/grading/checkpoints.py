@@ -213,12 +213,18 @@ def _iwae_reference_check(
     model = load_pretrained(name)
     x = reference_batch()
     for k, reference in references.items():
-        at_k = msg(
-            "checkpoints.with_k",
-            "{images}, with k={k} importance samples",
-            images=_reference_description(name),
-            k=k,
-        )
+        images = _reference_description(name)
+        if k == 1:
+            at_k = msg(
+                "checkpoints.with_one", "{images}, with k = 1 importance sample", images=images
+            )
+        else:
+            at_k = msg(
+                "checkpoints.with_k",
+                "{images}, with k = {k} importance samples",
+                images=images,
+                k=k,
+            )
         bound = model.negative_iwae_bound
         check_against_reference(at_k, reference, bound, x, k, nonfinite=UNSTABLE)
 

@@ -56,6 +56,7 @@ __all__ = [
     "recorded_latents",
     "reference_helpers",
     "repeated_means",
+    "shown",
 ]
 
 #: Standard errors a Monte Carlo estimate may stray before a check fails
@@ -423,6 +424,18 @@ def above_or_below(value: float, expected: float) -> Message:
     return msg("common.below", "below")
 
 
+def shown(t: Tensor, digits: int = 6) -> list | float:
+    """``t``'s values as a (nested) list of Python floats rounded to ``digits`` significant
+    digits, for a message: float32's 0.3 shows as 0.3, not 0.30000001192092896."""
+    return _rounded(t.tolist(), digits)
+
+
+def _rounded(values: list | float, digits: int) -> list | float:
+    if isinstance(values, list):
+        return [_rounded(value, digits) for value in values]
+    return float(f"{values:.{digits}g}")
+
+
 def _fmt(t: Tensor) -> str:
     return "[" + ", ".join(f"{value:.2f}" for value in t.tolist()) + "]"
 
@@ -432,7 +445,7 @@ def check_sample_moments(z: Tensor, m: Tensor, v: Tensor, what: str | Message) -
     mean and variance match ``m`` and ``v`` within ``Z_SCORE`` standard errors
     (``sqrt(v / n)`` and ``v sqrt(2 / n)``); otherwise fail naming the likely mistake.
 
-    ``what``: the samples, for the message (``"the z given to the decoder"``).
+    ``what``: the samples, for the message (``"the samples z given to the decoder"``).
     """
     n = len(z)
     mean, var = z.mean(0), z.var(0)

@@ -34,6 +34,7 @@ from course_utils.grading.common import (
     fail,
     gaussian_kl,
     gaussian_log_density,
+    shown,
 )
 from course_utils.language import Message, msg
 
@@ -178,8 +179,8 @@ def check_sample_gaussian_gradients(n: int = 20_000) -> None:
                 "the gradient of mean(z**2) with respect to m is {grad}, but E[z**2] = m**2 + v "
                 "has the gradient 2 m = {expected}: the sample's mean is off, "
                 "z = m + sqrt(v) * eps",
-                grad=grad_m.tolist(),
-                expected=(2 * m).tolist(),
+                grad=shown(grad_m),
+                expected=shown(2 * m),
             ),
             "sample_mean_wrong",
         )
@@ -196,7 +197,7 @@ def check_sample_gaussian_gradients(n: int = 20_000) -> None:
                 "densities.gradient_of_variance",
                 "the gradient of mean(z**2) with respect to v is {grad}, but E[z**2] = m**2 + v "
                 "has the gradient 1 for each v; {sentence}",
-                grad=grad_v.tolist(),
+                grad=shown(grad_v),
                 sentence=sentence,
             ),
             mistake,
@@ -255,9 +256,9 @@ def check_log_normal_values() -> None:
                 "expected {exact} (and {expected:.4f} for the standard normal at its mean in "
                 "{dims} dimensions, got {at_mean:.4f}); {sentence}",
                 value=_fmt(value),
-                x=x.tolist(),
-                m=m.tolist(),
-                v=v.tolist(),
+                x=shown(x),
+                m=shown(m),
+                v=shown(v),
                 exact=_fmt(exact),
                 expected=expected,
                 dims=dims,
@@ -347,10 +348,10 @@ def check_kl_normal_values() -> None:
                 "kl_normal = {value:.4f} for q = N({qm}, {qv}) and p = N({pm}, {pv}) (means and "
                 "variances); expected {exact:.4f}; {sentence}",
                 value=value,
-                qm=qm.tolist(),
-                qv=qv.tolist(),
-                pm=pm.tolist(),
-                pv=pv.tolist(),
+                qm=shown(qm),
+                qv=shown(qv),
+                pm=shown(pm),
+                pv=shown(pv),
                 exact=exact,
                 sentence=sentence,
             ),

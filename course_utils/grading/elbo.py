@@ -26,7 +26,7 @@ import torch
 from course_utils.data import IMAGE_DIM
 from course_utils.grading import common, probes
 from course_utils.grading.checkpoints import check_elbo_checkpoint_loose, check_elbo_reference
-from course_utils.grading.common import probe_vae
+from course_utils.grading.common import probe_vae, shown
 from course_utils.language import msg
 from course_utils.models import VAE
 
@@ -98,10 +98,10 @@ def check_elbo_kl(batch: int = 97, mc_batch: int = 20_000) -> None:
             msg(
                 "elbo.kl",
                 "kl = {kl:.4f} for an encoder with m = {m} and variance v = {v} (N(0, I) prior); "
-                "the closed-form KL is {exact:.4f}. {sentence}",
+                "the closed-form KL is {exact:.4f}; {sentence}",
                 kl=kl,
-                m=m.tolist(),
-                v=v.tolist(),
+                m=shown(m),
+                v=shown(v),
                 exact=exact,
                 sentence=sentence,
             ),

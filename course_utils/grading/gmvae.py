@@ -190,7 +190,7 @@ def check_log_normal_mixture_values() -> None:
                 "log_normal_mixture averages {value:.4f} over 5 points for a mixture of {mix} "
                 "diagonal Gaussian component(s) in 4 dimensions (variances from 0.3 to 4); "
                 "torch.distributions.MixtureSameFamily gives {expected:.4f}: "
-                "log (1/k) sum_j N(z; m_j, diag(v_j)). {sentence}",
+                "log (1/k) sum_j N(z; m_j, diag(v_j)); {sentence}",
                 value=value,
                 mix=mix,
                 expected=expected,
@@ -220,7 +220,7 @@ def check_log_normal_mixture_stable() -> None:
                 "components' log densities with log-mean-exp, "
                 "torch.logsumexp(log_densities, dim) - math.log(k), which never leaves log "
                 "space.",
-                out=out.tolist(),
+                out=common.shown(out),
                 exact=exact_shown,
             ),
             "density_then_log",
@@ -331,11 +331,11 @@ def check_gmvae_elbo_standard_prior(batch: int = MC_BATCH) -> None:
                 "kl = {kl:.4f} over {batch} images for an encoder with m = {m} and variance "
                 "v = {v}, and a prior of one component N(0, I): the GMVAE is then a VAE, and "
                 "E_q[log q(z|x) - log p(z)] is the closed-form KL(q || N(0, I)) = {exact:.4f} "
-                "(within {tolerance:.3f}). {sentence}",
+                "(within {tolerance:.3f}); {sentence}",
                 kl=kl,
                 batch=batch,
-                m=m.tolist(),
-                v=v.tolist(),
+                m=common.shown(m),
+                v=common.shown(v),
                 exact=exact,
                 tolerance=tolerance,
                 sentence=sentence,
@@ -365,7 +365,7 @@ def check_gmvae_elbo_mixture_kl(batch: int = MC_BATCH) -> None:
                 "gmvae.mixture_kl",
                 "kl = {kl:.4f} over {batch} images for q(z|x) = {q} and {mixture}; "
                 "E_q[log q(z|x) - log p(z)] is {expected:.4f} (within {tolerance:.3f}), with "
-                "log p(z) the mixture's log density. {sentence}",
+                "log p(z) the mixture's log density; {sentence}",
                 kl=kl,
                 batch=batch,
                 q=Q_TEXT,

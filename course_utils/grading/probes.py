@@ -153,7 +153,7 @@ def check_rec_exact(rec: float, x: Tensor, logits: Tensor) -> None:
             msg(
                 "probes.rec_exact",
                 "rec = {rec:.4f} for a decoder that outputs {what}; expected {exact:.4f}, "
-                "-log p(x|z) summed over the 784 pixels and averaged over the batch. {sentence}",
+                "-log p(x|z) summed over the 784 pixels and averaged over the batch; {sentence}",
                 rec=rec,
                 what=what,
                 exact=exact,
@@ -177,7 +177,7 @@ def check_sampled_latents(model: VAE, rows: int, m: Tensor, v: Tensor) -> None:
             ),
             "decoder_not_called",
         )
-    what = msg("probes.z_given_to_the_decoder", "the z given to the decoder")
+    what = msg("probes.z_given_to_the_decoder", "the samples z given to the decoder")
     check_sample_moments(torch.cat(latents), m, v, what)
 
 
