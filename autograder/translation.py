@@ -216,10 +216,16 @@ def code_changes(english: str, translated: str, test: bool = False) -> list[str]
     """How a translated code cell changes more than comments and string literals (empty if
     it does not): its code (compared as syntax trees with every string blanked), nbgrader's
     ``### BEGIN/END`` lines, or a byte of its hidden tests; in a ``test`` cell, a string
-    (its messages wait for the checks' translation by message id: only comments change)."""
+    other than a failure's message (``assert ..., message``, ``raise AssertionError(...)``),
+    or a message's mistake id (``(mistake: id)``: the class report reads it)."""
     found = []
-    if test and _strings(english) != _strings(translated):
-        found.append("a test cell's strings differ (only its comments may be translated)")
+    if test and _strings(english, fixed=True) != _strings(translated, fixed=True):
+        found.append(
+            "a test cell's strings differ beyond its failure messages (only those and its "
+            "comments may be translated)"
+        )
+    if test and _mistake_ids(english) != _mistake_ids(translated):
+        found.append("a failure message's mistake id differs: keep each (mistake: id)")
     if _MARKER.findall(english) != _MARKER.findall(translated):
         found.append("nbgrader's ### BEGIN/END lines differ")
     if _hidden(english) != _hidden(translated):
@@ -260,17 +266,46 @@ def _skeleton(source: str) -> str:
     return ast.dump(_BlankStrings().visit(tree))
 
 
-def _strings(source: str) -> list[str]:
-    """The string constants of a cell (the literal parts of f-strings included)."""
+def _strings(source: str, fixed: bool = False) -> list[str]:
+    """The string constants of a cell (the literal parts of f-strings included); ``fixed``:
+    only those outside its failure messages (``_messages``)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
+    skipped = {id(node) for message in _messages(tree) for node in ast.walk(message)}
     return [
         node.value
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and not (fixed and id(node) in skipped)
     ]
+
+
+def _messages(tree: ast.AST) -> list[ast.expr]:
+    """What a test cell says when it fails: each ``assert``'s message and the arguments of
+    each ``raise AssertionError(...)``."""
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            found.append(node.msg)
+        elif (
+            isinstance(node, ast.Raise)
+            and isinstance(node.exc, ast.Call)
+            and isinstance(node.exc.func, ast.Name)
+            and node.exc.func.id == "AssertionError"
+        ):
+            found += node.exc.args
+    return found
+
+
+_MISTAKE_ID = re.compile(r"\(mistake: (\w+)\)")
+
+
+def _mistake_ids(source: str) -> list[str]:
+    """The mistake ids a cell's messages end with, in order."""
+    return _MISTAKE_ID.findall(source)
 
 
 def _comments(source: str) -> list[str]:

@@ -137,7 +137,34 @@ def test_hidden_tests_are_kept_byte_for_byte_and_test_strings_stay():
     hidden = translation.code_changes(test, test.replace("# x\n", "# o x\n"), test=True)
     assert hidden == ["the hidden tests differ (they are kept byte for byte)"]
     message = translation.code_changes(test, test.replace('"message"', '"mensagem"'), test=True)
-    assert message == ["a test cell's strings differ (only its comments may be translated)"]
+    assert message == []
+
+
+@pytest.mark.parametrize(
+    ("english", "translated", "message"),
+    [
+        (
+            'check(x, "mean")\nassert ok, "wrong (mistake: sign)"',
+            'check(x, "média")\nassert ok, "errado (mistake: sign)"',
+            "strings differ beyond its failure messages",
+        ),
+        (
+            'assert ok, "wrong (mistake: sign)"',
+            'assert ok, "errado (mistake: sinal)"',
+            "mistake id differs",
+        ),
+        (
+            'raise AssertionError(f"got {x} (mistake: sign)")',
+            'raise AssertionError(f"obtido {x} (mistake: sign)")',
+            None,
+        ),
+    ],
+)
+def test_a_test_cell_translates_only_its_failure_messages(english, translated, message):
+    """Only what a test says when it fails may be translated (so the pt-BR students read
+    notebook 1's messages in Portuguese); each message keeps its mistake id."""
+    found = "; ".join(translation.code_changes(english, translated, test=True))
+    assert (message in found) if message else found == ""
 
 
 # -- the built edition ----------------------------------------------------------------------------
