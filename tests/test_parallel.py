@@ -237,3 +237,27 @@ def test_a_failing_feedback_step_is_treated_alike_on_every_path(where, request, 
         )
     assert "NoSuchStep" in err and "Traceback (most recent call last)" not in out
     assert grading.grades_csv(course).is_file()
+
+
+def test_a_worker_checks_its_sandbox_once_and_keeps_no_task_folder(tmp_path, monkeypatch):
+    """Every task of a worker is graded at the same path (so the sandbox's pre-flight, one
+    kernel importing torch, runs once per worker, not once per submission), and nothing of
+    a task is left there after it."""
+    from autograder import sandbox
+
+    course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
+    corpus.write_corpus(course, tmp_path / "corpus", ["solutions", "raising_cell"])
+    students = grading.collect(course, tmp_path / "corpus")
+    kernels = []
+    try_kernel = sandbox._try_kernel
+
+    async def counted(config, kernel_name):
+        kernels.append(kernel_name)
+        return await try_kernel(config, kernel_name)
+
+    monkeypatch.setattr(sandbox, "_PREFLIGHTS", {})
+    monkeypatch.setattr(sandbox, "_try_kernel", counted)
+    results = [parallel.grade(task) for task in parallel.tasks(course, students, threads=1)]
+    assert [r.success for r in results] == [True, True], [r.log for r in results]
+    assert len(kernels) == 1
+    assert [p.name for p in parallel._work_folder().iterdir() if p.name.startswith("course-")] == []
