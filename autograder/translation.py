@@ -215,8 +215,9 @@ def needs_translation(cell: NotebookNode) -> bool:
 def code_changes(english: str, translated: str, test: bool = False) -> list[str]:
     """How a translated code cell changes more than comments and string literals (empty if
     it does not): its code (compared as syntax trees with every string blanked), nbgrader's
-    ``### BEGIN/END`` lines, or a byte of its hidden tests; in a ``test`` cell, a string
-    other than a failure's message (``assert ..., message``, ``raise AssertionError(...)``),
+    ``### BEGIN/END`` lines, or the code of each hidden-test block (no line may move in or
+    out of one); in a ``test`` cell, a string other than a failure's message (``assert ...,
+    message``, ``raise AssertionError(...)``: students read those, hidden tests' included),
     or a message's mistake id (``(mistake: id)``: the class report reads it)."""
     found = []
     if test and _strings(english, fixed=True) != _strings(translated, fixed=True):
@@ -228,8 +229,10 @@ def code_changes(english: str, translated: str, test: bool = False) -> list[str]
         found.append("a failure message's mistake id differs: keep each (mistake: id)")
     if _MARKER.findall(english) != _MARKER.findall(translated):
         found.append("nbgrader's ### BEGIN/END lines differ")
-    if _hidden(english) != _hidden(translated):
-        found.append("the hidden tests differ (they are kept byte for byte)")
+    if [_code(block) for block in _hidden(english)] != [
+        _code(block) for block in _hidden(translated)
+    ]:
+        found.append("the hidden tests differ beyond their comments and failure messages")
     if _skeleton(english) != _skeleton(translated):
         found.append("the code differs beyond comments and string literals")
     return found
@@ -320,6 +323,12 @@ def _comments(source: str) -> list[str]:
 def _hidden(source: str) -> list[str]:
     """The text of each hidden-test block of a cell."""
     return re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", source, re.DOTALL)
+
+
+def _code(source: str) -> tuple[str, list[str]]:
+    """What a translation keeps of a block of a test cell: its syntax tree with the strings
+    blanked, and its strings outside failure messages."""
+    return _skeleton(source), _strings(source, fixed=True)
 
 
 # -- checking and building ------------------------------------------------------------------------

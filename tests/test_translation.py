@@ -128,16 +128,24 @@ def test_code_may_not_change(translated, message):
     assert message in "; ".join(translation.code_changes(CODE, translated))
 
 
-def test_hidden_tests_are_kept_byte_for_byte_and_test_strings_stay():
+def test_hidden_tests_keep_their_code_and_test_messages_may_be_translated():
     test = (
         'assert ok, "message"  # why\n'
-        "### BEGIN HIDDEN TESTS\nassert x == 1  # x\n### END HIDDEN TESTS"
+        '### BEGIN HIDDEN TESTS\nassert x == 1, "hidden message"  # x\n### END HIDDEN TESTS'
     )
     assert translation.code_changes(test, test.replace("# why", "# por quê"), test=True) == []
-    hidden = translation.code_changes(test, test.replace("# x\n", "# o x\n"), test=True)
-    assert hidden == ["the hidden tests differ (they are kept byte for byte)"]
     message = translation.code_changes(test, test.replace('"message"', '"mensagem"'), test=True)
     assert message == []
+    hidden = test.replace('"hidden message"', '"mensagem oculta"')
+    assert translation.code_changes(test, hidden, test=True) == []
+    changed = translation.code_changes(test, test.replace("x == 1", "x == 2"), test=True)
+    assert "the hidden tests differ beyond their comments and failure messages" in changed
+    # A line moved out of the hidden block keeps the cell's code, not the hidden block's.
+    begin = "### BEGIN HIDDEN TESTS\n"
+    moved = test.replace(f"{begin}assert x == 1", f"assert x == 1\n{begin}")
+    assert "the hidden tests differ beyond their comments and failure messages" in (
+        translation.code_changes(test, moved, test=True)
+    )
 
 
 @pytest.mark.parametrize(
