@@ -170,3 +170,24 @@ def test_probe_vae_outputs_the_constants():
     torch.testing.assert_close(qm, m.expand(5, 2))
     torch.testing.assert_close(qv, v.expand(5, 2))
     torch.testing.assert_close(model.dec(torch.randn(3, 2)), torch.full((3, 784), 0.7))
+
+
+@pytest.mark.parametrize("entry", list(IMPLEMENTATIONS["sample_gaussian"]))
+def test_the_sampling_gradient_check_gives_one_verdict_at_every_seed(entry, attach):
+    """Each way of writing ``sample_gaussian`` gets the same verdict from the gradient check
+    at each of 30 seeds: a mistake's gradient is judged by its own measured spread (judged
+    by the right sample's spread, std_for_variance was named at 162 of 200 seeds and
+    log_variance at 112; the rest were told only that the scale is wrong)."""
+    from course_utils.grading import densities
+
+    implementation = IMPLEMENTATIONS["sample_gaussian"][entry]
+    attach("sample_gaussian", implementation)
+    verdicts = set()
+    for seed in range(30):
+        torch.manual_seed(seed)
+        try:
+            densities.check_sample_gaussian_gradients()
+            verdicts.add(None)
+        except AssertionError as error:
+            verdicts.add(mistake_of(str(error)))
+    assert verdicts == {implementation.fails.get("check_sample_gaussian_gradients")}

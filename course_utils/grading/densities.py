@@ -144,10 +144,17 @@ def check_sample_gaussian_moments(n: int = 20_000) -> None:
 def check_sample_gaussian_gradients(n: int = 20_000) -> None:
     """Gradients reach ``m`` and ``v`` through the sample (the reparameterization): the
     gradient of the average of ``z**2`` (whose expectation is ``m**2 + v``) is ``2 m`` for
-    ``m`` and 1 for ``v``, within ``Z_SCORE`` standard errors."""
-    m = torch.tensor([0.5, -1.0], requires_grad=True)
-    v = torch.tensor([2.0, 0.5], requires_grad=True)
-    z = _call("sample_gaussian", m.expand(n, -1), v.expand(n, -1), shape=(n, 2))
+    ``m`` and 1 for ``v``, within ``Z_SCORE`` standard errors.
+
+    Each of the ``n`` samples gets its own copy of ``m`` and ``v``, so the gradient comes
+    per sample and its standard error is measured, whatever the student's sample is: a
+    mistake's gradient has a spread of its own (sampling with the standard deviation ``v``
+    spreads 4 times as much as the right one at ``v = 2``), and the mistake is named when
+    the gradient is within ``Z_SCORE`` of those standard errors of what it predicts."""
+    m0, v0 = torch.tensor([0.5, -1.0]), torch.tensor([2.0, 0.5])
+    m = m0.repeat(n, 1).requires_grad_()  # (n, 2): one copy per sample
+    v = v0.repeat(n, 1).requires_grad_()
+    z = _call("sample_gaussian", m, v, shape=(n, 2))
     cut = msg(
         "densities.sample_cut_from_graph",
         "the sample is cut off from the graph, so no gradient reaches m and v: build it as "
@@ -157,10 +164,10 @@ def check_sample_gaussian_gradients(n: int = 20_000) -> None:
     if not z.requires_grad:
         fail(cut, "sample_cut_from_graph")
     loss = z.pow(2).mean(0).sum()
-    grad_m, grad_v = torch.autograd.grad(loss, [m, v], allow_unused=True)
-    if grad_m is None or not grad_m.abs().sum() > 0:
+    per_m, per_v = torch.autograd.grad(loss, [m, v], allow_unused=True)  # (n, 2) each, / n
+    if per_m is None or not per_m.abs().sum() > 0:
         fail(cut, "sample_cut_from_graph")
-    if grad_v is None or not grad_v.abs().sum() > 0:
+    if per_v is None or not per_v.abs().sum() > 0:
         fail(
             msg(
                 "densities.gradient_misses_variance",
@@ -169,10 +176,9 @@ def check_sample_gaussian_gradients(n: int = 20_000) -> None:
             ),
             "gradient_misses_variance",
         )
-    m, v = m.detach(), v.detach()
-    se_m = 2 * (v / n).sqrt()  # the per-sample gradient 2 z has variance 4 v
-    se_v = ((m**2 / v + 2) / n).sqrt()  # and z eps / sqrt(v) has variance m^2 / v + 2
-    if not ((grad_m - 2 * m).abs() <= Z_SCORE * se_m).all():
+    grad_m, grad_v = per_m.sum(0), per_v.sum(0)  # (2,): the gradients of the average
+    se_m, se_v = (n * per_m).std(0) / math.sqrt(n), (n * per_v).std(0) / math.sqrt(n)
+    if not ((grad_m - 2 * m0).abs() <= Z_SCORE * se_m).all():
         fail(
             msg(
                 "densities.gradient_of_mean",
@@ -180,16 +186,16 @@ def check_sample_gaussian_gradients(n: int = 20_000) -> None:
                 "has the gradient 2 m = {expected}: the sample's mean is off, "
                 "z = m + sqrt(v) * eps",
                 grad=shown(grad_m),
-                expected=shown(2 * m),
+                expected=shown(2 * m0),
             ),
             "sample_mean_wrong",
         )
     if not ((grad_v - 1).abs() <= Z_SCORE * se_v).all():
         atol = Z_SCORE * se_v[0].item()
         mistakes = {  # d/dv of m**2 + Var(z) for each mistake, at v = 2
-            "std_for_variance": 2 * v[0].item(),
-            "log_variance_for_variance": math.exp(v[0].item()),
-            "fourth_root_noise": 0.5 / math.sqrt(v[0].item()),
+            "std_for_variance": 2 * v0[0].item(),
+            "log_variance_for_variance": math.exp(v0[0].item()),
+            "fourth_root_noise": 0.5 / math.sqrt(v0[0].item()),
         }
         sentence, mistake = diagnose(grad_v[0].item(), mistakes, "sample_scale_wrong", atol)
         fail(
