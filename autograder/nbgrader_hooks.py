@@ -361,12 +361,13 @@ class WithholdTampered(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict):
         found = tampering(nb, instructor_sources(resources))
         if found:
+            language = language_of(resources)
             reason = msg(
                 "grader.tampering",
                 "withheld for review: the student's code {found}",
-                found="; ".join(finding.said(language_of(resources)) for finding in found),
+                found="; ".join(finding.said(language) for finding in found),
             )
-            reason = tagged(reason.said(language_of(resources)), "tampering")
+            reason = tagged(reason.said(language), "tampering")
             withhold(nb, resources, None, reason, "WithheldForReview")
             where = resources["nbgrader"]["notebook"]
             self.log.warning("%s: tests scored 0 for review (%s)", where, found[0])
