@@ -196,11 +196,14 @@ def _hidden(config) -> list[Path]:
 def _needed(covered: list[Path], interpreter: Path | None = None) -> list[Path]:
     """What the kernel needs from inside the ``covered`` folders (each an empty tmpfs in the
     sandbox): the Python installations it runs (this process's venv and the interpreter it
-    was made from, and the kernel's own ``interpreter``, as named and as its links resolve)
-    and the course's package. Parents come before what they hold."""
+    was made from, and the kernel's own ``interpreter``, as named and as its links resolve),
+    every site directory on this process's path (a venv may reach another's packages through
+    a ``.pth`` file or ``--system-site-packages``) and the course's package. Parents come
+    before what they hold."""
     spec = importlib.util.find_spec("course_utils")
     package = list(spec.submodule_search_locations) if spec else []
     python = [sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parent]
+    python += [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
     python += [Path(sys.executable).absolute().parent.parent]
     if interpreter is not None and interpreter.is_absolute():
         python += [interpreter.parent.parent, interpreter.resolve().parent.parent]

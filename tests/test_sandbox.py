@@ -209,6 +209,20 @@ def test_what_the_kernel_needs_is_bound_after_every_tmpfs_over_it(tmp_path):
             shutil.rmtree(Path.home() / "venvs")
 
 
+def test_a_site_directory_reached_through_a_pth_file_is_bound(tmp_path, monkeypatch):
+    """A venv can take its packages from another venv's site-packages (a ``.pth`` line, as
+    ``tests/venv_at.py`` makes, or ``--system-site-packages``): when that one lives under
+    /tmp (a clone under /tmp), the kernel must still see it after the tmpfs over /tmp."""
+    course = make_course(tmp_path / "course", [FIXTURE_NOTEBOOK], TIMEOUT)
+    manager = sandbox.SandboxedKernelManager(kernel_name="python3", config=course.config)
+    other = tmp_path / "other venv" / "lib" / "python3" / "site-packages"
+    other.mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [*sys.path, str(other)])
+    args = manager.bwrap(course.release, tmp_path / "sockets", Path(sys.executable))
+    mounts = [(arg, args[i + 1]) for i, arg in enumerate(args) if arg.startswith("--")]
+    assert mounts.index(("--ro-bind", str(other))) > mounts.index(("--tmpfs", str(sandbox.TMP)))
+
+
 @pytest.fixture(scope="module")
 def venv_under_tmp() -> Path:
     """A course venv under /tmp, on a path with a space (``tests/venv_at.py``)."""
