@@ -45,6 +45,7 @@ __all__ = [
     "QUADRATURE_CHECKPOINT",
     "QUADRATURE_IMAGES",
     "QUADRATURE_KS",
+    "QUADRATURE_REPEATS",
     "REFERENCE_KS",
     "VAE_CHECKPOINT",
     "check_elbo_checkpoint_loose",
@@ -267,10 +268,14 @@ def check_gmvae_iwae_reference(
 # -- the exact log p(x) of the z_dim = 2 model --------------------------------------------------
 
 #: The hidden quadrature check: the shipped ``vae_z2`` with the training images whose exact
-#: log p(x) the hidden test holds, and the numbers of importance samples compared.
+#: log p(x) the hidden test holds, the numbers of importance samples compared and the calls
+#: per k. At k = 100 the reference implementation's gap is 0.04 nats and the one mistake that
+#: only this check catches (the analytic KL in every log-weight) leaves 0.18: k = 1000 would
+#: separate them no better and cost ten times more (3.4 s of a grading run on one thread).
 QUADRATURE_CHECKPOINT = "vae_z2"
 QUADRATURE_IMAGES = 10
-QUADRATURE_KS = (1, 1000)
+QUADRATURE_KS = (1, 100)
+QUADRATURE_REPEATS = 20
 #: The visible quadrature check: fewer samples, a coarser grid (300 points per dimension:
 #: within 1e-3 nats of the 600-point grid on these images), and a loose allowance (nats) for
 #: the gap at k = 100, where the reference implementation's is within 0.05 of 0.
@@ -285,15 +290,15 @@ def check_iwae_quadrature(
     *,
     max_gap: float,
     log_px: Tensor | None = None,
-    ks: tuple[int, ...] = (1, 1000),
-    repeats: int = 10,
+    ks: tuple[int, ...] = QUADRATURE_KS,
+    repeats: int = QUADRATURE_REPEATS,
 ) -> None:
     """``IWAE_k`` of a trained ``z_dim = 2`` model against its exact ``log p(x)``: at most
     ``log p(x)`` within ``Z_SCORE`` standard errors for every k in ``ks``, non-decreasing in k,
     and within ``max_gap`` nats of ``log p(x)`` at the largest k.
 
     How close IWAE_k comes depends on the model and the images: where the encoder misplaces
-    q(z|x), even k = 1000 samples miss much of the posterior. ``max_gap`` is therefore the
+    q(z|x), even thousands of samples miss much of the posterior. ``max_gap`` is therefore the
     reference implementation's gap on the same model and images plus ``Z_SCORE`` of its
     standard errors (the hidden test), or a loose allowance (the visible one). Messages show
     the student's values only: ``log_px`` and ``max_gap`` may be hidden reference values.
@@ -376,7 +381,7 @@ def quadrature_batch() -> Tensor:
 def check_iwae_quadrature_loose(max_gap: float = LOOSE_QUADRATURE_GAP) -> None:
     """``check_iwae_quadrature`` on the shipped ``vae_z2`` and ``quadrature_batch()``, with
     ``log p(x)`` computed here on a 300 x 300 grid, for k = 1 and 100 and a loose ``max_gap``;
-    the hidden test uses k = 1000 and the reference implementation's gap."""
+    the hidden test uses the exact grid, more calls and the reference implementation's gap."""
     model, x = load_pretrained(QUADRATURE_CHECKPOINT), quadrature_batch()
     log_px = _loose_log_px().clone()
     check_iwae_quadrature(
@@ -427,4 +432,5 @@ def check_iwae_quadrature_reference(log_px: Sequence[float], max_gap: float) -> 
         max_gap=max_gap,
         log_px=torch.tensor(log_px, dtype=torch.float64),
         ks=QUADRATURE_KS,
+        repeats=QUADRATURE_REPEATS,
     )
