@@ -309,11 +309,23 @@ def apply(course: Course, result: Result) -> None:
         gradebook.db.commit()
 
 
+#: Dask's settings for grading workers, as environment variables that ``dask worker`` reads
+#: at its start: no statistical profiler (it samples the running task's stack every 10 ms)
+#: and slower system and memory monitors. An idle cluster of 2 workers used 3 s of CPU in
+#: 30 s with Dask's defaults and less than 1 s with these.
+QUIET_DASK = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "10s",
+    "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "1s",
+}
+
+
 @contextlib.contextmanager
 def local_cluster(workers: int, folder: Path, env: dict | None = None) -> Iterator[str]:
     """A Dask scheduler and ``workers`` single-threaded workers on this machine, each an OS
-    process of its own (``dask scheduler``, ``dask worker``): the Dask path without a
-    cluster. Yields the scheduler's address; stops them all at the end."""
+    process of its own (``dask scheduler``, ``dask worker``), in ``env`` (default: this
+    process's) with ``QUIET_DASK``: the Dask path without a cluster. Yields the scheduler's
+    address; stops them all at the end."""
     from distributed import Client
 
     dask = str(Path(sys.executable).parent / "dask")
@@ -323,7 +335,7 @@ def local_cluster(workers: int, folder: Path, env: dict | None = None) -> Iterat
     address = f"tcp://127.0.0.1:{port}"
     options = {
         "cwd": folder,
-        "env": env,
+        "env": (os.environ if env is None else env) | QUIET_DASK,
         "stdout": subprocess.DEVNULL,
         "stderr": subprocess.DEVNULL,
     }
