@@ -7,13 +7,14 @@ In one run, each in a fresh temporary course, with the course's own grading step
    thread, without the sandbox: the kernel's own work) against autograding the solutions on
    one thread (sandbox, nbgrader, feedback, gradebook), and their ratio.
 2. A 4-notebook submission (the solutions) graded by one worker on one thread, the median of
-   ``--rounds`` runs (target at most 20 s), with each stage's share: the worker's set-up, nbgrader's autograde (the
-   kernels' work in it), feedback, and the coordinator's writes.
+   ``--rounds`` runs (target at most 20 s), with each stage's share: the worker's set-up,
+   nbgrader's autograde (the kernels' work in it), feedback, and the coordinator's writes.
 3. A submission with a cell that loops forever (target: graded in under 90 s).
 4. The same submissions (default: the 20 example submissions of notebook 2's bound) graded
    one after the other (nbgrader's way), by 2 local worker processes, and through a Dask
    scheduler and 2 workers started as separate OS processes, the three ways in turn
-   ``--rounds`` times: submissions per minute (medians) and the ratios (targets: 2 local workers at least 1.8x sequential on 2 cores; Dask within 10% of them);
+   ``--rounds`` times: submissions per minute (medians) and the ratios (targets: 2 local
+   workers at least 1.8x sequential on 2 cores; Dask within 10% of them);
    the three gradebooks must hold the same grades.
 5. The time 800 students would take on 64 one-core workers, from 2. and the parallel
    efficiency measured in 4.
