@@ -152,10 +152,11 @@ def infinite_loop(tmp: Path) -> float:
 
 def workers(tmp: Path, notebooks: list[str], cases: list[str], rounds: int) -> dict[str, float]:
     """Submissions per minute graded sequentially (with two threads per kernel, and with
-    one), by 2 local workers and by 2 Dask workers, the four ways taken in turn ``rounds`` times (medians; one run of each varied by up to
-    20% on this machine). The Dask scheduler and workers run only during their own way
-    (idle, they still poll: on 2 cores they slowed 2 local workers' run of the 20
-    submissions to 65.7 s and 79.9 s, against 61.5 s without them)."""
+    one), by 2 local workers and by 2 Dask workers, the four ways taken in turn ``rounds``
+    times (medians; one run of each varied by up to 20% on this machine). The Dask
+    scheduler and workers run only during their own way (idle, they still poll: on 2 cores
+    they slowed 2 local workers' run of the 20 submissions to 65.7 s and 79.9 s, against
+    61.5 s without them)."""
     seconds, gradebooks = {}, {}
     ways = {
         "sequential": lambda: contextlib.nullcontext(parallel.SEQUENTIAL),
