@@ -183,7 +183,7 @@ def workers(tmp: Path, notebooks: list[str], cases: list[str], rounds: int) -> d
     same = all(g == gradebooks["sequential", 0] for g in gradebooks.values())
     # The sequential run's kernels have both cores' threads; two one-thread workers can at
     # most do two one-thread submissions at once: the ceiling of the ratio above.
-    ceiling = 2 * results["sequential"] / results["sequential, 1 thread"]  # rates, not times
+    ceiling = 2 * results["sequential, 1 thread"] / results["sequential"]  # of the rates
     print(f"   2 local workers / sequential: {local:.2f}x (target >= 1.8)")
     print(
         f"   2 local workers / sequential with one thread: "
