@@ -3,10 +3,14 @@ spaces (with a mixture prior's components), Jensen's inequality, the bounds on l
 the rate-distortion trade-off and per-unit KL of notebook 4.
 
 Every function returns a ``matplotlib.figure.Figure`` and never calls ``plt.show()``. New
-figures are ``CourseFigure`` objects, made without pyplot, so nothing is left in pyplot's
-global state and any backend works (Agg included); in Jupyter a returned figure displays as
-the cell's output. Functions that draw a single panel accept ``ax=``: they then draw into
-that axes and return its figure.
+figures are ``CourseFigure`` objects (``subplots`` makes one for a notebook's own panels),
+made without pyplot, so nothing is left in pyplot's global state and any backend works (Agg
+included); in Jupyter a returned figure displays as the cell's output. Functions that draw a
+single panel accept ``ax=``: they then draw into that axes and return its figure.
+
+matplotlib is imported when the first figure is made, not with this module: under nbgrader
+the notebooks' set-up cells import this module and draw nothing (0.4 s of each notebook's
+grading run).
 
 Images are tensors or arrays of shape ``(n, 784)`` or ``(n, 28, 28)`` with values in [0, 1]
 (grey levels, Bernoulli means or binary pixels).
@@ -17,18 +21,15 @@ what the caller passes (labels, names, titles) is drawn as given.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import matplotlib
 import numpy as np
 import torch
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.patches import Ellipse
-from matplotlib.ticker import NullLocator
 from torch import Tensor
 
 from course_utils.data import check_images
@@ -37,8 +38,13 @@ from course_utils.language import Message, msg
 from course_utils.models import GMVAE, VAE, check_latent_2d, decode_means, encode_means
 from course_utils.training import TrainingHistory
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Ellipse
+
 __all__ = [
-    "CourseFigure",
+    "CourseFigure",  # noqa: F822 (made on first use, by __getattr__)
     "component_ellipses",
     "figure_png",
     "image_grid",
@@ -58,6 +64,7 @@ __all__ = [
     "plot_samples",
     "plot_seeds",
     "plot_training_curves",
+    "subplots",
     "tile_images",
 ]
 
@@ -77,11 +84,51 @@ IMPORTANCE_SAMPLES = msg("plotting.importance_samples", "k (importance samples)"
 REFERENCE_LABEL = msg("plotting.training.reference", "reference")
 
 
-class CourseFigure(Figure):
-    """A ``Figure`` that displays itself as a PNG in Jupyter, with no pyplot and no backend."""
+@functools.cache
+def _course_figure() -> type[Figure]:
+    """The class ``CourseFigure``, defined (and matplotlib imported) on first use."""
+    from matplotlib.figure import Figure
 
-    def _repr_png_(self) -> bytes:
-        return figure_png(self)
+    class CourseFigure(Figure):
+        """A ``Figure`` that displays itself as a PNG in Jupyter, with no pyplot and no
+        backend."""
+
+        __qualname__ = "CourseFigure"  # as pickle and repr look it up: the module's attribute
+
+        def _repr_png_(self) -> bytes:
+            return figure_png(self)
+
+    return CourseFigure
+
+
+def __getattr__(name: str):
+    """``CourseFigure``, made on first use (PEP 562), so that importing this module does not
+    import matplotlib."""
+    if name == "CourseFigure":
+        return _course_figure()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _new_figure(**kwargs) -> Figure:
+    """A new ``CourseFigure(**kwargs)``, laid out by ``"constrained"`` unless ``layout`` is
+    given."""
+    return _course_figure()(**{"layout": "constrained", **kwargs})
+
+
+def _null_locator():
+    """A locator of no ticks (matplotlib imported on first use)."""
+    from matplotlib.ticker import NullLocator
+
+    return NullLocator()
+
+
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, Axes | np.ndarray]:
+    """``plt.subplots`` without pyplot: a new ``CourseFigure`` and its axes, one ``Axes`` or an
+    ``(nrows, ncols)`` array of them (squeezed as pyplot's). ``kwargs`` go to the figure
+    (``figsize``; ``layout`` is ``"constrained"`` unless given). End the cell with the figure
+    to show it."""
+    fig = _new_figure(**kwargs)
+    return fig, fig.subplots(nrows, ncols)
 
 
 def figure_png(fig: Figure, *, dpi: float | None = None) -> bytes:
@@ -94,7 +141,7 @@ def figure_png(fig: Figure, *, dpi: float | None = None) -> bytes:
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     """``ax`` and its root figure, or a new one-panel ``CourseFigure`` of ``figsize`` inches."""
     if ax is None:
-        fig = CourseFigure(figsize=figsize, layout="constrained")
+        fig = _new_figure(figsize=figsize)
         return fig, fig.add_subplot()
     return ax.figure.figure, ax  # ax.figure may be a SubFigure; its .figure is the root
 
@@ -278,7 +325,7 @@ def plot_training_curves(
     if not history.iterations or missing:
         raise ValueError(f"the history has no logged iterations, or lacks the metrics {missing}")
     iterations = np.asarray(history.iterations)
-    fig = CourseFigure(figsize=(12, 3.6), layout="constrained")
+    fig = _new_figure(figsize=(12, 3.6))
     for ax, (key, name, title) in zip(fig.subplots(1, 3), TRAINING_CURVES, strict=True):
         values = np.asarray(history.metrics[name])
         batches = msg("plotting.training.batches", "training batches")
@@ -370,7 +417,7 @@ def plot_seeds(
     """
     if not panels or not all(panels.values()):
         raise ValueError("panels needs at least one measure with at least one configuration")
-    fig = CourseFigure(figsize=(4.2 * len(panels), 4.0), layout="constrained")
+    fig = _new_figure(figsize=(4.2 * len(panels), 4.0))
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (title, columns) in zip(axes, panels.items(), strict=True):
         for j, seeds in enumerate(columns.values()):
@@ -408,7 +455,9 @@ def plot_latent_scatter(
         raise ValueError(f"y must hold one label per image, shape ({len(x)},), got {labels.shape}")
     z = encode_means(model, x).numpy()  # (n, 2)
     fig, ax = _axes(ax, (6, 5))
-    colours = matplotlib.colormaps["tab10"]
+    from matplotlib import colormaps
+
+    colours = colormaps["tab10"]
     for i, label in enumerate(np.unique(labels)):
         chosen = z[labels == label]
         ax.scatter(
@@ -609,7 +658,7 @@ def plot_bounds_vs_k(
         ticks.update(ref_ks)
     ax.set_xscale("log")
     ax.set_xticks(sorted(ticks), [str(k) for k in sorted(ticks)])
-    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_locator(_null_locator())
     title = msg("plotting.bounds.title", "{bound} against k", bound=bound)
     ax.set(xlabel=IMPORTANCE_SAMPLES, ylabel="nats", title=title)
     ax.legend()
@@ -667,7 +716,7 @@ def plot_gap_vs_k(
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(ks_array, [f"{k:g}" for k in ks_array])
-    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_locator(_null_locator())
     ax.set(
         xlabel=IMPORTANCE_SAMPLES,
         ylabel="log p(x) - $L_k$ (nats)",
@@ -769,6 +818,8 @@ def _check_gmvae(model: VAE, caller: str) -> None:
 def component_ellipses(model: GMVAE, *, scale: float = 2.0, **style) -> list[Ellipse]:
     """One ellipse per component of a ``z_dim = 2`` mixture prior: centred on its mean, with
     half-axes ``scale`` standard deviations (``scale * sqrt(v)``) along z1 and z2."""
+    from matplotlib.patches import Ellipse
+
     check_latent_2d(model, "component_ellipses")
     with torch.no_grad():
         m, v = (t[0].cpu().numpy() for t in model.z_prior)  # (k, 2) each

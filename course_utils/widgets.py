@@ -17,13 +17,11 @@ import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
-import matplotlib.image
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from torch import Tensor
 
 from course_utils.language import Message, msg
@@ -36,6 +34,9 @@ from course_utils.plotting import (
     plot_mixture_prior,
     tile_images,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "DISTRIBUTION_LABELS",
@@ -50,7 +51,11 @@ __all__ = [
 
 
 def _agg_figure(**kwargs) -> Figure:
-    """A ``Figure(**kwargs)`` on its own Agg canvas: drawn without pyplot, whatever the backend."""
+    """A ``Figure(**kwargs)`` on its own Agg canvas: drawn without pyplot, whatever the backend.
+    (matplotlib is imported when a widget is made, as in ``course_utils.plotting``.)"""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(**kwargs)
     FigureCanvasAgg(figure)
     return figure
@@ -58,8 +63,10 @@ def _agg_figure(**kwargs) -> Figure:
 
 def _array_png(image: np.ndarray) -> bytes:
     """PNG bytes of an ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA uint8 image."""
+    from matplotlib.image import imsave
+
     buffer = io.BytesIO()
-    matplotlib.image.imsave(buffer, image, format="png")
+    imsave(buffer, image, format="png")
     return buffer.getvalue()
 
 
