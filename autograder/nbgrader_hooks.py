@@ -31,6 +31,9 @@ grade alike:
   byte-stable, whoever generates it;
 - ``HideHiddenTests`` (``GenerateFeedback.preprocessors``): feedback shows each hidden
   test's result and message, not its code (which holds the reference values).
+
+Importing this module also has nbgrader check its cell-metadata schema once instead of for
+every cell (``autograder.metadata_schema``).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from nbgrader.preprocessors import (
 )
 from traitlets import Bool, Enum, Integer, Unicode
 
-from autograder import execution_cache, translation
+from autograder import execution_cache, metadata_schema, translation
 from autograder.borrowing import aliases, borrowed
 from autograder.cells import grade_id_of, is_test
 from autograder.sandbox import (
@@ -69,6 +72,8 @@ from autograder.time_limits import Plan, display_only, plan, released_limits, so
 from course_utils.exercises import EXERCISES, tagged
 from course_utils.language import Message, msg, of_assignment
 from course_utils.nbgrader_settings import LIMIT
+
+metadata_schema.install()  # nbgrader checks its metadata schema once, not for every cell
 
 #: Where ``ReadAnyFile`` notes, in the notebook it grades instead, why the file was unreadable.
 UNREADABLE = "unreadable_submission"
