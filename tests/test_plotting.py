@@ -1,4 +1,9 @@
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,11 +34,13 @@ from course_utils.plotting import (
     plot_reconstructions,
     plot_samples,
     plot_training_curves,
+    subplots,
     tile_images,
 )
 from course_utils.training import TrainingHistory
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "vae"
 
 
 @pytest.fixture
@@ -444,6 +451,47 @@ def test_figures_render_to_png_without_pyplot(model, images):
         assert isinstance(fig, CourseFigure)
         assert figure_png(fig, dpi=30).startswith(PNG_SIGNATURE)
     assert figures[0]._repr_png_() == figure_png(figures[0]), "Jupyter shows the figure's PNG"
+
+
+def test_subplots_makes_a_course_figure_and_its_axes_without_pyplot():
+    pyplot_figures = plt.get_fignums()
+    fig, axes = subplots(2, 3, figsize=(6, 3))
+    single = subplots()[1]
+    assert plt.get_fignums() == pyplot_figures
+    assert isinstance(fig, CourseFigure) and fig.get_layout_engine() is not None
+    assert axes.shape == (2, 3) and all(ax.figure is fig for ax in axes.flat)
+    assert tuple(fig.get_size_inches()) == (6, 3)
+    assert single.figure.axes == [single]
+    assert fig._repr_png_().startswith(PNG_SIGNATURE)
+
+
+#: The set-up cells of the solution notebooks, run one after the other under autograde, then
+#: the matplotlib modules loaded (printed as JSON).
+SETUP_RUN = """
+import json, sys
+import nbformat
+for path in sys.argv[1:]:
+    cell = next(c for c in nbformat.read(path, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    exec(cell.source, {})
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib")))
+"""
+
+
+def test_the_set_up_cells_import_no_matplotlib_under_autograde():
+    """Grading draws nothing, so the set-up cells, which import ``course_utils.plotting``
+    and ``widgets``, leave matplotlib (0.4 s per notebook) to the first figure."""
+    notebooks = sorted(str(path) for path in SOLUTIONS.glob("*.ipynb"))
+    run = subprocess.run(
+        [sys.executable, "-c", SETUP_RUN, *notebooks],
+        cwd=SOLUTIONS,
+        env={**os.environ, "NBGRADER_EXECUTION": "autograde"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert len(notebooks) == 4
+    assert json.loads(run.stdout.splitlines()[-1]) == []
 
 
 def test_plot_gap_vs_k_guide_spans_every_k_when_only_the_first_is_drawn():
