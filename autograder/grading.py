@@ -8,6 +8,7 @@ config, whose extension points (``autograder.nbgrader_hooks``) hold every gradin
 import glob
 import shutil
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,9 @@ class GradingRun:
     empty: list[str] = field(default_factory=list)
     # Student id -> seconds per step of their grading (``parallel.Result.seconds``, "apply").
     times: dict[str, dict[str, float]] = field(default_factory=dict, compare=False)
+    # Student id -> seconds from the start of grading to their being done (graded or given
+    # up), in the order they were done.
+    done_at: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def autograde(
@@ -71,10 +75,17 @@ def autograde(
     graded = [s for s in students if s not in empty]
     bar = tqdm(total=len(graded), desc="autograde", unit="student", disable=not progress)
     times: dict[str, dict[str, float]] = {}
+    done_at: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def done(student: str) -> None:
+        done_at[student] = time.perf_counter() - started
+        bar.update()
+
     with bar:
-        failed = parallel.grade_all(course, graded, workers, lambda _: bar.update(), times)
+        failed = parallel.grade_all(course, graded, workers, done, times)
     export(course)
-    return GradingRun(scores(course), failed, empty, times)
+    return GradingRun(scores(course), failed, empty, times, done_at)
 
 
 def feedback(course: Course) -> list[Path]:

@@ -7,6 +7,7 @@ from the gradebook with ``nbgrader.api.Gradebook``.
 
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -162,8 +163,14 @@ def test_autograde_again_from_a_zip_is_idempotent(graded, tmp_path):
     course, scores, csv = graded
     archive = shutil.make_archive(str(tmp_path / "submissions"), "zip", SUBMISSIONS)
 
-    assert grading.autograde(course, Path(archive)) == grading.GradingRun(scores, {})
+    started = time.perf_counter()
+    run = grading.autograde(course, Path(archive))
+    assert run == grading.GradingRun(scores, {})
     assert grading.grades_csv(course).read_text() == csv
+    # When each student was done, in seconds from the start, in the order they were done.
+    assert set(run.done_at) == set(EXPECTED_SCORES)
+    done = list(run.done_at.values())
+    assert done == sorted(done) and done[0] > 0 and done[-1] < time.perf_counter() - started
     with Gradebook(course.db_url) as gradebook:
         assert len(gradebook.find_assignment("vae").submissions) == len(EXPECTED_SCORES)
 
