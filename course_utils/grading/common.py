@@ -155,8 +155,8 @@ PROBE_V = torch.tensor([0.3, 1.5, 4.0, 0.6])
 #: The hidden width of the probes' networks (the course's models have 300 units). Where a
 #: probe's outputs are constants (its last layer's weights are zero) the width changes no
 #: value a check compares; where a part stays random, the checks compute what they compare
-#: from the same probe. Narrow networks make the checks of 10,000 images twice as fast: 1.2 s
-#: of the 6.0 s the checks of notebooks 2-4 take on one thread.
+#: from the same probe. Narrow networks make the checks of 10,000 images about twice as fast:
+#: the checks of notebooks 2-4 took 2.5-2.6 s on one thread, 3.4-3.6 s with 300 units.
 PROBE_HIDDEN = 16
 
 
