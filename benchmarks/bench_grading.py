@@ -47,8 +47,8 @@ from autograder.course import REPO_ROOT, Course, new_course
 
 # The example corpus (autograder.examples.corpus) is imported where it is used, not here: a
 # local worker process imports this script again (multiprocessing's spawn runs the main
-# module's imports), and the corpus imports torch, 4 s of each worker's start with it that the
-# workers of `python -m autograder` (whose main module spawn leaves alone) do not pay.
+# module's imports), and the corpus imports torch: about 4 s of each worker's start with it,
+# which the workers of `python -m autograder` (whose main module spawn leaves alone) do not pay.
 
 SOLUTIONS = REPO_ROOT / "solutions" / "vae"
 NOTEBOOKS = sorted(path.stem for path in SOLUTIONS.glob("*.ipynb"))
@@ -57,8 +57,9 @@ ONE_THREAD = parallel.Workers(threads=1)
 
 def example_cases() -> list[str]:
     """Every example submission of notebook 2's last exercise, the reference answers and the
-    untouched release: 20 submissions, so that each way's start (worker processes, their
-    template course and sandbox pre-flight) is a small part of its time, as in a class."""
+    untouched release: 20 submissions. Each way's start (worker processes, their template
+    course and sandbox pre-flight) is about a sixth of the local pool's run over them, far
+    more than in a class: hence the rates under way (``steady_rate``) beside the run's."""
     from autograder.examples import corpus
 
     entries = corpus.IMPLEMENTATIONS["negative_elbo_bound"]
