@@ -160,13 +160,13 @@ def infinite_loop(tmp: Path) -> float:
     return seconds
 
 
-def steady_rate(run: grading.GradingRun, workers: int) -> float:
+def steady_rate(done: list[float], workers: int) -> float:
     """Submissions a minute once each of the ``workers`` has brought back its first
     submission, which carries the worker's start (its process, template course and sandbox
     pre-flight, paid once per worker however large the class): ``(n - workers)`` submissions
-    done between the ``workers``-th and the last. A class of hundreds is graded at this
-    rate; the last one's wait for the other worker to finish counts against it."""
-    done = sorted(run.done_at.values())
+    done between the ``workers``-th and the last (``done``: when each was done, in order, as
+    ``GradingRun.done_at`` holds them). A class of hundreds is graded at this rate; the last
+    one's wait for the other worker to finish counts against it."""
     return 60 * (len(done) - workers) / (done[-1] - done[workers - 1])
 
 
@@ -190,9 +190,10 @@ def workers(tmp: Path, notebooks: list[str], cases: list[str], rounds: int) -> d
         for index, (name, (count, way)) in enumerate(ways.items()):
             with way() as where:
                 spent, run, course = graded(tmp, f"ways{turn}-{index}", notebooks, cases, where)
+            done = list(run.done_at.values())
             seconds.setdefault(name, []).append(spent)
-            steady.setdefault(name, []).append(steady_rate(run, count))
-            started.setdefault(name, []).append(sorted(run.done_at.values())[count - 1])
+            steady.setdefault(name, []).append(steady_rate(done, count))
+            started.setdefault(name, []).append(done[count - 1])
             gradebooks[name, turn] = grades(course)
     whole, rate = {}, {}
     for name, runs in seconds.items():
